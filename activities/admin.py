@@ -1,0 +1,153 @@
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+
+from activities import services
+from activities.models import (
+    Activity,
+    ActivityEvent,
+    Attestation,
+    Board,
+    Channel,
+    CreditType,
+    Deadline,
+    MocRegistration,
+    Provider,
+    ProviderMembership,
+)
+from pars_portal.admin import ReadOnlyInline, ReviewerModelAdmin
+
+
+class MembershipInline(admin.TabularInline):
+    model = ProviderMembership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Provider)
+class ProviderAdmin(ReviewerModelAdmin):
+    provider_path = ""
+    reviewer_can_add = reviewer_can_change = True
+    list_display = ["accme_id", "name", "accreditation_type", "created_at"]
+    list_filter = ["accreditation_type"]
+    search_fields = ["accme_id", "name"]
+    inlines = [MembershipInline]
+
+
+@admin.register(ProviderMembership)
+class ProviderMembershipAdmin(ReviewerModelAdmin):
+    reviewer_can_add = reviewer_can_change = reviewer_can_delete = True
+    list_display = ["user", "provider", "role"]
+    list_filter = ["role", "provider"]
+    list_select_related = ["user", "provider"]
+    search_fields = ["user__username", "user__email", "provider__accme_id", "provider__name"]
+    autocomplete_fields = ["user", "provider"]
+
+
+class CreditTypeInline(admin.TabularInline):
+    model = CreditType
+    extra = 0
+
+
+@admin.register(Board)
+class BoardAdmin(ReviewerModelAdmin):
+    provider_path = None
+    reviewer_can_add = reviewer_can_change = True
+    list_display = ["code", "name", "board_id_pattern", "board_id_description"]
+    search_fields = ["code", "name"]
+    inlines = [CreditTypeInline]
+
+
+@admin.register(Deadline)
+class DeadlineAdmin(ReviewerModelAdmin):
+    provider_path = None
+    reviewer_can_add = reviewer_can_change = True
+    list_display = ["year", "due_date", "grace_until", "note"]
+
+
+class ActivityEventInline(ReadOnlyInline):
+    model = ActivityEvent
+    fields = ["at", "actor", "channel", "action", "changes"]
+    readonly_fields = fields
+    ordering = ["-at"]
+
+
+class RegistrationInline(ReadOnlyInline):
+    model = MocRegistration
+    fields = ["board", "moc_points", "status", "registered_by", "registered_at", "withdrawn_at"]
+    readonly_fields = fields
+    show_change_link = True
+
+
+@admin.register(Activity)
+class ActivityAdmin(ReviewerModelAdmin):
+    reviewer_can_change = True
+    list_display = ["pars_id", "title", "provider", "activity_type", "reporting_year", "registered"]
+    list_filter = ["reporting_year", "activity_type", "registrations__status"]
+    list_select_related = ["provider"]
+    search_fields = [
+        "pars_id",
+        "title",
+        "provider__accme_id",
+        "provider__name",
+        "legacy_module_code",
+        "provider_activity_id",
+    ]
+    readonly_fields = ["pars_id", "provider", "created_at", "updated_at"]
+    inlines = [RegistrationInline, ActivityEventInline]
+
+    @admin.display(boolean=True, description="ABIM MOC")
+    def registered(self, obj):
+        return obj.registrations.filter(status=MocRegistration.Status.ACTIVE).exists()
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("registrations")
+
+    def save_model(self, request, obj, form, change):
+        # Through the service, so the change is in the activity's history.
+        fields = {name: form.cleaned_data[name] for name in form.changed_data}
+        fresh = Activity.objects.get(pk=obj.pk)
+        services.activity_update(
+            activity=fresh, actor=request.user, channel=Channel.ADMIN, **fields
+        )
+
+
+class AttestationInline(ReadOnlyInline):
+    model = Attestation
+    fields = ["statement", "attested_by", "attested_at"]
+    readonly_fields = fields
+
+
+@admin.register(MocRegistration)
+class MocRegistrationAdmin(ReviewerModelAdmin):
+    provider_path = "activity__provider"
+    list_display = ["activity", "board", "moc_points", "status", "registered_by", "registered_at"]
+    list_filter = ["status", "board", "activity__reporting_year"]
+    list_select_related = ["activity", "board", "registered_by"]
+    search_fields = ["activity__pars_id", "activity__title", "activity__provider__accme_id"]
+    inlines = [AttestationInline]
+    actions = ["withdraw"]
+
+    @admin.action(description="Withdraw the selected registrations (only without records)")
+    def withdraw(self, request, queryset):
+        for registration in queryset:
+            try:
+                services.registration_withdraw(
+                    registration=registration, actor=request.user, channel=Channel.ADMIN
+                )
+            except ValidationError as error:
+                self.message_user(
+                    request, f"{registration}: {error.messages[0]}", level=messages.ERROR
+                )
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields] + ["credit_types"]
+
+
+@admin.register(ActivityEvent)
+class ActivityEventAdmin(ReviewerModelAdmin):
+    provider_path = "activity__provider"
+    list_display = ["at", "activity", "action", "channel", "actor"]
+    list_filter = ["action", "channel"]
+    list_select_related = ["activity", "actor"]
+    search_fields = ["activity__pars_id", "actor__username"]
+    date_hierarchy = "at"

@@ -1,0 +1,166 @@
+"""Writes to activities and registrations. Each records an ActivityEvent (who, when, channel,
+what changed)."""
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from .models import (
+    Activity,
+    ActivityEvent,
+    Attestation,
+    Board,
+    Channel,
+    CreditType,
+    MocRegistration,
+)
+
+FIRST_PARS_ID = 100_000_001
+REGISTRATION_HAS_RECORDS = (
+    "This registration cannot be withdrawn: participant records exist for the activity."
+)
+ALREADY_REGISTERED = "This activity is already registered for {board} MOC."
+ATTESTATIONS_MISSING = "All five attestations must be ticked to register the activity."
+
+_EDITABLE_FIELDS = [
+    "provider_activity_id",
+    "title",
+    "activity_type",
+    "start_date",
+    "end_date",
+    "reporting_year",
+    "cme_credits",
+    "legacy_module_code",
+]
+
+
+def _next_pars_id() -> str:
+    current = Activity.objects.aggregate(m=Max("pars_id"))["m"]
+    return str(max(FIRST_PARS_ID, int(current) + 1 if current else FIRST_PARS_ID))
+
+
+def _jsonable(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def activity_create(*, provider, actor, channel: str = Channel.FORM, **fields) -> Activity:
+    """Create an activity and assign its 9-digit PARS activity ID."""
+    activity = Activity(provider=provider, **fields)
+    activity.full_clean(exclude=["pars_id"])
+    for _attempt in range(5):
+        try:
+            with transaction.atomic():
+                activity.pars_id = _next_pars_id()
+                activity.save()
+                ActivityEvent.objects.create(
+                    activity=activity,
+                    actor=actor,
+                    channel=channel,
+                    action=ActivityEvent.Action.CREATED,
+                    changes={f: _jsonable(getattr(activity, f)) for f in _EDITABLE_FIELDS},
+                )
+            return activity
+        except IntegrityError:
+            # Another request took the same PARS ID at the same moment: take the next one.
+            activity.pk = None
+            continue
+    raise IntegrityError("Could not assign a PARS activity ID; please retry.")
+
+
+def activity_update(*, activity: Activity, actor, channel: str = Channel.FORM, **fields):
+    before = {f: _jsonable(getattr(activity, f)) for f in _EDITABLE_FIELDS}
+    for name, value in fields.items():
+        if name not in _EDITABLE_FIELDS:
+            raise ValueError(f"{name} cannot be changed")
+        setattr(activity, name, value)
+    activity.full_clean()
+    after = {f: _jsonable(getattr(activity, f)) for f in _EDITABLE_FIELDS}
+    changes = {f: [before[f], after[f]] for f in _EDITABLE_FIELDS if before[f] != after[f]}
+    with transaction.atomic():
+        activity.save()
+        if changes:
+            ActivityEvent.objects.create(
+                activity=activity,
+                actor=actor,
+                channel=channel,
+                action=ActivityEvent.Action.UPDATED,
+                changes=changes,
+            )
+    return activity
+
+
+def registration_create(
+    *,
+    activity: Activity,
+    actor,
+    moc_points: Decimal,
+    credit_types: Iterable[CreditType],
+    attested: Iterable[str],
+    board: Board | None = None,
+    channel: str = Channel.FORM,
+) -> MocRegistration:
+    """Register an activity for a board's MOC program with all five attestations."""
+    board = board or Board.objects.get(code="ABIM")
+    credit_types = list(credit_types)
+    if set(attested) != set(Attestation.Statement.values):
+        raise ValidationError(ATTESTATIONS_MISSING)
+    if not credit_types:
+        raise ValidationError({"credit_types": "Choose at least one credit type."})
+    if any(ct.board_id != board.pk for ct in credit_types):
+        raise ValidationError({"credit_types": f"Credit types must belong to {board.code}."})
+    registration = MocRegistration(
+        activity=activity, board=board, moc_points=moc_points, registered_by=actor
+    )
+    registration.full_clean(validate_constraints=False)
+    with transaction.atomic():
+        if MocRegistration.objects.filter(
+            activity=activity, board=board, status=MocRegistration.Status.ACTIVE
+        ).exists():
+            raise ValidationError(ALREADY_REGISTERED.format(board=board.code))
+        registration.save()
+        registration.credit_types.set(credit_types)
+        Attestation.objects.bulk_create(
+            Attestation(registration=registration, statement=s, attested_by=actor)
+            for s in Attestation.Statement.values
+        )
+        ActivityEvent.objects.create(
+            activity=activity,
+            registration=registration,
+            actor=actor,
+            channel=channel,
+            action=ActivityEvent.Action.REGISTERED,
+            changes={
+                "board": board.code,
+                "moc_points": _jsonable(registration.moc_points),
+                "credit_types": sorted(ct.code for ct in credit_types),
+                "attestations": sorted(Attestation.Statement.values),
+            },
+        )
+    return registration
+
+
+def registration_withdraw(*, registration: MocRegistration, actor, channel: str = Channel.FORM):
+    with transaction.atomic():
+        registration = MocRegistration.objects.select_for_update().get(pk=registration.pk)
+        if registration.activity.completions.filter(board=registration.board).exists():
+            raise ValidationError(REGISTRATION_HAS_RECORDS)
+        registration.status = MocRegistration.Status.WITHDRAWN
+        registration.withdrawn_by = actor
+        registration.withdrawn_at = timezone.now()
+        registration.save(update_fields=["status", "withdrawn_by", "withdrawn_at"])
+        ActivityEvent.objects.create(
+            activity=registration.activity,
+            registration=registration,
+            actor=actor,
+            channel=channel,
+            action=ActivityEvent.Action.WITHDRAWN,
+        )
+    return registration

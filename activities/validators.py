@@ -1,0 +1,85 @@
+"""Value rules shared by models, forms, the intake pipeline and the admin.
+
+Messages are constants so tests assert the exact words users see.
+"""
+
+import re
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import ValidationError
+
+PROVIDER_ID_INVALID = "ACCME provider ID must be 7 digits (for example 0001234)."
+ACTIVITY_ID_INVALID = "PARS activity ID must be 9 digits."
+POINTS_NOT_POSITIVE = "MOC points must be more than 0."
+POINTS_NOT_QUARTER = "MOC points must be a multiple of 0.25 (for example 0.25, 1.5, 10)."
+POINTS_ABOVE_MAXIMUM = (
+    "This activity is registered for {maximum} MOC points; {points} is more than that."
+)
+BOARD_ID_INVALID = "{board} ID must be {description}."
+BIRTH_MONTH_INVALID = "Birth month must be a number from 1 to 12."
+BIRTH_DAY_INVALID = "Birth day must be a number from 1 to {last_day} for that month."
+
+PROVIDER_ID_RE = re.compile(r"^\d{7}$")
+ACTIVITY_ID_RE = re.compile(r"^\d{9}$")
+QUARTER = Decimal("0.25")
+# Longest day per month, leap years allowed (the birth year is never collected).
+DAYS_IN_MONTH = {
+    1: 31,
+    2: 29,
+    3: 31,
+    4: 30,
+    5: 31,
+    6: 30,
+    7: 31,
+    8: 31,
+    9: 30,
+    10: 31,
+    11: 30,
+    12: 31,
+}
+
+
+def validate_provider_id(value: str) -> None:
+    if not PROVIDER_ID_RE.match(value or ""):
+        raise ValidationError(PROVIDER_ID_INVALID, code="provider_id")
+
+
+def validate_activity_id(value: str) -> None:
+    if not ACTIVITY_ID_RE.match(value or ""):
+        raise ValidationError(ACTIVITY_ID_INVALID, code="activity_id")
+
+
+def _fmt(value: Decimal) -> str:
+    return format(value.normalize(), "f") if value == value.to_integral() else str(value)
+
+
+def validate_moc_points(value) -> None:
+    try:
+        points = Decimal(value)
+    except (InvalidOperation, TypeError, ValueError):
+        raise ValidationError(POINTS_NOT_QUARTER, code="points_step") from None
+    if points <= 0:
+        raise ValidationError(POINTS_NOT_POSITIVE, code="points_positive")
+    if points % QUARTER != 0:
+        raise ValidationError(POINTS_NOT_QUARTER, code="points_step")
+
+
+def validate_points_within(points: Decimal, maximum: Decimal) -> None:
+    if points > maximum:
+        raise ValidationError(
+            POINTS_ABOVE_MAXIMUM.format(maximum=_fmt(maximum), points=_fmt(points)),
+            code="points_maximum",
+        )
+
+
+def validate_birth_month_day(month: int | None, day: int | None) -> dict[str, ValidationError]:
+    """Return field errors (empty when the month/day pair can be a birthday)."""
+    errors = {}
+    if month is None or not 1 <= month <= 12:
+        errors["birth_month"] = ValidationError(BIRTH_MONTH_INVALID, code="birth_month")
+    last_day = DAYS_IN_MONTH.get(month, 31)
+    if day is None or not 1 <= day <= last_day:
+        errors["birth_day"] = ValidationError(
+            BIRTH_DAY_INVALID.format(last_day=last_day), code="birth_day"
+        )
+    return errors

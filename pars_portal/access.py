@@ -1,0 +1,83 @@
+"""Who may see and change what. Every queryset in views, API, exports and admin goes
+through `scope()`; every object fetch through `get_for_user()`.
+
+- ACCME reviewers (members of the "reviewers" group with staff status, or superusers) see
+  every provider. In the provider portal they read; they act through the admin.
+- Provider staff see their own providers only. Editors write; viewers only read.
+"""
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+
+from activities.models import Provider, ProviderMembership
+
+REVIEWERS_GROUP = "reviewers"
+
+
+def is_reviewer(user) -> bool:
+    if not (user and user.is_authenticated and user.is_active):
+        return False
+    cached = getattr(user, "_pars_is_reviewer", None)
+    if cached is None:
+        cached = user.is_superuser or (
+            user.is_staff and user.groups.filter(name=REVIEWERS_GROUP).exists()
+        )
+        user._pars_is_reviewer = cached
+    return cached
+
+
+def visible_providers(user, *, write: bool = False) -> QuerySet[Provider]:
+    """The providers this user may see (or, with write=True, change data of)."""
+    if not (user and user.is_authenticated and user.is_active):
+        return Provider.objects.none()
+    if is_reviewer(user) and not write:
+        return Provider.objects.all()
+    roles = [ProviderMembership.Role.EDITOR]
+    if not write:
+        roles.append(ProviderMembership.Role.VIEWER)
+    return Provider.objects.filter(memberships__user=user, memberships__role__in=roles)
+
+
+def scope(queryset: QuerySet, user, *, via: str = "provider", write: bool = False) -> QuerySet:
+    """Restrict `queryset` to what `user` may see; `via` is the path to the provider."""
+    if is_reviewer(user) and not write:
+        return queryset
+    if via == "":
+        return queryset.filter(pk__in=visible_providers(user, write=write).values("pk"))
+    return queryset.filter(**{f"{via}__in": visible_providers(user, write=write).values("pk")})
+
+
+def can_write(user, provider_id: int) -> bool:
+    return visible_providers(user, write=True).filter(pk=provider_id).exists()
+
+
+def _provider_id_of(obj, via: str) -> int:
+    if via == "":
+        return obj.pk
+    *path, last = via.split("__")
+    for step in path:
+        obj = getattr(obj, step)
+    return getattr(obj, f"{last}_id")
+
+
+def get_for_user(queryset: QuerySet, user, *, via: str = "provider", write: bool = False, **lookup):
+    """Fetch one object for this user: 404 if they may not see it, 403 if they may see it
+    but not change it (viewers, reviewers in the portal)."""
+    obj = get_object_or_404(scope(queryset, user, via=via), **lookup)
+    if write and not can_write(user, _provider_id_of(obj, via)):
+        raise PermissionDenied("You can view this provider's data but not change it.")
+    return obj
+
+
+def portal_context(request):
+    """Template context for the navigation."""
+    user = getattr(request, "user", None)
+    if not (user and user.is_authenticated):
+        return {}
+    memberships = list(ProviderMembership.objects.filter(user=user).select_related("provider"))
+    return {
+        "is_reviewer": is_reviewer(user),
+        "my_memberships": memberships,
+        "can_write_any": any(m.role == ProviderMembership.Role.EDITOR for m in memberships),
+    }

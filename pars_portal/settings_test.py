@@ -1,0 +1,8 @@
+"""Test profile: the real settings, with tasks run immediately and fast password hashing."""
+
+from .settings import *  # noqa: F403
+
+TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+DEMO_DATA_ALLOWED = True

@@ -1,0 +1,244 @@
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from activities.models import Activity, Board, Channel, CreditType, Provider
+
+from .validation import completion_errors
+
+
+class RosterEntry(models.Model):
+    """A board's diplomate: what provisional verification compares a record with."""
+
+    board = models.ForeignKey(Board, on_delete=models.PROTECT, related_name="roster")
+    learner_id = models.CharField(
+        "board ID", max_length=20, help_text="The learner's ID at the board (ABIM ID: 6 digits)."
+    )
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    birth_month = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(12)]
+    )
+    birth_day = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(31)]
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "board roster entry"
+        verbose_name_plural = "board roster"
+        ordering = ["board", "learner_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["board", "learner_id"], name="roster_unique_learner"),
+            models.CheckConstraint(
+                condition=Q(birth_month__gte=1, birth_month__lte=12), name="roster_birth_month"
+            ),
+            models.CheckConstraint(
+                condition=Q(birth_day__gte=1, birth_day__lte=31), name="roster_birth_day"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.learner_id} {self.last_name}, {self.first_name}"
+
+
+class Upload(models.Model):
+    """A batch file a provider uploaded; records created from it point back here."""
+
+    class Format(models.TextChoices):
+        XML = "xml", "XML learner report"
+        TSV = "tsv", "Tab-delimited"
+        CSV = "csv", "CSV"
+        XLSX = "xlsx", "Excel"
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        VALIDATING = "validating", "Validating"
+        PREVIEW = "preview", "Ready to confirm"
+        COMMITTING = "committing", "Committing"
+        DONE = "done", "Done"
+        REFUSED = "refused", "Refused"
+        FAILED = "failed", "Failed"
+
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="uploads")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+    file_name = models.CharField(max_length=255)
+    file_format = models.CharField(max_length=5, choices=Format.choices)
+    sha256 = models.CharField(max_length=64, db_index=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.RECEIVED)
+
+    class Meta:
+        ordering = ["-uploaded_at"]
+        indexes = [models.Index(fields=["provider", "-uploaded_at"], name="upload_prov_date")]
+
+    def __str__(self):
+        return f"{self.file_name} ({self.uploaded_at:%Y-%m-%d %H:%M})"
+
+
+class Completion(models.Model):
+    """A participant completion record (pars-spec §3, §5). Never edited in place."""
+
+    class Status(models.TextChoices):
+        SUBMITTED = "submitted", "Submitted"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+        DELETED = "deleted", "Deleted"
+
+    provider = models.ForeignKey(
+        Provider,
+        on_delete=models.PROTECT,
+        related_name="completions",
+        help_text="The activity's provider, kept here for the per-provider screens.",
+    )
+    activity = models.ForeignKey(Activity, on_delete=models.PROTECT, related_name="completions")
+    board = models.ForeignKey(Board, on_delete=models.PROTECT, related_name="+")
+    learner_id = models.CharField(
+        "board ID", max_length=20, help_text="The learner's ID at the board (ABIM ID: 6 digits)."
+    )
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    birth_month = models.PositiveSmallIntegerField()
+    birth_day = models.PositiveSmallIntegerField()
+    completion_date = models.DateField()
+    credit_type = models.ForeignKey(CreditType, on_delete=models.PROTECT, related_name="+")
+    moc_points = models.DecimalField("MOC points", max_digits=6, decimal_places=2)
+    cme_credits = models.DecimalField(
+        "CME credits", max_digits=6, decimal_places=2, null=True, blank=True
+    )
+    learner_permission = models.BooleanField(
+        "learner permission", help_text="The learner agreed to share this with the board."
+    )
+    credit_id = models.CharField(
+        "credit ID",
+        max_length=300,
+        null=True,
+        blank=True,
+        help_text="Optional provider-side ID (ccid:…); re-sending it is idempotent.",
+    )
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SUBMITTED)
+    status_reason = models.CharField(max_length=300, blank=True, default="")
+    status_changed_at = models.DateTimeField(auto_now_add=True)
+    warning = models.CharField(max_length=300, blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    upload = models.ForeignKey(
+        Upload, on_delete=models.PROTECT, null=True, blank=True, related_name="completions"
+    )
+    corrects = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="corrections",
+        help_text="The earlier record this one corrects or supersedes.",
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "participant completion"
+        constraints = [
+            # pars-spec §5 duplicate rule, among records that are not deleted.
+            models.UniqueConstraint(
+                fields=["activity", "board", "learner_id", "credit_type", "completion_date"],
+                condition=~Q(status="deleted"),
+                name="completion_unique_active",
+                violation_error_message="Already reported: this learner has a record for this "
+                "activity, credit type and completion date.",
+            ),
+            models.UniqueConstraint(
+                fields=["provider", "credit_id"],
+                condition=Q(credit_id__isnull=False) & ~Q(status="deleted"),
+                name="completion_unique_credit_id",
+            ),
+            models.CheckConstraint(
+                condition=Q(birth_month__gte=1, birth_month__lte=12),
+                name="completion_birth_month",
+            ),
+            models.CheckConstraint(
+                condition=Q(birth_day__gte=1, birth_day__lte=31), name="completion_birth_day"
+            ),
+            models.CheckConstraint(condition=Q(moc_points__gt=0), name="completion_points_pos"),
+            models.CheckConstraint(
+                condition=Q(learner_permission=True), name="completion_permission_given"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["provider", "status"], name="completion_prov_status"),
+            models.Index(fields=["activity", "status"], name="completion_act_status"),
+            models.Index(fields=["board", "learner_id"], name="completion_learner"),
+            models.Index(fields=["completion_date"], name="completion_date"),
+        ]
+
+    def __str__(self):
+        return f"#{self.pk} {self.learner_id} {self.last_name} – {self.activity.pars_id}"
+
+    def clean(self):
+        """Model-layer check of one record (used by the admin); the pipeline runs the same
+        rules set-based."""
+        if not (self.activity_id and self.board_id and self.credit_type_id):
+            return
+        registration = self.activity.active_registration(self.board.code)
+        offered = (
+            set(registration.credit_types.values_list("code", flat=True)) if registration else set()
+        )
+        errors = completion_errors(
+            activity=self.activity,
+            registration=registration,
+            offered_codes=offered,
+            board=self.board,
+            learner_id=self.learner_id,
+            first_name=self.first_name,
+            last_name=self.last_name,
+            birth_month=self.birth_month,
+            birth_day=self.birth_day,
+            completion_date=self.completion_date,
+            credit_type_code=self.credit_type.code,
+            moc_points=self.moc_points,
+            learner_permission=self.learner_permission,
+            today=timezone.localdate(),
+        )
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def birth_month_day(self) -> str:
+        return f"{self.birth_month:02d}/{self.birth_day:02d}"
+
+
+class CompletionEvent(models.Model):
+    """Append-only history of a completion record: who, when, channel, status change."""
+
+    completion = models.ForeignKey(Completion, on_delete=models.PROTECT, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    from_status = models.CharField(
+        max_length=10, choices=Completion.Status.choices, blank=True, default=""
+    )
+    to_status = models.CharField(max_length=10, choices=Completion.Status.choices)
+    reason = models.CharField(max_length=300, blank=True, default="")
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        verbose_name = "completion history entry"
+        verbose_name_plural = "completion history"
+
+    def __str__(self):
+        return f"#{self.completion_id}: {self.from_status or 'new'} → {self.to_status}"
+
+    def save(self, *args, **kwargs):
+        if self.pk:
+            raise ValueError("History entries are append-only.")
+        super().save(*args, **kwargs)

@@ -1,0 +1,99 @@
+"""Structural rules for one participant record (pars-spec §5 step 1), as pure functions.
+
+The model's clean() and the intake pipeline both call `completion_errors()` with objects
+they already loaded, so the rules exist once and the pipeline stays set-based.
+"""
+
+import datetime as dt
+import re
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+
+from activities.validators import (
+    BOARD_ID_INVALID,
+    validate_birth_month_day,
+    validate_moc_points,
+    validate_points_within,
+)
+
+NOT_REGISTERED = "Activity {activity} is not registered for {board} MOC."
+CREDIT_TYPE_NOT_OFFERED = (
+    "Activity {activity} is not registered for the credit type {credit_type} "
+    "(registered: {offered})."
+)
+COMPLETION_IN_FUTURE = "Completion date {date} is in the future."
+COMPLETION_BEFORE_START = "Completion date {date} is before the activity started on {start}."
+PERMISSION_MISSING = "The learner's permission to share the data with the board is required."
+NAME_REQUIRED = "{field} is required."
+
+
+def fmt_date(value: dt.date) -> str:
+    return value.strftime("%m/%d/%Y")
+
+
+def completion_errors(
+    *,
+    activity,
+    registration,
+    offered_codes: set[str],
+    board,
+    learner_id: str,
+    first_name: str,
+    last_name: str,
+    birth_month: int | None,
+    birth_day: int | None,
+    completion_date: dt.date | None,
+    credit_type_code: str | None,
+    moc_points: Decimal | None,
+    learner_permission: bool,
+    today: dt.date,
+) -> dict[str, str]:
+    """Return {field: message} for everything wrong with one record; empty when valid.
+
+    `registration` is the activity's active registration for `board` (or None) and
+    `offered_codes` the credit type codes it offers.
+    """
+    errors: dict[str, str] = {}
+    if not re.fullmatch(board.board_id_pattern, learner_id or ""):
+        errors["learner_id"] = BOARD_ID_INVALID.format(
+            board=board.code, description=board.board_id_description
+        )
+    if not (first_name or "").strip():
+        errors["first_name"] = NAME_REQUIRED.format(field="First name")
+    if not (last_name or "").strip():
+        errors["last_name"] = NAME_REQUIRED.format(field="Last name")
+    for field, error in validate_birth_month_day(birth_month, birth_day).items():
+        errors[field] = error.messages[0]
+
+    if registration is None:
+        errors["activity"] = NOT_REGISTERED.format(activity=activity.pars_id, board=board.code)
+    elif credit_type_code not in offered_codes:
+        errors["credit_type"] = CREDIT_TYPE_NOT_OFFERED.format(
+            activity=activity.pars_id,
+            credit_type=credit_type_code,
+            offered=", ".join(sorted(offered_codes)) or "none",
+        )
+
+    if moc_points is None:
+        errors["moc_points"] = "MOC points are required."
+    else:
+        try:
+            validate_moc_points(moc_points)
+            if registration is not None:
+                validate_points_within(Decimal(moc_points), registration.moc_points)
+        except ValidationError as error:
+            errors["moc_points"] = error.messages[0]
+
+    if completion_date is None:
+        errors["completion_date"] = "Completion date is required."
+    elif completion_date > today:
+        errors["completion_date"] = COMPLETION_IN_FUTURE.format(date=fmt_date(completion_date))
+    elif completion_date < activity.start_date:
+        errors["completion_date"] = COMPLETION_BEFORE_START.format(
+            date=fmt_date(completion_date), start=fmt_date(activity.start_date)
+        )
+
+    if not learner_permission:
+        errors["learner_permission"] = PERMISSION_MISSING
+    return errors
