@@ -1,10 +1,15 @@
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Prefetch
-from django.shortcuts import render
+from django.db.models import Exists, OuterRef, Prefetch, Q
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
-from pars_portal.access import get_for_user, scope
+from pars_portal.access import get_for_user, scope, visible_providers
 
-from .models import Activity, MocRegistration
+from . import services
+from .forms import ActivityForm, RegistrationForm
+from .models import Activity, Board, Channel, MocRegistration
 
 _ACTIVE_REGISTRATIONS = Prefetch(
     "registrations",
@@ -15,23 +20,160 @@ _ACTIVE_REGISTRATIONS = Prefetch(
 )
 
 
+def get_activity_for_user(request, pars_id, *, write=False) -> Activity:
+    return get_for_user(
+        Activity.objects.select_related("provider").prefetch_related(_ACTIVE_REGISTRATIONS),
+        request.user,
+        write=write,
+        pars_id=pars_id,
+    )
+
+
 def activity_list(request):
     activities = (
         scope(Activity.objects.all(), request.user)
         .select_related("provider")
         .prefetch_related(_ACTIVE_REGISTRATIONS)
+        .annotate(
+            registered=Exists(
+                MocRegistration.objects.filter(
+                    activity=OuterRef("pk"), status=MocRegistration.Status.ACTIVE
+                )
+            )
+        )
         .order_by("-reporting_year", "title")
     )
-    if provider := request.GET.get("provider"):
-        activities = activities.filter(provider__accme_id=provider)
+    filters = {
+        "q": request.GET.get("q", "").strip(),
+        "year": request.GET.get("year", ""),
+        "registered": request.GET.get("registered", ""),
+        "type": request.GET.get("type", ""),
+        "provider": request.GET.get("provider", ""),
+    }
+    if filters["q"]:
+        q = filters["q"]
+        activities = activities.filter(
+            Q(title__icontains=q)
+            | Q(pars_id=q.zfill(9) if q.isdigit() else q)
+            | Q(provider_activity_id__iexact=q)
+            | Q(legacy_module_code__iexact=q)
+        )
+    if filters["year"].isdigit():
+        activities = activities.filter(reporting_year=int(filters["year"]))
+    if filters["registered"] in ("yes", "no"):
+        activities = activities.filter(registered=filters["registered"] == "yes")
+    if filters["type"]:
+        activities = activities.filter(activity_type=filters["type"])
+    if filters["provider"]:
+        activities = activities.filter(provider__accme_id=filters["provider"])
+    years = (
+        scope(Activity.objects.all(), request.user)
+        .order_by("-reporting_year")
+        .values_list("reporting_year", flat=True)
+        .distinct()
+    )
     page = Paginator(activities, 50).get_page(request.GET.get("page"))
-    return render(request, "activities/activity_list.html", {"page": page})
+    return render(
+        request,
+        "activities/activity_list.html",
+        {
+            "page": page,
+            "filters": filters,
+            "years": years,
+            "types": Activity.Type.choices,
+            "can_create": visible_providers(request.user, write=True).exists(),
+        },
+    )
+
+
+def activity_create(request):
+    providers = visible_providers(request.user, write=True)
+    if not providers.exists():
+        raise PermissionDenied("Only a provider's editors can create activities.")
+    form = ActivityForm(request.POST or None, providers=providers)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        provider = data.pop("provider", None) or providers.get()
+        try:
+            activity = services.activity_create(
+                provider=provider, actor=request.user, channel=Channel.FORM, **data
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(
+                request, f"Activity created. Its PARS activity ID is {activity.pars_id}."
+            )
+            return redirect("activity_detail", pars_id=activity.pars_id)
+    return render(request, "activities/activity_form.html", {"form": form, "activity": None})
+
+
+def activity_edit(request, pars_id):
+    activity = get_activity_for_user(request, pars_id, write=True)
+    form = ActivityForm(request.POST or None, instance=activity, providers=None)
+    if request.method == "POST" and form.is_valid():
+        fields = {name: form.cleaned_data[name] for name in form.changed_data}
+        try:
+            services.activity_update(
+                activity=Activity.objects.get(pk=activity.pk),
+                actor=request.user,
+                channel=Channel.FORM,
+                **fields,
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, "Activity saved.")
+            return redirect("activity_detail", pars_id=activity.pars_id)
+    return render(request, "activities/activity_form.html", {"form": form, "activity": activity})
 
 
 def activity_detail(request, pars_id):
-    activity = get_for_user(
-        Activity.objects.select_related("provider").prefetch_related(_ACTIVE_REGISTRATIONS),
-        request.user,
-        pars_id=pars_id,
+    # The page shows the activity's participants, which the participants app renders.
+    from participants.views import activity_page
+
+    return activity_page(request, get_activity_for_user(request, pars_id))
+
+
+def registration_create(request, pars_id):
+    activity = get_activity_for_user(request, pars_id, write=True)
+    board = Board.objects.get(code="ABIM")
+    if activity.active_registrations:
+        messages.info(request, "This activity is already registered for ABIM MOC.")
+        return redirect("activity_detail", pars_id=pars_id)
+    form = RegistrationForm(request.POST or None, board=board)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.registration_create(
+                activity=activity,
+                actor=request.user,
+                board=board,
+                moc_points=form.cleaned_data["moc_points"],
+                credit_types=form.cleaned_data["credit_types"],
+                attested=form.attested(),
+            )
+        except ValidationError as error:
+            if hasattr(error, "error_dict"):
+                for field, errors in error.error_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                form.add_error(None, error)
+        else:
+            messages.success(request, "Registered for ABIM MOC. You can now report participants.")
+            return redirect("activity_detail", pars_id=pars_id)
+    return render(
+        request, "activities/registration_form.html", {"form": form, "activity": activity}
     )
-    return render(request, "activities/activity_detail.html", {"activity": activity})
+
+
+@require_POST
+def registration_withdraw(request, pars_id):
+    activity = get_activity_for_user(request, pars_id, write=True)
+    for registration in activity.active_registrations:
+        try:
+            services.registration_withdraw(registration=registration, actor=request.user)
+        except ValidationError as error:
+            messages.error(request, error.messages[0])
+        else:
+            messages.success(request, f"Registration for {registration.board.code} MOC withdrawn.")
+    return redirect("activity_detail", pars_id=pars_id)

@@ -112,6 +112,7 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the task worker share the file: WAL lets readers run during a
     # write, IMMEDIATE transactions avoid "database is locked" on lock upgrades.
+    DATABASES["default"]["ENGINE"] = "pars_portal.sqlite3"  # the real variable limit
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
@@ -138,7 +139,6 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / ".staticfiles"
 # Bootstrap comes from the xstatic-bootstrap package, never from a CDN.
 STATICFILES_DIRS = [
     ("bootstrap", xstatic.pkg.bootstrap.BASE_DIR),
@@ -194,3 +194,7 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
     },
 }
+# Provisional verification: the local roster by default; a remote board client can replace it.
+BOARD_VERIFIER = envstr("BOARD_VERIFIER", "participants.verification.RosterVerifier")
+# The intake pipeline validates and writes in batches of this many rows.
+INTAKE_BATCH_SIZE = envint("INTAKE_BATCH_SIZE", 10_000)

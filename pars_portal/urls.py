@@ -2,13 +2,43 @@ from django.contrib import admin
 from django.urls import include, path
 
 from activities import views as activity_views
+from participants import views as participant_views
 
 from . import views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("activities/", activity_views.activity_list, name="activity_list"),
+    path("activities/new/", activity_views.activity_create, name="activity_create"),
     path("activities/<str:pars_id>/", activity_views.activity_detail, name="activity_detail"),
+    path("activities/<str:pars_id>/edit/", activity_views.activity_edit, name="activity_edit"),
+    path(
+        "activities/<str:pars_id>/register/",
+        activity_views.registration_create,
+        name="registration_create",
+    ),
+    path(
+        "activities/<str:pars_id>/withdraw/",
+        activity_views.registration_withdraw,
+        name="registration_withdraw",
+    ),
+    path(
+        "activities/<str:pars_id>/participants/add/",
+        participant_views.participant_add,
+        name="participant_add",
+    ),
+    path("participants/", participant_views.participant_search, name="participant_search"),
+    path("participants/<int:pk>/", participant_views.completion_detail, name="completion_detail"),
+    path(
+        "participants/<int:pk>/delete/",
+        participant_views.completion_delete,
+        name="completion_delete",
+    ),
+    path(
+        "participants/<int:pk>/correct/",
+        participant_views.completion_correct,
+        name="completion_correct",
+    ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,137 @@
+import calendar
+import datetime as dt
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Column, Layout, Row, Submit
+from django import forms
+
+from activities.forms import DateInput
+
+from .intake import Action, ParticipantRow
+from .models import Completion
+
+MONTHS = [(m, f"{m:02d} – {calendar.month_name[m]}") for m in range(1, 13)]
+
+
+class ParticipantForm(forms.Form):
+    """Manual entry of one participant; the intake pipeline does the checking."""
+
+    learner_id = forms.CharField(label="ABIM ID", max_length=20)
+    first_name = forms.CharField(max_length=100)
+    last_name = forms.CharField(max_length=100)
+    birth_month = forms.TypedChoiceField(
+        choices=[("", "Month")] + MONTHS, coerce=int, label="Birth month"
+    )
+    birth_day = forms.IntegerField(label="Birth day", min_value=1, max_value=31)
+    completion_date = forms.DateField(widget=DateInput(), input_formats=["%Y-%m-%d", "%m/%d/%Y"])
+    credit_type = forms.ChoiceField(label="Credit type")
+    moc_points = forms.DecimalField(label="MOC points", max_digits=6, decimal_places=2)
+    cme_credits = forms.DecimalField(
+        label="CME credits", required=False, max_digits=6, decimal_places=2, min_value=0
+    )
+    learner_permission = forms.BooleanField(
+        label="The learner agreed to share this completion with ABIM",
+        required=True,
+        error_messages={"required": "The learner's permission is required to report."},
+    )
+
+    def __init__(self, *args, registration, correcting: Completion | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        offered = list(registration.credit_types.all()) if registration else []
+        self.fields["credit_type"].choices = [(ct.code, str(ct)) for ct in offered]
+        if registration and "moc_points" not in self.initial:
+            self.fields["moc_points"].initial = registration.moc_points
+            self.fields[
+                "moc_points"
+            ].help_text = f"Registered maximum: {registration.moc_points.normalize():f}"
+        self.fields["completion_date"].widget.attrs["max"] = dt.date.today().isoformat()
+        self.helper = FormHelper()
+        self.helper.layout = Layout(
+            Row(
+                Column("learner_id", css_class="col-md-4"),
+                Column("first_name", css_class="col-md-4"),
+                Column("last_name", css_class="col-md-4"),
+            ),
+            Row(
+                Column("birth_month", css_class="col-md-4"),
+                Column("birth_day", css_class="col-md-2"),
+                Column("completion_date", css_class="col-md-3"),
+                Column("credit_type", css_class="col-md-3"),
+            ),
+            Row(
+                Column("moc_points", css_class="col-md-3"),
+                Column("cme_credits", css_class="col-md-3"),
+            ),
+            "learner_permission",
+        )
+        self.helper.form_tag = False
+        self.correcting = correcting
+
+    def to_row(self, activity) -> ParticipantRow:
+        data = self.cleaned_data
+        return ParticipantRow(
+            row_number=0,
+            action=Action.ADD,
+            activity_ref=activity.pars_id,
+            learner_id=data["learner_id"].strip(),
+            first_name=data["first_name"],
+            last_name=data["last_name"],
+            birth_month=data["birth_month"],
+            birth_day=data["birth_day"],
+            completion_date=data["completion_date"],
+            credit_type=data["credit_type"],
+            moc_points=data["moc_points"],
+            cme_credits=data["cme_credits"],
+            learner_permission=data["learner_permission"],
+            corrects_id=self.correcting.pk if self.correcting else None,
+        )
+
+    def add_pipeline_errors(self, errors: dict[str, str], message: str = ""):
+        for field, text in errors.items():
+            self.add_error(field if field in self.fields else None, text)
+        if message:
+            self.add_error(None, message)
+
+
+class DeleteForm(forms.Form):
+    reason = forms.CharField(
+        max_length=300,
+        widget=forms.TextInput(attrs={"placeholder": "e.g. entered for the wrong activity"}),
+        help_text="Kept with the record's history.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.add_input(Submit("delete", "Delete record", css_class="btn-danger"))
+
+
+class ParticipantFilterForm(forms.Form):
+    """Search across the provider's records (all fields optional)."""
+
+    learner_id = forms.CharField(label="ABIM ID", required=False)
+    last_name = forms.CharField(required=False)
+    activity = forms.CharField(label="PARS activity ID", required=False)
+    date_from = forms.DateField(label="Completed from", required=False, widget=DateInput())
+    date_to = forms.DateField(label="Completed to", required=False, widget=DateInput())
+    status = forms.ChoiceField(
+        choices=[("", "Any status")] + Completion.Status.choices, required=False
+    )
+
+    def filter(self, queryset):
+        if not self.is_valid():
+            return queryset.none()
+        data = self.cleaned_data
+        if data["learner_id"]:
+            queryset = queryset.filter(learner_id=data["learner_id"].strip())
+        if data["last_name"]:
+            queryset = queryset.filter(last_name__iexact=data["last_name"].strip())
+        if data["activity"]:
+            queryset = queryset.filter(activity__pars_id=data["activity"].strip().zfill(9))
+        if data["date_from"]:
+            queryset = queryset.filter(completion_date__gte=data["date_from"])
+        if data["date_to"]:
+            queryset = queryset.filter(completion_date__lte=data["date_to"])
+        if data["status"]:
+            queryset = queryset.filter(status=data["status"])
+        return queryset

@@ -1,0 +1,564 @@
+"""The intake pipeline: every channel (web form, batch file, web service, admin) hands its
+normalized rows to `intake_batches()` / `intake_submit()`.
+
+For each batch of rows it loads what it needs in a handful of queries (activities,
+registrations, boards and credit types, existing records by natural key and credit ID, the
+roster), checks every row in memory (pars-spec §5 step 1), applies the duplicate and
+credit-ID rules, runs provisional verification, then writes records and their events in
+bulk inside one short transaction. The result is one outcome per row, in input order.
+"""
+
+import datetime as dt
+import enum
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from activities.models import Activity, Board, MocRegistration
+
+from .models import Completion, CompletionEvent
+from .validation import completion_errors, fmt_date
+from .verification import Candidate, Outcome, get_verifier, same_name
+
+ACTIVITY_UNKNOWN = "Activity {ref} is not one of your provider's activities."
+ACTIVITY_REQUIRED = "The PARS activity ID is required."
+LEGACY_CODE_SUNSET = (
+    "The legacy ABIM module code {code} is no longer accepted since {sunset}; "
+    "use PARS activity ID {pars_id}."
+)
+BOARD_UNKNOWN = "Unknown board {code!r}."
+CREDIT_TYPE_UNKNOWN = "Unknown credit type {value!r} for {board} (use {codes})."
+ACTION_INVALID = "Action must be add or delete, not {value!r}."
+ALREADY_REPORTED = "Already reported: record {id}, entered {date}."
+ALREADY_REPORTED_DIFFERENT = (
+    "Already reported: record {id}, entered {date}, with different values. "
+    "Delete record {id} first to correct it."
+)
+ALREADY_IN_BATCH = "Already reported in row {row} of this submission."
+NOTHING_TO_DELETE = (
+    "No record to delete: no current record for this learner, activity, credit type and "
+    "completion date."
+)
+DELETE_OF_NEW_ROW = (
+    "Row {row} of this submission adds this record; it cannot be deleted in the same submission."
+)
+CORRECTED_RECORD_GONE = "Record {id} can no longer be corrected: it is {status}."
+DELETED_BY_PROVIDER = "Deleted by the provider"
+SUPERSEDED_BY = "Superseded by record {id}"
+CORRECTED_BY = "Corrected by record {id}"
+ACCEPTED_PROVISIONAL = "Provisional verification: matches the {board} roster"
+VERIFIED_AWAITING_BOARD = "Matches the {board} roster; awaiting the board's validation"
+VERIFICATION_PENDING = "Verification pending: the board could not be reached"
+
+
+class Action(enum.StrEnum):
+    ADD = "add"
+    DELETE = "delete"
+
+
+@dataclass(slots=True)
+class ParticipantRow:
+    """One normalized record from any channel. Parsers fill it; values they could not
+    read go into `errors` as {field: message}, so every problem is reported the same way."""
+
+    row_number: int
+    action: str = Action.ADD
+    activity_ref: str = ""  # PARS activity ID, or a legacy ABIM module code
+    board_code: str = "ABIM"
+    learner_id: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    birth_month: int | None = None
+    birth_day: int | None = None
+    completion_date: dt.date | None = None
+    credit_type: str = ""  # code (MK) or label (Medical Knowledge)
+    moc_points: Decimal | None = None
+    cme_credits: Decimal | None = None
+    learner_permission: bool = False
+    credit_id: str | None = None
+    corrects_id: int | None = None  # the web form's "correct this record"
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+class Result(enum.StrEnum):
+    CREATED = "created"
+    ALREADY_REPORTED = "already_reported"
+    DELETED = "deleted"
+    ERROR = "error"
+
+
+@dataclass(slots=True)
+class RowOutcome:
+    row_number: int
+    result: Result
+    completion_id: int | None = None
+    status: str = ""
+    reason: str = ""
+    warning: str = ""
+    errors: dict[str, str] = field(default_factory=dict)
+    message: str = ""
+
+
+@dataclass(slots=True)
+class IntakeResult:
+    outcomes: list[RowOutcome] = field(default_factory=list)
+
+    def count(self, result: Result) -> int:
+        return sum(1 for o in self.outcomes if o.result == result)
+
+    @property
+    def totals(self) -> dict[str, int]:
+        return {r.value: self.count(r) for r in Result}
+
+
+def normalize_name(value: str) -> str:
+    return " ".join((value or "").split())
+
+
+# --- One batch ---------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Existing:
+    id: int
+    status: str
+    first_name: str
+    last_name: str
+    birth_month: int
+    birth_day: int
+    created_at: dt.datetime
+    key: tuple
+    credit_id: str | None
+    status_before: str = ""
+
+
+@dataclass(slots=True)
+class _New:
+    row: ParticipantRow
+    completion: Completion
+    outcome: RowOutcome
+    supersedes: _Existing | None = None
+    supersede_reason: str = SUPERSEDED_BY
+
+
+class _Batch:
+    """State for one batch: what was loaded, and what the rows decided."""
+
+    def __init__(self, *, provider, rows, actor, channel, upload, today, dry_run_keys):
+        self.provider = provider
+        self.rows = rows
+        self.actor = actor
+        self.channel = channel
+        self.upload = upload
+        self.today = today
+        self.outcomes: list[RowOutcome] = []
+        self.new: list[_New] = []
+        self.deletes: list[tuple[_Existing, str]] = []
+        # Keys decided earlier in this submission: key → row number (dry runs carry them
+        # across batches, because nothing was written that the next batch could see).
+        self.pending_keys: dict[tuple, int] = dry_run_keys if dry_run_keys is not None else {}
+
+    # -- loading (a fixed number of queries, whatever the batch size) --
+
+    def load(self):
+        refs = {r.activity_ref for r in self.rows if r.activity_ref}
+        digits = {ref.zfill(9) for ref in refs if ref.isdigit()}
+        codes = {ref for ref in refs if not ref.isdigit()}
+        wanted = Q(pars_id__in=digits)
+        if codes:
+            wanted |= Q(legacy_module_code__in=codes)
+        activities = Activity.objects.filter(provider=self.provider).filter(wanted)
+        self.by_pars_id = {}
+        self.by_legacy = {}
+        for activity in activities:
+            self.by_pars_id[activity.pars_id] = activity
+            if activity.legacy_module_code:
+                self.by_legacy[activity.legacy_module_code.upper()] = activity
+        self.boards = {b.code: b for b in Board.objects.prefetch_related("credit_types")}
+        self.registrations = {}
+        for registration in MocRegistration.objects.filter(
+            activity__in=list(self.by_pars_id.values()), status=MocRegistration.Status.ACTIVE
+        ).prefetch_related("credit_types"):
+            offered = {ct.code for ct in registration.credit_types.all()}
+            self.registrations[(registration.activity_id, registration.board_id)] = (
+                registration,
+                offered,
+            )
+        learner_ids = {r.learner_id for r in self.rows if r.learner_id}
+        credit_ids = {r.credit_id for r in self.rows if r.credit_id}
+        corrects = {r.corrects_id for r in self.rows if r.corrects_id}
+        self.existing_by_key: dict[tuple, _Existing] = {}
+        self.existing_by_credit_id: dict[str, _Existing] = {}
+        self.existing_by_id: dict[int, _Existing] = {}
+        current = (
+            Completion.objects.filter(provider=self.provider)
+            .exclude(status=Completion.Status.DELETED)
+            .order_by()
+        )
+        fields = (
+            "id", "status", "first_name", "last_name", "birth_month", "birth_day",
+            "created_at", "activity_id", "board_id", "learner_id", "credit_type_id",
+            "completion_date", "credit_id",
+        )  # fmt: skip
+        found = current.filter(
+            activity__in=list(self.by_pars_id.values()), learner_id__in=learner_ids
+        ).values_list(*fields)
+        if credit_ids:
+            found = found.union(current.filter(credit_id__in=credit_ids).values_list(*fields))
+        if corrects:
+            corrected = Completion.objects.filter(provider=self.provider, pk__in=corrects).order_by()
+            found = found.union(corrected.values_list(*fields))
+        for values in found:
+            (pk, status, first, last, month, day, created, activity_id, board_id, learner_id,
+             credit_type_id, completion_date, credit_id) = values  # fmt: skip
+            existing = _Existing(
+                id=pk, status=status, first_name=first, last_name=last, birth_month=month,
+                birth_day=day, created_at=created, credit_id=credit_id,
+                key=(activity_id, board_id, learner_id, credit_type_id, completion_date),
+                status_before=status,
+            )  # fmt: skip
+            self.existing_by_id[pk] = existing
+            if status != Completion.Status.DELETED:
+                self.existing_by_key[existing.key] = existing
+                if credit_id:
+                    self.existing_by_credit_id[credit_id] = existing
+
+    # -- checking, row by row, in memory --
+
+    def resolve_activity(self, row, errors):
+        ref = row.activity_ref
+        if not ref:
+            errors["activity"] = ACTIVITY_REQUIRED
+            return None
+        if ref.isdigit():
+            activity = self.by_pars_id.get(ref.zfill(9))
+        else:
+            activity = self.by_legacy.get(ref.upper())
+            sunset = dt.date.fromisoformat(settings.LEGACY_MODULE_CODE_SUNSET)
+            if activity is not None and self.today >= sunset:
+                errors["activity"] = LEGACY_CODE_SUNSET.format(
+                    code=ref, sunset=fmt_date(sunset), pars_id=activity.pars_id
+                )
+                return None
+        if activity is None:
+            errors["activity"] = ACTIVITY_UNKNOWN.format(ref=ref)
+        return activity
+
+    def resolve_credit_type(self, row, board, errors):
+        value = (row.credit_type or "").strip()
+        for credit_type in board.credit_types.all():
+            if value.upper() == credit_type.code.upper() or same_name(value, credit_type.label):
+                return credit_type
+        codes = ", ".join(ct.code for ct in board.credit_types.all())
+        errors["credit_type"] = CREDIT_TYPE_UNKNOWN.format(
+            value=value, board=board.code, codes=codes
+        )
+        return None
+
+    def check(self):
+        for row in self.rows:
+            outcome = RowOutcome(row_number=row.row_number, result=Result.ERROR)
+            self.outcomes.append(outcome)
+            errors = dict(row.errors)
+            action = (row.action or Action.ADD).strip().lower()
+            if action not in (Action.ADD, Action.DELETE):
+                errors["action"] = ACTION_INVALID.format(value=row.action)
+            activity = self.resolve_activity(row, errors)
+            board = self.boards.get((row.board_code or "ABIM").upper())
+            if board is None:
+                errors["board"] = BOARD_UNKNOWN.format(code=row.board_code)
+            credit_type = self.resolve_credit_type(row, board, errors) if board else None
+            if errors or activity is None or board is None or credit_type is None:
+                outcome.errors = errors
+                continue
+            row.first_name = normalize_name(row.first_name)
+            row.last_name = normalize_name(row.last_name)
+            key = (activity.pk, board.pk, row.learner_id, credit_type.pk, row.completion_date)
+            if action == Action.DELETE:
+                self.check_delete(row, key, outcome)
+            else:
+                self.check_add(row, activity, board, credit_type, key, outcome)
+
+    def check_add(self, row, activity, board, credit_type, key, outcome):
+        registration, offered = self.registrations.get((activity.pk, board.pk), (None, set()))
+        errors = completion_errors(
+            activity=activity,
+            registration=registration,
+            offered_codes=offered,
+            board=board,
+            learner_id=row.learner_id,
+            first_name=row.first_name,
+            last_name=row.last_name,
+            birth_month=row.birth_month,
+            birth_day=row.birth_day,
+            completion_date=row.completion_date,
+            credit_type_code=credit_type.code,
+            moc_points=row.moc_points,
+            learner_permission=row.learner_permission,
+            today=self.today,
+        )
+        if errors:
+            outcome.errors = errors
+            return
+        if key in self.pending_keys:
+            outcome.result = Result.ALREADY_REPORTED
+            outcome.message = ALREADY_IN_BATCH.format(row=self.pending_keys[key])
+            return
+
+        corrected = None
+        if row.corrects_id:
+            corrected = self.existing_by_id.get(row.corrects_id)
+            if corrected is None or corrected.status == Completion.Status.DELETED:
+                status = corrected.status if corrected else "gone"
+                outcome.errors = {"__all__": CORRECTED_RECORD_GONE.format(
+                    id=row.corrects_id, status=status)}  # fmt: skip
+                return
+        existing = self.existing_by_key.get(key)
+        if row.credit_id and row.credit_id in self.existing_by_credit_id:
+            existing = self.existing_by_credit_id[row.credit_id]
+        supersedes, reason = corrected, CORRECTED_BY
+        if existing is not None and existing is not corrected:
+            same = (
+                same_name(existing.first_name, row.first_name)
+                and same_name(existing.last_name, row.last_name)
+                and (existing.birth_month, existing.birth_day) == (row.birth_month, row.birth_day)
+            )
+            if same or existing.status != Completion.Status.REJECTED or corrected is not None:
+                outcome.result = Result.ALREADY_REPORTED
+                outcome.completion_id = existing.id
+                outcome.status = existing.status
+                template = ALREADY_REPORTED if same else ALREADY_REPORTED_DIFFERENT
+                outcome.message = template.format(
+                    id=existing.id, date=fmt_date(timezone.localdate(existing.created_at))
+                )
+                return
+            # A rejected record re-sent with corrected values: the real system's
+            # "correct and resubmit" without a separate delete (pars-spec §8.4).
+            supersedes, reason = existing, SUPERSEDED_BY
+
+        completion = Completion(
+            provider=self.provider,
+            activity=activity,
+            board=board,
+            learner_id=row.learner_id,
+            first_name=row.first_name,
+            last_name=row.last_name,
+            birth_month=row.birth_month,
+            birth_day=row.birth_day,
+            completion_date=row.completion_date,
+            credit_type=credit_type,
+            moc_points=row.moc_points,
+            cme_credits=row.cme_credits,
+            learner_permission=True,
+            credit_id=row.credit_id or None,
+            channel=self.channel,
+            created_by=self.actor,
+            upload=self.upload,
+        )
+        self.pending_keys[key] = row.row_number
+        outcome.result = Result.CREATED
+        if supersedes is not None:
+            completion.corrects_id = supersedes.id
+        self.new.append(_New(row, completion, outcome, supersedes, reason))
+        if supersedes is not None:
+            # The superseded record leaves the key free for the new one.
+            self.existing_by_key.pop(supersedes.key, None)
+            supersedes.status = Completion.Status.DELETED
+
+    def check_delete(self, row, key, outcome):
+        existing = self.existing_by_key.get(key)
+        if existing is None and row.credit_id:
+            existing = self.existing_by_credit_id.get(row.credit_id)
+        if existing is None:
+            if key in self.pending_keys:
+                outcome.errors = {"__all__": DELETE_OF_NEW_ROW.format(row=self.pending_keys[key])}
+            else:
+                outcome.errors = {"__all__": NOTHING_TO_DELETE}
+            return
+        self.existing_by_key.pop(existing.key, None)
+        if existing.credit_id:
+            self.existing_by_credit_id.pop(existing.credit_id, None)
+        reason = f"{DELETED_BY_PROVIDER} (row {row.row_number})" if row.row_number else ""
+        self.deletes.append((existing, reason or DELETED_BY_PROVIDER))
+        outcome.result = Result.DELETED
+        outcome.completion_id = existing.id
+        outcome.status = Completion.Status.DELETED
+        existing.status = Completion.Status.DELETED
+
+    # -- verification --
+
+    def verify(self):
+        if not self.new:
+            return
+        candidates = [
+            Candidate(
+                board_id=n.completion.board.pk,
+                board_code=n.completion.board.code,
+                learner_id=n.completion.learner_id,
+                first_name=n.completion.first_name,
+                last_name=n.completion.last_name,
+                birth_month=n.completion.birth_month,
+                birth_day=n.completion.birth_day,
+            )
+            for n in self.new
+        ]
+        board_mode = settings.ACCEPTANCE_MODE == "board"
+        for item, verdict in zip(self.new, get_verifier().verify(candidates), strict=True):
+            completion = item.completion
+            completion.warning = item.outcome.warning = verdict.warning
+            board = completion.board.code
+            if verdict.outcome == Outcome.MATCH:
+                if board_mode:
+                    completion.status = Completion.Status.SUBMITTED
+                    completion.status_reason = VERIFIED_AWAITING_BOARD.format(board=board)
+                else:
+                    completion.status = Completion.Status.ACCEPTED
+                    completion.status_reason = ACCEPTED_PROVISIONAL.format(board=board)
+            elif verdict.outcome == Outcome.UNAVAILABLE:
+                completion.status = Completion.Status.SUBMITTED
+                completion.status_reason = VERIFICATION_PENDING
+            else:
+                completion.status = Completion.Status.REJECTED
+                completion.status_reason = verdict.reason
+            item.outcome.status = completion.status
+            item.outcome.reason = completion.status_reason
+
+    # -- writing (one transaction) --
+
+    def write(self):
+        now = timezone.now()
+        events = []
+        with transaction.atomic():
+            gone = [e for e, _ in self.deletes] + [n.supersedes for n in self.new if n.supersedes]
+            if gone:
+                changed = (
+                    Completion.objects.filter(pk__in=[e.id for e in gone])
+                    .exclude(status=Completion.Status.DELETED)
+                    .update(status=Completion.Status.DELETED, status_changed_at=now)
+                )
+                if changed != len(gone):
+                    # Someone else changed these records meanwhile: start the batch again.
+                    raise _Conflict
+            for n in self.new:
+                n.completion.status_changed_at = now
+            Completion.objects.bulk_create([n.completion for n in self.new])
+            reasons = []
+            for existing, reason in self.deletes:
+                reasons.append((existing, reason))
+                events.append(self._event(existing, Completion.Status.DELETED, reason, now))
+            for n in self.new:
+                n.outcome.completion_id = n.completion.pk
+                if n.supersedes:
+                    reason = n.supersede_reason.format(id=n.completion.pk)
+                    reasons.append((n.supersedes, reason))
+                    events.append(self._event(n.supersedes, Completion.Status.DELETED, reason, now))
+                events.append(
+                    CompletionEvent(
+                        completion=n.completion,
+                        actor=self.actor,
+                        at=now,
+                        channel=self.channel,
+                        from_status="",
+                        to_status=n.completion.status,
+                        reason=n.completion.status_reason,
+                        detail=self._detail(n.row, n.completion),
+                    )
+                )
+            if reasons:
+                updates = [Completion(pk=e.id, status_reason=r) for e, r in reasons]
+                Completion.objects.bulk_update(updates, ["status_reason"])
+            CompletionEvent.objects.bulk_create(events)
+
+    def _event(self, existing, to_status, reason, now):
+        return CompletionEvent(
+            completion_id=existing.id,
+            actor=self.actor,
+            at=now,
+            channel=self.channel,
+            from_status=existing.status_before,
+            to_status=to_status,
+            reason=reason,
+            detail={"upload": self.upload.pk} if self.upload else {},
+        )
+
+    def _detail(self, row, completion):
+        detail = {}
+        if row.row_number:
+            detail["row"] = row.row_number
+        if self.upload:
+            detail["upload"] = self.upload.pk
+        if completion.warning:
+            detail["warning"] = completion.warning
+        return detail
+
+
+class _Conflict(Exception):
+    pass
+
+
+# --- Entry points ------------------------------------------------------------------------
+
+
+def _chunks(rows: Iterable[ParticipantRow], size: int) -> Iterator[list[ParticipantRow]]:
+    chunk = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def intake_batches(
+    *,
+    provider,
+    rows: Iterable[ParticipantRow],
+    actor,
+    channel: str,
+    upload=None,
+    commit: bool = True,
+    batch_size: int | None = None,
+    today: dt.date | None = None,
+) -> Iterator[list[RowOutcome]]:
+    """Run rows through the pipeline batch by batch, yielding each batch's outcomes.
+
+    With commit=False nothing is written: the outcomes say what would happen (preview).
+    Memory stays bounded by the batch size, whatever the number of rows.
+    """
+    today = today or timezone.localdate()
+    size = batch_size or settings.INTAKE_BATCH_SIZE
+    dry_run_keys = {} if not commit else None
+    for chunk in _chunks(rows, size):
+        for attempt in range(3):
+            batch = _Batch(
+                provider=provider, rows=chunk, actor=actor, channel=channel, upload=upload,
+                today=today, dry_run_keys=dry_run_keys,
+            )  # fmt: skip
+            batch.load()
+            batch.check()
+            batch.verify()
+            if not commit:
+                break
+            try:
+                batch.write()
+                break
+            except (IntegrityError, _Conflict):
+                # A concurrent submission wrote one of these records first; re-read and
+                # re-check the batch so those rows come out as "already reported".
+                if attempt == 2:
+                    raise
+        yield batch.outcomes
+
+
+def intake_submit(**kwargs) -> IntakeResult:
+    """The whole submission at once (form, API): all outcomes in input order."""
+    result = IntakeResult()
+    for outcomes in intake_batches(**kwargs):
+        result.outcomes.extend(outcomes)
+    return result
