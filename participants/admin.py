@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
@@ -5,7 +6,61 @@ from activities.models import Channel
 from pars_portal.admin import ReadOnlyInline, ReviewerModelAdmin
 
 from . import services
+from .intake import ParticipantRow, Result, intake_submit
 from .models import Completion, CompletionEvent, RosterEntry, Upload
+
+ADMIN_FIELDS = [
+    "activity", "board", "learner_id", "first_name", "last_name", "birth_month", "birth_day",
+    "completion_date", "credit_type", "moc_points", "cme_credits", "learner_permission",
+    "credit_id",
+]  # fmt: skip
+
+
+class CompletionAddForm(forms.ModelForm):
+    """A reviewer adding a record on a provider's behalf: checked by the intake pipeline
+    (dry run here, for errors next to the fields; committed in save_model)."""
+
+    class Meta:
+        model = Completion
+        fields = ADMIN_FIELDS
+
+    def to_row(self) -> ParticipantRow:
+        data = self.cleaned_data
+        return ParticipantRow(
+            row_number=0,
+            activity_ref=data["activity"].pars_id,
+            board_code=data["board"].code,
+            learner_id=data["learner_id"].strip(),
+            first_name=data["first_name"],
+            last_name=data["last_name"],
+            birth_month=data["birth_month"],
+            birth_day=data["birth_day"],
+            completion_date=data["completion_date"],
+            credit_type=data["credit_type"].code,
+            moc_points=data["moc_points"],
+            cme_credits=data.get("cme_credits"),
+            learner_permission=data.get("learner_permission", False),
+            credit_id=data.get("credit_id") or None,
+        )
+
+    def _post_clean(self):
+        # The pipeline, not the model, decides; skip ModelForm's instance validation.
+        if self.errors:
+            return
+        outcome = self.run(commit=False)
+        for field, message in outcome.errors.items():
+            self.add_error(field if field in self.fields else None, message)
+        if outcome.result == Result.ALREADY_REPORTED:
+            self.add_error(None, outcome.message)
+
+    def run(self, *, commit: bool, actor=None):
+        return intake_submit(
+            provider=self.cleaned_data["activity"].provider,
+            rows=[self.to_row()],
+            actor=actor,
+            channel=Channel.ADMIN,
+            commit=commit,
+        ).outcomes[0]
 
 
 class CompletionEventInline(ReadOnlyInline):
@@ -46,9 +101,30 @@ class CompletionAdmin(ReviewerModelAdmin):
     date_hierarchy = "completion_date"
     inlines = [CompletionEventInline]
     actions = ["withdraw"]
+    reviewer_can_add = True
+    add_form = CompletionAddForm
+    autocomplete_fields = ["activity"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = self.add_form
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        return ADMIN_FIELDS if obj is None else super().get_fields(request, obj)
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj else []
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
+        return [] if obj is None else [f.name for f in self.model._meta.fields]
+
+    def save_model(self, request, obj, form, change):
+        outcome = form.run(commit=True, actor=request.user)
+        if outcome.result != Result.CREATED:
+            raise ValidationError(outcome.message or str(outcome.errors))
+        obj.pk = outcome.completion_id
+        obj.refresh_from_db()
 
     @admin.action(description="Delete (withdraw) the selected records")
     def withdraw(self, request, queryset):
