@@ -14,12 +14,11 @@ from activities.models import (
     Provider,
     ProviderMembership,
 )
-from pars_portal.admin import ReadOnlyInline, ReviewerModelAdmin
+from pars_portal.admin import ReadOnlyInline, ReviewerInline, ReviewerModelAdmin
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(ReviewerInline):
     model = ProviderMembership
-    extra = 0
     autocomplete_fields = ["user"]
 
 
@@ -43,9 +42,8 @@ class ProviderMembershipAdmin(ReviewerModelAdmin):
     autocomplete_fields = ["user", "provider"]
 
 
-class CreditTypeInline(admin.TabularInline):
+class CreditTypeInline(ReviewerInline):
     model = CreditType
-    extra = 0
 
 
 @admin.register(Board)

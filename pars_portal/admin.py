@@ -15,22 +15,13 @@ class ReviewerAdminSite(admin.AdminSite):
         return is_reviewer(request.user)
 
 
-class ReviewerModelAdmin(admin.ModelAdmin):
-    """Reviewers may view everything; writes only where the model admin allows them, and
-    then through services. Querysets go through the scoping helper like every view."""
+class ReviewerAccess:
+    """Reviewers may view; writes as the class allows (flags), then through services.
+    A missing or out-of-scope object is a 404, not a redirect."""
 
-    provider_path: str | None = "provider"  # None: not provider data (boards, deadlines)
     reviewer_can_add = False
     reviewer_can_change = False
     reviewer_can_delete = False
-    list_per_page = 50
-    show_full_result_count = False  # COUNT(*) over millions of rows on every page is waste
-
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        if self.provider_path is None:
-            return queryset
-        return scope(queryset, request.user, via=self.provider_path)
 
     def get_object(self, request, object_id, from_field=None):
         obj = super().get_object(request, object_id, from_field)
@@ -44,7 +35,7 @@ class ReviewerModelAdmin(admin.ModelAdmin):
     def has_view_permission(self, request, obj=None):
         return is_reviewer(request.user)
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request, *args):
         return self.reviewer_can_add and is_reviewer(request.user)
 
     def has_change_permission(self, request, obj=None):
@@ -54,8 +45,37 @@ class ReviewerModelAdmin(admin.ModelAdmin):
         return self.reviewer_can_delete and is_reviewer(request.user)
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReviewerModelAdmin(ReviewerAccess, admin.ModelAdmin):
+    """Querysets go through the scoping helper like every view."""
+
+    provider_path: str | None = "provider"  # None: not provider data (boards, deadlines)
+    list_per_page = 50
+    show_full_result_count = False  # COUNT(*) over millions of rows on every page is waste
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if self.provider_path is None:
+            return queryset
+        return scope(queryset, request.user, via=self.provider_path)
+
+
+class ReviewerInline(admin.TabularInline):
     extra = 0
+
+    def has_view_permission(self, request, obj=None):
+        return is_reviewer(request.user)
+
+    def has_add_permission(self, request, obj=None):
+        return is_reviewer(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return is_reviewer(request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        return is_reviewer(request.user)
+
+
+class ReadOnlyInline(ReviewerInline):
     can_delete = False
     show_change_link = False
 
@@ -64,3 +84,33 @@ class ReadOnlyInline(admin.TabularInline):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ThirdPartyReviewerAccess:
+    """For admins of other apps (users, groups, login attempts, task results): reviewers
+    may look; changes need the model permissions Django grants (superusers)."""
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404("No such object.")
+        return obj
+
+    def has_module_permission(self, request):
+        return is_reviewer(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return is_reviewer(request.user)
+
+
+def adopt_third_party_admins(site):
+    """Give every model admin registered by another app the reviewer rules."""
+    for model, model_admin in list(site._registry.items()):
+        if isinstance(model_admin, ReviewerAccess | ThirdPartyReviewerAccess):
+            continue
+        cls = type(model_admin)
+        site.unregister(model)
+        site.register(model, type(f"Reviewer{cls.__name__}", (ThirdPartyReviewerAccess, cls), {}))

@@ -7,6 +7,13 @@ class PortalConfig(AppConfig):
     verbose_name = "PARS Portal"
     default = True
 
+    def ready(self):
+        from django.contrib import admin
+
+        from .admin import adopt_third_party_admins
+
+        adopt_third_party_admins(admin.site)
+
 
 class PortalAdminConfig(admin_apps.AdminConfig):
     """The Django admin, restricted to ACCME reviewers (see pars_portal.admin)."""

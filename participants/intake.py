@@ -211,7 +211,9 @@ class _Batch:
         if credit_ids:
             found = found.union(current.filter(credit_id__in=credit_ids).values_list(*fields))
         if corrects:
-            corrected = Completion.objects.filter(provider=self.provider, pk__in=corrects).order_by()
+            corrected = Completion.objects.filter(
+                provider=self.provider, pk__in=corrects
+            ).order_by()
             found = found.union(corrected.values_list(*fields))
         for values in found:
             (pk, status, first, last, month, day, created, activity_id, board_id, learner_id,

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from activities.validators import BOARD_ID_INVALID, validate_birth_month_day
+
 DATE_INVALID = "{value!r} is not a date; use MM/DD/YYYY or YYYY-MM-DD."
 NUMBER_INVALID = "{value!r} is not a number; use a dot as the decimal separator (10.5)."
 MONTH_INVALID = "{value!r} is not a month; use 1 to 12."
@@ -160,7 +162,12 @@ class FileRefused(ValueError):
 
 
 def parse_roster_csv(
-    stream: io.TextIOBase, *, default_board: str, id_length: int | None
+    stream: io.TextIOBase,
+    *,
+    default_board: str,
+    id_length: int | None,
+    id_pattern: str,
+    id_description: str,
 ) -> Iterator[RosterRow | RowError]:
     reader = csv.reader(stream)
     header = next(reader, None) or []
@@ -184,7 +191,11 @@ def parse_roster_csv(
             continue
         field = "board_id"
         try:
-            learner_id = read_digits_id(cell(values, "board_id"), id_length)
+            learner_id = read_padded_id(cell(values, "board_id"), id_length)
+            if not re.fullmatch(id_pattern, learner_id):
+                raise ValueError(
+                    BOARD_ID_INVALID.format(board=default_board, description=id_description)
+                )
             field = "first_name"
             first_name = clean_text(cell(values, "first_name"))
             if not first_name:
@@ -201,6 +212,9 @@ def parse_roster_csv(
                 month = read_month(cell(values, "birth_month"))
                 field = "birth_day"
                 day = read_day(cell(values, "birth_day"))
+            if problems := validate_birth_month_day(month, day):
+                field, error = next(iter(problems.items()))
+                raise ValueError(error.messages[0])
         except ValueError as error:
             yield RowError(row_number, field, str(error))
             continue

@@ -37,7 +37,11 @@ class Command(BaseCommand):
         with file.open(newline="", encoding="utf-8-sig") as stream:
             try:
                 for item in parse_roster_csv(
-                    stream, default_board=board, id_length=board_obj.board_id_length
+                    stream,
+                    default_board=board,
+                    id_length=board_obj.board_id_length,
+                    id_pattern=board_obj.board_id_pattern,
+                    id_description=board_obj.board_id_description,
                 ):
                     (errors if isinstance(item, RowError) else rows).append(item)
             except FileRefused as error:
