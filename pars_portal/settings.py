@@ -198,3 +198,5 @@ LOGGING = {
 BOARD_VERIFIER = envstr("BOARD_VERIFIER", "participants.verification.RosterVerifier")
 # The intake pipeline validates and writes in batches of this many rows.
 INTAKE_BATCH_SIZE = envint("INTAKE_BATCH_SIZE", 10_000)
+# Uploads larger than this are refused before anything reads them.
+UPLOAD_MAX_MB = envint("UPLOAD_MAX_MB", 50)

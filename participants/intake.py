@@ -40,6 +40,7 @@ ALREADY_REPORTED_DIFFERENT = (
     "Delete record {id} first to correct it."
 )
 ALREADY_IN_BATCH = "Already reported in row {row} of this submission."
+ALREADY_EARLIER = "Already reported earlier in this submission."
 NOTHING_TO_DELETE = (
     "No record to delete: no current record for this learner, activity, credit type and "
     "completion date."
@@ -83,6 +84,7 @@ class ParticipantRow:
     credit_id: str | None = None
     corrects_id: int | None = None  # the web form's "correct this record"
     errors: dict[str, str] = field(default_factory=dict)
+    source: object = None  # the row as the file had it, for the error report
 
 
 class Result(enum.StrEnum):
@@ -102,6 +104,10 @@ class RowOutcome:
     warning: str = ""
     errors: dict[str, str] = field(default_factory=dict)
     message: str = ""
+    # For "already reported": the upload that created the existing record (a retried
+    # upload recognises its own rows).
+    existing_upload_id: int | None = None
+    row: ParticipantRow | None = field(default=None, repr=False)
 
 
 @dataclass(slots=True)
@@ -134,6 +140,7 @@ class _Existing:
     created_at: dt.datetime
     key: tuple
     credit_id: str | None
+    upload_id: int | None = None
     status_before: str = ""
 
 
@@ -149,7 +156,7 @@ class _New:
 class _Batch:
     """State for one batch: what was loaded, and what the rows decided."""
 
-    def __init__(self, *, provider, rows, actor, channel, upload, today, dry_run_keys):
+    def __init__(self, *, provider, rows, actor, channel, upload, today, seen_before):
         self.provider = provider
         self.rows = rows
         self.actor = actor
@@ -159,9 +166,11 @@ class _Batch:
         self.outcomes: list[RowOutcome] = []
         self.new: list[_New] = []
         self.deletes: list[tuple[_Existing, str]] = []
-        # Keys decided earlier in this submission: key → row number (dry runs carry them
-        # across batches, because nothing was written that the next batch could see).
-        self.pending_keys: dict[tuple, int] = dry_run_keys if dry_run_keys is not None else {}
+        # Keys added by earlier rows of this batch: key → row number.
+        self.pending_keys: dict[tuple, int] = {}
+        # Dry runs write nothing the next batch could see, so they carry the hashes of the
+        # keys added by earlier batches (hashes: memory stays small for a million rows).
+        self.seen_before: set[int] | None = seen_before
 
     # -- loading (a fixed number of queries, whatever the batch size) --
 
@@ -203,7 +212,7 @@ class _Batch:
         fields = (
             "id", "status", "first_name", "last_name", "birth_month", "birth_day",
             "created_at", "activity_id", "board_id", "learner_id", "credit_type_id",
-            "completion_date", "credit_id",
+            "completion_date", "credit_id", "upload_id",
         )  # fmt: skip
         found = current.filter(
             activity__in=list(self.by_pars_id.values()), learner_id__in=learner_ids
@@ -217,12 +226,12 @@ class _Batch:
             found = found.union(corrected.values_list(*fields))
         for values in found:
             (pk, status, first, last, month, day, created, activity_id, board_id, learner_id,
-             credit_type_id, completion_date, credit_id) = values  # fmt: skip
+             credit_type_id, completion_date, credit_id, upload_id) = values  # fmt: skip
             existing = _Existing(
                 id=pk, status=status, first_name=first, last_name=last, birth_month=month,
                 birth_day=day, created_at=created, credit_id=credit_id,
                 key=(activity_id, board_id, learner_id, credit_type_id, completion_date),
-                status_before=status,
+                upload_id=upload_id, status_before=status,
             )  # fmt: skip
             self.existing_by_id[pk] = existing
             if status != Completion.Status.DELETED:
@@ -264,7 +273,7 @@ class _Batch:
 
     def check(self):
         for row in self.rows:
-            outcome = RowOutcome(row_number=row.row_number, result=Result.ERROR)
+            outcome = RowOutcome(row_number=row.row_number, result=Result.ERROR, row=row)
             self.outcomes.append(outcome)
             errors = dict(row.errors)
             action = (row.action or Action.ADD).strip().lower()
@@ -311,6 +320,10 @@ class _Batch:
             outcome.result = Result.ALREADY_REPORTED
             outcome.message = ALREADY_IN_BATCH.format(row=self.pending_keys[key])
             return
+        if self.seen_before is not None and hash(key) in self.seen_before:
+            outcome.result = Result.ALREADY_REPORTED
+            outcome.message = ALREADY_EARLIER
+            return
 
         corrected = None
         if row.corrects_id:
@@ -334,6 +347,7 @@ class _Batch:
                 outcome.result = Result.ALREADY_REPORTED
                 outcome.completion_id = existing.id
                 outcome.status = existing.status
+                outcome.existing_upload_id = existing.upload_id
                 template = ALREADY_REPORTED if same else ALREADY_REPORTED_DIFFERENT
                 outcome.message = template.format(
                     id=existing.id, date=fmt_date(timezone.localdate(existing.created_at))
@@ -535,17 +549,18 @@ def intake_batches(
     """
     today = today or timezone.localdate()
     size = batch_size or settings.INTAKE_BATCH_SIZE
-    dry_run_keys = {} if not commit else None
+    seen_before = set() if not commit else None
     for chunk in _chunks(rows, size):
         for attempt in range(3):
             batch = _Batch(
                 provider=provider, rows=chunk, actor=actor, channel=channel, upload=upload,
-                today=today, dry_run_keys=dry_run_keys,
+                today=today, seen_before=seen_before,
             )  # fmt: skip
             batch.load()
             batch.check()
             batch.verify()
             if not commit:
+                seen_before.update(hash(key) for key in batch.pending_keys)
                 break
             try:
                 batch.write()

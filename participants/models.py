@@ -46,7 +46,8 @@ class RosterEntry(models.Model):
 
 
 class Upload(models.Model):
-    """A batch file a provider uploaded; records created from it point back here."""
+    """A batch file a provider uploaded: validated (nothing written), previewed, confirmed,
+    then committed through the intake pipeline. Records created from it point back here."""
 
     class Format(models.TextChoices):
         XML = "xml", "XML learner report"
@@ -55,30 +56,82 @@ class Upload(models.Model):
         XLSX = "xlsx", "Excel"
 
     class Status(models.TextChoices):
-        RECEIVED = "received", "Received"
-        VALIDATING = "validating", "Validating"
+        RECEIVED = "received", "Waiting to be checked"
+        VALIDATING = "validating", "Checking"
         PREVIEW = "preview", "Ready to confirm"
-        COMMITTING = "committing", "Committing"
+        COMMITTING = "committing", "Saving records"
         DONE = "done", "Done"
         REFUSED = "refused", "Refused"
-        FAILED = "failed", "Failed"
+        FAILED = "failed", "Interrupted"
 
     provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="uploads")
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     uploaded_at = models.DateTimeField(auto_now_add=True)
+    file = models.FileField(upload_to="uploads/%Y/%m/", max_length=300)
     file_name = models.CharField(max_length=255)
     file_format = models.CharField(max_length=5, choices=Format.choices)
+    size = models.PositiveBigIntegerField(default=0)
     sha256 = models.CharField(max_length=64, db_index=True)
+    same_file_as = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        help_text="An earlier upload of byte-identical content.",
+    )  # fmt: skip
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.RECEIVED)
+    message = models.CharField(max_length=500, blank=True, default="")
+    header = models.JSONField(default=list, blank=True, help_text="The file's header row.")
+    total_rows = models.PositiveIntegerField(null=True, blank=True)
+    processed_rows = models.PositiveIntegerField(default=0)
+    preview_totals = models.JSONField(default=dict, blank=True)
+    preview_rows = models.JSONField(default=list, blank=True)
+    result_totals = models.JSONField(default=dict, blank=True)
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["-uploaded_at"]
+        ordering = ["-uploaded_at", "-id"]
         indexes = [models.Index(fields=["provider", "-uploaded_at"], name="upload_prov_date")]
 
     def __str__(self):
         return f"{self.file_name} ({self.uploaded_at:%Y-%m-%d %H:%M})"
+
+    @property
+    def progress_percent(self) -> int:
+        if not self.total_rows:
+            return 0
+        return min(100, round(100 * self.processed_rows / self.total_rows))
+
+    @property
+    def is_working(self) -> bool:
+        return self.status in (
+            self.Status.RECEIVED, self.Status.VALIDATING, self.Status.COMMITTING
+        )  # fmt: skip
+
+
+class UploadIssue(models.Model):
+    """A row of an upload that was refused, with the row as the file had it."""
+
+    class Phase(models.TextChoices):
+        CHECK = "check", "Check"
+        COMMIT = "commit", "Commit"
+
+    upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="issues")
+    phase = models.CharField(max_length=6, choices=Phase.choices)
+    row_number = models.PositiveIntegerField()
+    field = models.CharField(max_length=50, blank=True, default="")
+    message = models.CharField(max_length=1000)
+    source = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["upload", "phase", "row_number", "id"]
+        indexes = [models.Index(fields=["upload", "phase", "row_number"], name="issue_upload_row")]
+
+    def __str__(self):
+        return f"Row {self.row_number}, {self.field or 'row'}: {self.message}"
 
 
 class Completion(models.Model):

@@ -4,6 +4,7 @@ The value readers below implement pars-spec §8.4 once for every format (and for
 file): each returns the normalized value or raises ValueError with a message for the user.
 """
 
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -220,3 +221,486 @@ def parse_roster_csv(
             continue
         board = clean_text(cell(values, "board")).upper() or default_board
         yield RosterRow(row_number, board, learner_id, first_name, last_name, month, day)
+
+
+# --- Participant files (pars-spec §8) --------------------------------------------------
+#
+# Every parser yields ParticipantRow objects (with `source`: the row as it was in the file,
+# for the error report) and raises FileRefused when the file as a whole cannot be read.
+
+TEMPLATE_COLUMNS = [
+    # (field, header, required)
+    ("action", "Action", True),
+    ("activity_ref", "PARS Activity ID", True),
+    ("board_code", "Board", True),
+    ("learner_id", "Board ID", True),
+    ("first_name", "First Name", True),
+    ("last_name", "Last Name", True),
+    ("birth_month", "Birth Month", True),
+    ("birth_day", "Birth Day", True),
+    ("completion_date", "Completion Date (MM/DD/YYYY)", True),
+    ("credit_type", "Credit Type", True),
+    ("moc_points", "MOC Points", True),
+    ("cme_credits", "CME Credits", False),
+    ("learner_permission", "Learner Permission (Y/N)", True),
+    ("credit_id", "Credit ID", False),  # our extension: the idempotency key (ccid:…)
+]
+TEMPLATE_HEADERS = [header for _, header, _ in TEMPLATE_COLUMNS]
+# Pipeline field names used in row errors, per column.
+ERROR_FIELD = {"activity_ref": "activity", "board_code": "board"}
+
+WRONG_DELIMITER = (
+    "This file is not tab-delimited: its first row has no tabs but contains {found}. "
+    "Save it as 'Text (Tab delimited)' or upload it as a .csv file."
+)
+HEADER_MISSING = "The header row is missing these columns: {columns}."
+HEADER_UNKNOWN = "The header row has columns the template does not know: {columns}."
+HEADER_REQUIRED = (
+    "The first row must be the header row (Action, PARS Activity ID, Board, …) for {kind} files."
+)
+EXTRA_VALUES = "This row has {count} values; the template has {expected} columns."
+FILE_EMPTY = "The file contains no participant rows."
+NOT_UTF8 = "The file is not UTF-8 text. Save it as UTF-8 (a BOM is fine) and upload it again."
+FORMULA_NOT_ALLOWED = "formula not allowed ({formula})"
+PERMISSION_INVALID = "{value!r} is not Y or N."
+YES = {"y", "yes", "true", "1", "x"}
+NO = {"n", "no", "false", "0", ""}
+
+
+def _header_key(value) -> str:
+    return re.sub(r"[^a-z0-9]", "", clean_text(value).lower().lstrip("\ufeff"))
+
+
+_HEADER_KEYS = {_header_key(header.split("(")[0]): name for name, header, _ in TEMPLATE_COLUMNS}
+
+
+def _column_for(header) -> str | None:
+    key = _header_key(clean_text(header).split("(")[0])
+    return _HEADER_KEYS.get(key)
+
+
+def _looks_like_header(cells) -> bool:
+    known = [c for c in cells if _column_for(c)]
+    return len(known) >= 3
+
+
+def map_header(cells, *, kind: str) -> list[str | None]:
+    columns = [_column_for(c) if clean_text(c) else None for c in cells]
+    unknown = [
+        clean_text(c) for c, col in zip(cells, columns, strict=True) if clean_text(c) and not col
+    ]
+    if unknown:
+        raise FileRefused(HEADER_UNKNOWN.format(columns=", ".join(unknown)))
+    missing = [h for name, h, required in TEMPLATE_COLUMNS if required and name not in columns]
+    if missing:
+        raise FileRefused(HEADER_MISSING.format(columns=", ".join(missing)))
+    return columns
+
+
+def read_permission(value) -> bool:
+    text = clean_text(value).lower()
+    if text in YES:
+        return True
+    if text in NO:
+        return False
+    raise ValueError(PERMISSION_INVALID.format(value=clean_text(value)))
+
+
+def row_from_values(row_number: int, values: dict, source, id_lengths: dict[str, int]):
+    """Build a ParticipantRow from {column: raw value}, reading each value by §8.4."""
+    from .intake import ParticipantRow  # intake imports parsers' readers; avoid the cycle
+
+    row = ParticipantRow(row_number=row_number, source=source)
+    errors = row.errors
+
+    def read(column, reader, *, required=True):
+        raw = values.get(column)
+        if isinstance(raw, Formula):
+            errors[ERROR_FIELD.get(column, column)] = FORMULA_NOT_ALLOWED.format(formula=raw)
+            return None
+        if clean_text(raw) == "" and not isinstance(raw, int | float):
+            if required:
+                errors[ERROR_FIELD.get(column, column)] = REQUIRED
+            return None
+        try:
+            return reader(raw)
+        except ValueError as error:
+            errors[ERROR_FIELD.get(column, column)] = str(error)
+            return None
+
+    row.action = (read("action", clean_text, required=False) or "add").lower()
+    row.board_code = (read("board_code", clean_text, required=False) or "ABIM").upper()
+    row.activity_ref = read("activity_ref", lambda v: read_padded_id(v, 9)) or ""
+    length = id_lengths.get(row.board_code)
+    row.learner_id = read("learner_id", lambda v: read_padded_id(v, length)) or ""
+    row.first_name = read("first_name", clean_text, required=row.action == "add") or ""
+    row.last_name = read("last_name", clean_text, required=row.action == "add") or ""
+    row.birth_month = read("birth_month", read_month, required=row.action == "add")
+    row.birth_day = read("birth_day", read_day, required=row.action == "add")
+    row.completion_date = read("completion_date", read_date)
+    row.credit_type = read("credit_type", clean_text) or ""
+    row.moc_points = read("moc_points", read_decimal, required=row.action == "add")
+    row.cme_credits = read("cme_credits", read_decimal, required=False)
+    permission = read("learner_permission", read_permission, required=False)
+    row.learner_permission = bool(permission) or row.action == "delete"
+    if permission is None and row.action == "add" and "learner_permission" not in errors:
+        row.learner_permission = False
+    row.credit_id = read("credit_id", clean_text, required=False) or None
+    return row
+
+
+class Formula(str):
+    """An Excel cell that holds a formula (refused per row, never evaluated)."""
+
+
+def _delimited_rows(reader, *, kind, header_required, id_lengths, meta):
+    expected = len(TEMPLATE_COLUMNS)
+    columns = None
+    produced = 0
+    for line_number, cells in enumerate(reader, start=1):
+        if not any(clean_text(c) for c in cells):
+            continue  # blank line, or only delimiters
+        if columns is None:
+            if _looks_like_header(cells):
+                columns = map_header(cells, kind=kind)
+                meta["header"] = [clean_text(c) for c in cells]
+                continue
+            if header_required:
+                raise FileRefused(HEADER_REQUIRED.format(kind=kind))
+            columns = [name for name, _, _ in TEMPLATE_COLUMNS]
+        while cells and not clean_text(cells[-1]) and len(cells) > len(columns):
+            cells = cells[:-1]  # trailing empty columns
+        values = {col: cell for col, cell in zip(columns, cells, strict=False) if col}
+        row = row_from_values(line_number, values, list(cells), id_lengths)
+        if len(cells) > len(columns):
+            row.errors["__all__"] = EXTRA_VALUES.format(count=len(cells), expected=expected)
+        produced += 1
+        yield row
+    if not produced:
+        raise FileRefused(FILE_EMPTY)
+
+
+def _text_lines(stream):
+    """Decode UTF-8 (BOM allowed) line by line, with a file-level error otherwise."""
+    wrapper = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    try:
+        yield from wrapper
+    except UnicodeDecodeError:
+        raise FileRefused(NOT_UTF8) from None
+    finally:
+        with contextlib.suppress(ValueError):
+            wrapper.detach()  # leave the upload's file open for its owner
+
+
+def parse_tsv(stream, *, id_lengths, meta) -> Iterator:
+    """The tab-delimited template (§8.2): optional header (detected), CRLF, BOM, blank
+    lines, trailing empty columns."""
+    lines = _text_lines(stream)
+    first = None
+    for line in lines:
+        if line.strip():
+            first = line
+            break
+    if first is None:
+        raise FileRefused(FILE_EMPTY)
+    if "\t" not in first:
+        found = next((f"'{d}'" for d in (",", ";", "|") if d in first), "no delimiter at all")
+        raise FileRefused(WRONG_DELIMITER.format(found=found))
+
+    def all_lines():
+        yield first
+        yield from lines
+
+    reader = csv.reader(all_lines(), delimiter="\t")
+    yield from _delimited_rows(
+        reader, kind="tab-delimited", header_required=False, id_lengths=id_lengths, meta=meta
+    )
+
+
+def parse_csv(stream, *, id_lengths, meta) -> Iterator:
+    """The same columns as CSV, with a header row (§8.3)."""
+    reader = csv.reader(_text_lines(stream))
+    yield from _delimited_rows(
+        reader, kind="CSV", header_required=True, id_lengths=id_lengths, meta=meta
+    )
+
+
+XLSX_NOT_READABLE = "This is not a readable Excel (.xlsx) file."
+XLSX_TOO_LARGE = "This Excel file expands to more than {limit} MB; split it into smaller files."
+XLSX_MAX_EXPANDED = 1024 * 1024 * 1024
+XLSX_MAX_RATIO = 200
+
+
+def parse_xlsx(path, *, id_lengths, meta) -> Iterator:
+    """The same columns in the first sheet of an .xlsx workbook, header row first. Excel
+    number and date cells count; a formula cell is a row error, never evaluated."""
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            expanded = 0
+            for info in archive.infolist():
+                expanded += info.file_size
+                ratio = info.file_size / max(info.compress_size, 1)
+                if expanded > XLSX_MAX_EXPANDED or ratio > XLSX_MAX_RATIO:
+                    raise FileRefused(XLSX_TOO_LARGE.format(limit=XLSX_MAX_EXPANDED // 2**20))
+        workbook = load_workbook(path, read_only=True, data_only=False)
+    except FileRefused:
+        raise
+    except Exception:  # openpyxl raises many kinds for a broken or foreign file
+        raise FileRefused(XLSX_NOT_READABLE) from None
+    try:
+        sheet = workbook.worksheets[0]
+
+        def rows():
+            for cells in sheet.iter_rows():
+                yield [Formula(c.value) if c.data_type == "f" else c.value for c in cells]
+
+        yield from _delimited_rows(
+            rows(), kind="Excel", header_required=True, id_lengths=id_lengths, meta=meta
+        )
+    finally:
+        workbook.close()
+
+
+# --- XML learner report (§8.1) ---------------------------------------------------------
+
+XML_DOCTYPE_REFUSED = (
+    "The XML file contains a DOCTYPE or entity declaration, which is not allowed. Remove the "
+    "<!DOCTYPE …> line and upload it again."
+)
+XML_MALFORMED = "The XML file is not well-formed: {detail}."
+XML_WRONG_ROOT = (
+    "This is not an XML learner report: the root element is <{root}>, not <ACCMELearnerReports>."
+)
+XML_WRONG_PROVIDER = (
+    "This file reports for provider {found}, but you are uploading for provider {expected}."
+)
+XML_NOT_COMPLETED = "Module status is {status!r}; only 'Completed' activities can be reported."
+XML_NO_CERTIFICATE = "The ActivityReport has no CreditCertificate."
+_PROLOG_LIMIT = 64 * 1024
+
+
+def _local(tag) -> str:
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def _child(element, *path):
+    """The first descendant along `path` of local names (namespaces ignored)."""
+    for name in path:
+        if element is None:
+            return None
+        element = next((c for c in element if _local(c.tag) == name), None)
+    return element
+
+
+def _children(element, name):
+    return [c for c in element if _local(c.tag) == name] if element is not None else []
+
+
+def _text(element) -> str:
+    return clean_text(element.text) if element is not None else ""
+
+
+def _value(element, name) -> str:
+    """A CreditReceived value: an attribute or a child element."""
+    if element is None:
+        return ""
+    for key, value in element.attrib.items():
+        if _local(key) == name:
+            return clean_text(value)
+    return _text(_child(element, name))
+
+
+class _RefuseDoctype:
+    """Wraps the upload: refuses a DOCTYPE/ENTITY before lxml sees the root element."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.prolog = b""
+        self.checked = False
+
+    def read(self, size=-1):
+        data = self.stream.read(size if size and size > 0 else 65536)
+        if not self.checked:
+            self.prolog += data
+            lowered = self.prolog.upper()
+            if b"<!DOCTYPE" in lowered or b"<!ENTITY" in lowered:
+                raise FileRefused(XML_DOCTYPE_REFUSED)
+            # Once past the prolog (the root element has started), a DOCTYPE is impossible.
+            if (
+                re.search(rb"<[A-Za-z_]", self.prolog)
+                or len(self.prolog) > _PROLOG_LIMIT
+                or not data
+            ):
+                self.checked = True
+                self.prolog = b""
+        return data
+
+
+def parse_xml(stream, *, provider_id: str, id_lengths) -> Iterator:
+    """Stream the XML learner report with lxml: one row per CreditCertificate. Tolerant of
+    namespaces, attribute-or-element values and UniqueID placement; refuses DTDs and
+    entities outright. Row numbers are the certificate's line in the file."""
+    from lxml import etree
+
+    context = etree.iterparse(
+        _RefuseDoctype(stream),
+        events=("start", "end"),
+        resolve_entities=False,
+        load_dtd=False,
+        no_network=True,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+    produced = 0
+    root_checked = False
+    try:
+        for event, element in context:
+            if event == "start":
+                if not root_checked:
+                    root_checked = True
+                    if _local(element.tag) != "ACCMELearnerReports":
+                        raise FileRefused(XML_WRONG_ROOT.format(root=_local(element.tag)))
+                continue
+            if _local(element.tag) != "ActivityReport":
+                continue
+            for row in _report_rows(element, provider_id, id_lengths):
+                produced += 1
+                yield row
+            # Keep memory flat: drop this report and what came before it.
+            element.clear()
+            parent = element.getparent()
+            while parent is not None and element.getprevious() is not None:
+                del parent[0]
+    except etree.XMLSyntaxError as error:
+        message = str(error.msg if hasattr(error, "msg") else error)
+        if "entity" in message.lower() or "doctype" in message.lower():
+            raise FileRefused(XML_DOCTYPE_REFUSED) from None
+        raise FileRefused(XML_MALFORMED.format(detail=message)) from None
+    if not produced:
+        raise FileRefused(FILE_EMPTY)
+
+
+def _report_rows(report, provider_id, id_lengths):
+    from lxml import etree
+
+    from .intake import ParticipantRow
+
+    source = etree.tostring(report)
+    member = _child(report, "Member")
+    activity = _child(report, "Activity")
+    module = _child(activity, "Module")
+    provider = _text(_child(activity, "ProviderOrganization"))
+    if provider and provider.isdigit() and provider.zfill(7) != provider_id:
+        raise FileRefused(XML_WRONG_PROVIDER.format(found=provider.zfill(7), expected=provider_id))
+    module_name = _child(module, "ModuleName")
+    activity_ref = clean_text(module_name.get("moduleID")) if module_name is not None else ""
+    if activity_ref.isdigit():
+        activity_ref = activity_ref.zfill(9)
+    given = _text(_child(member, "Name", "GivenName"))
+    family = _text(_child(member, "Name", "FamilyName"))
+    birth = _text(_child(member, "PersonalInfo", "BirthDate"))
+    status = _text(_child(module, "Status"))
+    completed = _text(_child(module, "CompletedDateTime"))
+    info = _child(report, "XtensibleInfo")
+    action = (_text(_child(info, "LearnerRecordAction")) or "add").lower()
+    permission_text = _text(_child(info, "LearnerPermission"))
+    member_ids = _children(member, "UniqueID")
+    certificates = _children(module, "CreditCertificate")
+    if not certificates:
+        row = ParticipantRow(row_number=report.sourceline or 0, source=source)
+        row.errors["credit_type"] = XML_NO_CERTIFICATE
+        yield row
+        return
+    for certificate in certificates:
+        row = ParticipantRow(row_number=certificate.sourceline or 0, source=source)
+        errors = row.errors
+        row.action = action
+        row.activity_ref = activity_ref
+        if not activity_ref:
+            errors["activity"] = "ModuleName has no moduleID (the PARS activity ID)."
+        row.first_name, row.last_name = given, family
+        unique = _child(certificate, "UniqueID")
+        if unique is None:
+            unique = member_ids[0] if member_ids else None
+        if unique is not None:
+            row.board_code = clean_text(unique.get("domain")).upper() or "ABIM"
+        try:
+            row.learner_id = read_padded_id(_text(unique), id_lengths.get(row.board_code))
+        except ValueError as error:
+            errors["learner_id"] = str(error)
+        if birth or action == "add":
+            try:
+                row.birth_month, row.birth_day = read_birth_date(birth)
+            except ValueError as error:
+                errors["birth_month"] = str(error)
+        if status and status.lower() != "completed" and action == "add":
+            errors["completion_date"] = XML_NOT_COMPLETED.format(status=status)
+        try:
+            row.completion_date = read_date(completed)
+        except ValueError as error:
+            errors["completion_date"] = str(error)
+        for received in _children(certificate, "CreditReceived"):
+            unit = _value(received, "creditUnit").lower()
+            number = _value(received, "numberOfCredits")
+            if unit in ("", "point", "points", "moc point", "moc points"):
+                row.credit_type = _value(received, "activityCertification")
+                try:
+                    row.moc_points = read_decimal(number) if number else None
+                except ValueError as error:
+                    errors["moc_points"] = str(error)
+            else:
+                try:
+                    row.cme_credits = read_decimal(number) if number else None
+                except ValueError as error:
+                    errors["cme_credits"] = str(error)
+        row.credit_id = _text(_child(certificate, "CreditID")) or None
+        # The ACCME learner report has no permission field: submitting the record attests
+        # it, unless the file says otherwise in XtensibleInfo/LearnerPermission.
+        try:
+            row.learner_permission = read_permission(permission_text) if permission_text else True
+        except ValueError as error:
+            errors["learner_permission"] = str(error)
+        yield row
+
+
+# --- Choosing the parser ------------------------------------------------------------------
+
+FORMAT_UNKNOWN = (
+    "Upload a .txt/.tsv (tab-delimited), .csv, .xlsx or .xml file; {name!r} is none of these."
+)
+EXTENSIONS = {".txt": "tsv", ".tsv": "tsv", ".tab": "tsv", ".csv": "csv", ".xlsx": "xlsx",
+              ".xml": "xml"}  # fmt: skip
+
+
+def detect_format(file_name: str, head: bytes) -> str:
+    """The format from the file's content where it is unambiguous, else its extension."""
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if start.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    if start.startswith(b"<"):
+        return "xml"
+    suffix = "." + file_name.rsplit(".", 1)[-1].lower() if "." in file_name else ""
+    if suffix in EXTENSIONS and EXTENSIONS[suffix] not in ("xlsx", "xml"):
+        return EXTENSIONS[suffix]
+    if suffix in EXTENSIONS:
+        return EXTENSIONS[suffix]  # says xlsx/xml but is not: its parser refuses it clearly
+    raise FileRefused(FORMAT_UNKNOWN.format(name=file_name))
+
+
+def parse_file(path, file_format: str, *, provider_id: str, id_lengths, meta) -> Iterator:
+    """Rows of a stored upload, streamed. Raises FileRefused for an unreadable file."""
+    if file_format == "xlsx":
+        yield from parse_xlsx(path, id_lengths=id_lengths, meta=meta)
+        return
+    with open(path, "rb") as stream:
+        if file_format == "xml":
+            yield from parse_xml(stream, provider_id=provider_id, id_lengths=id_lengths)
+        elif file_format == "csv":
+            yield from parse_csv(stream, id_lengths=id_lengths, meta=meta)
+        else:
+            yield from parse_tsv(stream, id_lengths=id_lengths, meta=meta)

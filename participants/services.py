@@ -1,16 +1,20 @@
 """Writes to participant records. Every status change writes a CompletionEvent."""
 
+import hashlib
+import logging
 from collections.abc import Iterable
 from itertools import islice
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from activities.models import Board
+from activities.models import Board, Channel
 
-from .models import Completion, CompletionEvent, RosterEntry
-from .parsers import RosterRow
+from .intake import Result, intake_batches
+from .models import Completion, CompletionEvent, RosterEntry, Upload, UploadIssue
+from .parsers import FileRefused, RosterRow, detect_format, parse_file
 
 DELETE_REASON_REQUIRED = "Give a reason for deleting the record."
 ALREADY_DELETED = "Record {id} is already deleted."
@@ -83,3 +87,225 @@ def roster_load(*, rows: Iterable[RosterRow], batch_size: int = 5000) -> dict[st
             )
     created = RosterEntry.objects.count() - before
     return {"rows": len(latest), "created": created, "already_present": len(latest) - created}
+
+
+# --- Uploads -------------------------------------------------------------------------------
+
+UPLOAD_TOO_LARGE = (
+    "The file is {size:.1f} MB; the limit is {limit} MB. Split it into smaller files."
+)
+UPLOAD_EMPTY = "The file is empty."
+UPLOAD_NOT_CONFIRMABLE = "This upload cannot be confirmed now (it is {status})."
+UPLOAD_NOT_RETRYABLE = "Only an interrupted upload can be retried."
+UPLOAD_INTERRUPTED = (
+    "Saving was interrupted after {done} of {total} rows. Rows saved so far are kept; the "
+    "batch that was being saved was rolled back. Retry to finish: nothing is saved twice."
+)
+PREVIEW_ROWS = 10
+logger = logging.getLogger(__name__)
+
+
+def upload_create(*, provider, user, uploaded_file) -> Upload:
+    """Store an uploaded file (size-capped, hashed, format detected) and queue its check."""
+    from .tasks import check_upload
+
+    limit = settings.UPLOAD_MAX_MB
+    if uploaded_file.size > limit * 1024 * 1024:
+        raise ValidationError(UPLOAD_TOO_LARGE.format(size=uploaded_file.size / 2**20, limit=limit))
+    if not uploaded_file.size:
+        raise ValidationError(UPLOAD_EMPTY)
+    digest = hashlib.sha256()
+    head = b""
+    for chunk in uploaded_file.chunks():
+        head = head or chunk[:512]
+        digest.update(chunk)
+    try:
+        file_format = detect_format(uploaded_file.name, head)
+    except FileRefused as error:
+        raise ValidationError(str(error)) from None
+    sha256 = digest.hexdigest()
+    same = Upload.objects.filter(provider=provider, sha256=sha256).order_by("uploaded_at").first()
+    uploaded_file.seek(0)
+    upload = Upload.objects.create(
+        provider=provider,
+        uploaded_by=user,
+        file=uploaded_file,
+        file_name=uploaded_file.name[:255],
+        file_format=file_format,
+        size=uploaded_file.size,
+        sha256=sha256,
+        same_file_as=same,
+    )
+    check_upload.enqueue(upload.pk)
+    return upload
+
+
+def _rows_of(upload, meta):
+    id_lengths = {b.code: b.board_id_length for b in Board.objects.all()}
+    return parse_file(
+        upload.file.path,
+        upload.file_format,
+        provider_id=upload.provider.accme_id,
+        id_lengths=id_lengths,
+        meta=meta,
+    )
+
+
+def _issues(upload, phase, outcomes):
+    for outcome in outcomes:
+        if outcome.result != Result.ERROR:
+            continue
+        source = outcome.row.source if outcome.row else None
+        if isinstance(source, bytes):
+            source = source.decode("utf-8", "replace")
+        elif isinstance(source, list):
+            source = ["" if v is None else str(v) for v in source]
+        for field_name, message in outcome.errors.items():
+            yield UploadIssue(
+                upload=upload,
+                phase=phase,
+                row_number=outcome.row_number,
+                field="" if field_name == "__all__" else field_name,
+                message=message[:1000],
+                source=source,
+            )
+
+
+def _preview_item(outcome) -> dict:
+    row = outcome.row
+    return {
+        "row": outcome.row_number,
+        "result": outcome.result.value,
+        "learner_id": row.learner_id if row else "",
+        "name": f"{row.first_name} {row.last_name}".strip() if row else "",
+        "activity": row.activity_ref if row else "",
+        "credit_type": row.credit_type if row else "",
+        "status": outcome.status,
+        "detail": outcome.message
+        or outcome.reason
+        or "; ".join(f"{k}: {v}" if k != "__all__" else v for k, v in outcome.errors.items()),
+    }
+
+
+def upload_check(*, upload_id: int) -> Upload:
+    """Validate every row without writing a record: totals, first rows of each kind, and
+    every error with its row, for the preview. A file that cannot be read is refused."""
+    upload = Upload.objects.select_related("provider").get(pk=upload_id)
+    if upload.status not in (Upload.Status.RECEIVED, Upload.Status.VALIDATING):
+        return upload
+    Upload.objects.filter(pk=upload.pk).update(status=Upload.Status.VALIDATING, processed_rows=0)
+    upload.issues.filter(phase=UploadIssue.Phase.CHECK).delete()
+    totals = {r.value: 0 for r in Result}
+    preview: list[dict] = []
+    meta: dict = {}
+    processed = 0
+    try:
+        for outcomes in intake_batches(
+            provider=upload.provider,
+            rows=_rows_of(upload, meta),
+            actor=upload.uploaded_by,
+            channel=Channel.UPLOAD,
+            upload=upload,
+            commit=False,
+        ):
+            for outcome in outcomes:
+                totals[outcome.result.value] += 1
+                if sum(1 for p in preview if p["result"] == outcome.result) < PREVIEW_ROWS:
+                    preview.append(_preview_item(outcome))
+            UploadIssue.objects.bulk_create(_issues(upload, UploadIssue.Phase.CHECK, outcomes))
+            processed += len(outcomes)
+            Upload.objects.filter(pk=upload.pk).update(processed_rows=processed)
+    except FileRefused as error:
+        upload.issues.all().delete()
+        Upload.objects.filter(pk=upload.pk).update(
+            status=Upload.Status.REFUSED, message=str(error)[:500], finished_at=timezone.now()
+        )
+        return Upload.objects.get(pk=upload.pk)
+    Upload.objects.filter(pk=upload.pk).update(
+        status=Upload.Status.PREVIEW,
+        total_rows=processed,
+        processed_rows=processed,
+        preview_totals=totals,
+        preview_rows=preview,
+        header=meta.get("header", []),
+    )
+    return Upload.objects.get(pk=upload.pk)
+
+
+def upload_confirm(*, upload: Upload, user) -> Upload:
+    from .tasks import commit_upload
+
+    changed = Upload.objects.filter(pk=upload.pk, status=Upload.Status.PREVIEW).update(
+        status=Upload.Status.COMMITTING,
+        confirmed_by=user,
+        confirmed_at=timezone.now(),
+        processed_rows=0,
+    )
+    if not changed:
+        raise ValidationError(UPLOAD_NOT_CONFIRMABLE.format(status=upload.get_status_display()))
+    commit_upload.enqueue(upload.pk)
+    return Upload.objects.get(pk=upload.pk)
+
+
+def upload_retry(*, upload: Upload, user) -> Upload:
+    from .tasks import commit_upload
+
+    changed = Upload.objects.filter(pk=upload.pk, status=Upload.Status.FAILED).update(
+        status=Upload.Status.COMMITTING, processed_rows=0, message=""
+    )
+    if not changed:
+        raise ValidationError(UPLOAD_NOT_RETRYABLE)
+    commit_upload.enqueue(upload.pk)
+    return Upload.objects.get(pk=upload.pk)
+
+
+def upload_commit(*, upload_id: int) -> Upload:
+    """Run the confirmed file through the pipeline for real, batch by batch (each batch one
+    transaction). Re-running after an interruption saves nothing twice: rows this upload
+    already saved come back as its own."""
+    upload = Upload.objects.select_related("provider", "confirmed_by").get(pk=upload_id)
+    if upload.status != Upload.Status.COMMITTING:
+        return upload
+    upload.issues.filter(phase=UploadIssue.Phase.COMMIT).delete()
+    totals = {r.value: 0 for r in Result}
+    processed = 0
+    try:
+        for outcomes in intake_batches(
+            provider=upload.provider,
+            rows=_rows_of(upload, {}),
+            actor=upload.confirmed_by,
+            channel=Channel.UPLOAD,
+            upload=upload,
+        ):
+            for outcome in outcomes:
+                result = outcome.result
+                if result == Result.ALREADY_REPORTED and outcome.existing_upload_id == upload.pk:
+                    result = Result.CREATED  # saved by an earlier, interrupted run
+                totals[result.value] += 1
+            UploadIssue.objects.bulk_create(_issues(upload, UploadIssue.Phase.COMMIT, outcomes))
+            processed += len(outcomes)
+            Upload.objects.filter(pk=upload.pk).update(processed_rows=processed)
+    except Exception as error:
+        logger.exception("Upload %s interrupted after %s rows", upload.pk, processed)
+        message = (
+            str(error)
+            if isinstance(error, FileRefused)
+            else UPLOAD_INTERRUPTED.format(done=processed, total=upload.total_rows or "?")
+        )
+        Upload.objects.filter(pk=upload.pk).update(
+            status=Upload.Status.FAILED, message=message[:500]
+        )
+        return Upload.objects.get(pk=upload.pk)
+    Upload.objects.filter(pk=upload.pk).update(
+        status=Upload.Status.DONE,
+        result_totals=totals,
+        processed_rows=processed,
+        finished_at=timezone.now(),
+    )
+    return Upload.objects.get(pk=upload.pk)
+
+
+def upload_issue_phase(upload: Upload) -> str:
+    return (
+        UploadIssue.Phase.COMMIT if upload.status == Upload.Status.DONE else UploadIssue.Phase.CHECK
+    )

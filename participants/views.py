@@ -60,6 +60,7 @@ def activity_page(request, activity, form=None):
     totals = Completion.objects.filter(activity=activity).aggregate(
         records=Count("id", filter=~Q(status=Completion.Status.DELETED)),
         points=Sum("moc_points", filter=~Q(status=Completion.Status.DELETED)),
+        accepted_points=Sum("moc_points", filter=Q(status=Completion.Status.ACCEPTED)),
         **{s: Count("id", filter=Q(status=s)) for s in Completion.Status.values},
     )
     return render(

@@ -1,0 +1,267 @@
+"""Writers, one per format, for exports, error reports, templates and board batches.
+
+Spreadsheet cells that start with = + - @ tab or CR are prefixed with an apostrophe, so a
+spreadsheet shows them as text instead of running them as formulas.
+"""
+
+import csv
+import io
+from collections.abc import Iterable
+
+from lxml import etree
+
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+LEARNER_REPORT_ROOT = "ACCMELearnerReports"
+
+
+def neutralize(value):
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
+def write_delimited(stream, header: list, rows: Iterable[list], *, delimiter: str, safe=True):
+    """CSV or tab-delimited text, UTF-8 with a BOM (Excel then reads it as UTF-8)."""
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    writer = csv.writer(text, delimiter=delimiter, lineterminator="\r\n")
+    if header:
+        writer.writerow(header)
+    for row in rows:
+        writer.writerow([neutralize(v) if safe else v for v in row])
+    text.flush()
+    text.detach()
+
+
+def write_xlsx(stream, header: list, rows: Iterable[list], *, title="Records", safe=True):
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title)
+    if header:
+        sheet.append(header)
+    for row in rows:
+        cells = []
+        for value in row:
+            value = neutralize(value) if safe else value
+            cell = WriteOnlyCell(sheet, value=value)
+            if isinstance(value, str):
+                cell.data_type = "s"  # text, never a formula
+            cells.append(cell)
+        sheet.append(cells)
+    workbook.save(stream)
+
+
+def learner_report_element(record: dict) -> etree._Element:
+    """One ActivityReport (pars-spec §8.1) for one record. `record` holds: provider_name,
+    provider_id, first_name, last_name, birth_month, birth_day, pars_id, title,
+    completion_date, board, learner_id, credit_type, moc_points, credit_id, action and
+    optional extra {name: value} for XtensibleInfo."""
+    report = etree.Element("ActivityReport")
+    etree.SubElement(report, "ReportingOrganization").text = record["provider_name"]
+    member = etree.SubElement(report, "Member")
+    name = etree.SubElement(member, "Name")
+    etree.SubElement(name, "GivenName").text = record["first_name"]
+    etree.SubElement(name, "FamilyName").text = record["last_name"]
+    info = etree.SubElement(member, "PersonalInfo")
+    birth = f"--{record['birth_month']:02d}-{record['birth_day']:02d}"
+    etree.SubElement(info, "BirthDate").text = birth
+    activity = etree.SubElement(report, "Activity")
+    etree.SubElement(activity, "ProviderOrganization").text = record["provider_id"]
+    module = etree.SubElement(activity, "Module")
+    module_name = etree.SubElement(module, "ModuleName", moduleID=record["pars_id"])
+    module_name.text = record["title"]
+    etree.SubElement(module, "Status").text = "Completed"
+    etree.SubElement(module, "CompletedDateTime").text = record["completion_date"].isoformat()
+    certificate = etree.SubElement(module, "CreditCertificate")
+    etree.SubElement(certificate, "UniqueID", domain=record["board"]).text = record["learner_id"]
+    etree.SubElement(
+        certificate,
+        "CreditReceived",
+        activityCertification=record["credit_type"],
+        creditUnit="Point",
+        numberOfCredits=format(record["moc_points"].normalize(), "f"),
+    )
+    if record.get("credit_id"):
+        etree.SubElement(certificate, "CreditID").text = record["credit_id"]
+    xtensible = etree.SubElement(report, "XtensibleInfo")
+    etree.SubElement(xtensible, "LearnerRecordAction").text = record.get("action", "add")
+    for key, value in (record.get("extra") or {}).items():
+        etree.SubElement(xtensible, key).text = str(value)
+    return report
+
+
+def write_learner_report(stream, reports: Iterable[etree._Element], *, created=None):
+    """Stream an XML learner report: reports are written one by one, never all in memory."""
+    import datetime as dt
+
+    created = created or dt.datetime.now(dt.UTC).replace(microsecond=0)
+    with etree.xmlfile(stream, encoding="utf-8") as xf:
+        xf.write_declaration()
+        with xf.element(LEARNER_REPORT_ROOT), xf.element("ActivityReports"):
+            stamp = etree.Element("DateTimeCreated")
+            stamp.text = created.isoformat()
+            xf.write(stamp)
+            for report in reports:
+                xf.write(report)
+
+
+# --- What the portal offers for download ----------------------------------------------------
+
+RECORD_EXTRA_HEADERS = ["Record ID", "Status", "Status Reason", "Warning", "Entered", "Channel"]
+CONTENT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "tsv": "text/tab-separated-values; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "xml": "application/xml; charset=utf-8",
+}
+EXTENSIONS = {"csv": "csv", "tsv": "txt", "xlsx": "xlsx", "xml": "xml"}
+
+
+def _points(value):
+    return format(value.normalize(), "f") if value is not None else ""
+
+
+def record_cells(c) -> list:
+    """A Completion as the template's columns (so an export can be uploaded again) plus its
+    status."""
+    return [
+        "delete" if c.status == "deleted" else "add",
+        c.activity.pars_id,
+        c.board.code,
+        c.learner_id,
+        c.first_name,
+        c.last_name,
+        c.birth_month,
+        c.birth_day,
+        c.completion_date.strftime("%m/%d/%Y"),
+        c.credit_type.code,
+        _points(c.moc_points),
+        _points(c.cme_credits),
+        "Y" if c.learner_permission else "N",
+        c.credit_id or "",
+        c.pk,
+        c.get_status_display(),
+        c.status_reason,
+        c.warning,
+        c.created_at.strftime("%m/%d/%Y %H:%M"),
+        c.get_channel_display(),
+    ]
+
+
+def record_report(c) -> etree._Element:
+    return learner_report_element(
+        {
+            "provider_name": c.provider.name,
+            "provider_id": c.provider.accme_id,
+            "first_name": c.first_name,
+            "last_name": c.last_name,
+            "birth_month": c.birth_month,
+            "birth_day": c.birth_day,
+            "pars_id": c.activity.pars_id,
+            "title": c.activity.title,
+            "completion_date": c.completion_date,
+            "board": c.board.code,
+            "learner_id": c.learner_id,
+            "credit_type": c.credit_type.code,
+            "moc_points": c.moc_points,
+            "credit_id": c.credit_id,
+            "action": "add",
+            "extra": {"RecordID": c.pk, "RecordStatus": c.status},
+        }
+    )
+
+
+def write_records(stream, file_format: str, completions) -> None:
+    """Export participant records in the given format, streaming from the queryset."""
+    from .parsers import TEMPLATE_HEADERS
+
+    records = completions.select_related("activity", "board", "credit_type", "provider")
+    records = records.iterator(chunk_size=2000)
+    header = TEMPLATE_HEADERS + RECORD_EXTRA_HEADERS
+    if file_format == "xml":
+        write_learner_report(stream, (record_report(c) for c in records))
+    elif file_format == "xlsx":
+        write_xlsx(stream, header, (record_cells(c) for c in records))
+    else:
+        delimiter = "\t" if file_format == "tsv" else ","
+        write_delimited(stream, header, (record_cells(c) for c in records), delimiter=delimiter)
+
+
+def write_template(stream, file_format: str) -> None:
+    """An empty template with one example row, for providers to fill in."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from .parsers import TEMPLATE_HEADERS
+
+    example = ["add", "100000001", "ABIM", "123456", "Jane", "Smith", "7", "14", "12/18/2015",
+               "MK", "10", "", "Y", ""]  # fmt: skip
+    if file_format == "xml":
+        report = learner_report_element(
+            {
+                "provider_name": "Your provider name", "provider_id": "0001234",
+                "first_name": "Jane", "last_name": "Smith", "birth_month": 7, "birth_day": 14,
+                "pars_id": "100000001", "title": "Activity title",
+                "completion_date": dt.date(2015, 12, 18), "board": "ABIM",
+                "learner_id": "123456", "credit_type": "MK", "moc_points": Decimal("10"),
+                "credit_id": "ccid:your-own-id-1",
+            }
+        )  # fmt: skip
+        write_learner_report(stream, [report])
+    elif file_format == "xlsx":
+        write_xlsx(stream, TEMPLATE_HEADERS, [example], title="Participants", safe=False)
+    else:
+        delimiter = "\t" if file_format == "tsv" else ","
+        write_delimited(stream, TEMPLATE_HEADERS, [example], delimiter=delimiter, safe=False)
+
+
+def write_error_report(stream, upload, issues) -> None:
+    """The refused rows as the file had them, plus Row, Field and Reason, in the upload's
+    own format, so staff fix them in place and upload the report again (the parser ignores
+    the three extra columns... it reports them: see README) ."""
+    from .parsers import TEMPLATE_HEADERS
+
+    grouped: list[tuple] = []
+    for issue in issues:
+        if grouped and grouped[-1][0] == issue.row_number:
+            grouped[-1][1].append(issue)
+        else:
+            grouped.append((issue.row_number, [issue]))
+    if upload.file_format == "xml":
+        write_learner_report(stream, (_xml_error(items) for _, items in grouped))
+        return
+    header = list(upload.header or TEMPLATE_HEADERS)
+    width = len(header)
+    rows = []
+    for row_number, items in grouped:
+        cells = list(items[0].source or [])[:width]
+        cells += [""] * (width - len(cells))
+        fields = "; ".join(i.field or "row" for i in items)
+        reasons = "; ".join(i.message for i in items)
+        rows.append(cells + [row_number, fields, reasons])
+    header = header + ERROR_COLUMNS
+    if upload.file_format == "xlsx":
+        write_xlsx(stream, header, rows, title="Errors", safe=False)
+    else:
+        delimiter = "\t" if upload.file_format == "tsv" else ","
+        write_delimited(stream, header, rows, delimiter=delimiter, safe=False)
+
+
+ERROR_COLUMNS = ["Row", "Field", "Reason"]
+
+
+def _xml_error(issues) -> etree._Element:
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    report = etree.fromstring(issues[0].source.encode(), parser) if issues[0].source else None
+    if report is None:
+        report = etree.Element("ActivityReport")
+    info = next((c for c in report if etree.QName(c).localname == "XtensibleInfo"), None)
+    if info is None:
+        info = etree.SubElement(report, "XtensibleInfo")
+    for issue in issues:
+        error = etree.SubElement(info, "UploadError", line=str(issue.row_number))
+        if issue.field:
+            error.set("field", issue.field)
+        error.text = issue.message
+    return report

@@ -1,0 +1,15 @@
+"""Background work (django-tasks; `manage.py db_worker` runs it, tests run it at once)."""
+
+from django_tasks import task
+
+from . import services
+
+
+@task()
+def check_upload(upload_id: int) -> None:
+    services.upload_check(upload_id=upload_id)
+
+
+@task()
+def commit_upload(upload_id: int) -> None:
+    services.upload_commit(upload_id=upload_id)
