@@ -1,0 +1,61 @@
+"""Viewers (and reviewers, in the portal) can read their provider's pages but every
+state-changing page refuses them with 403 and changes nothing. Pages are enumerated from
+the URL configuration: a new page is treated as a write page until listed as read-only."""
+
+import pytest
+from django.urls import URLResolver, get_resolver, reverse
+
+from activities.models import ActivityEvent, MocRegistration
+from participants.models import Completion, CompletionEvent, Upload
+
+from .conftest import make_completion
+
+READ_ONLY = {
+    "home", "activity_list", "activity_detail", "participant_search", "completion_detail",
+    "upload_list", "upload_detail", "upload_errors", "upload_template", "upload_help",
+    "activity_export", "participant_export",
+}  # fmt: skip
+PATTERNS = [p for p in get_resolver().url_patterns if not isinstance(p, URLResolver)]
+WRITE_NAMES = sorted(p.name for p in PATTERNS if p.name not in READ_ONLY)
+
+
+def url_for(name, activity, completion, upload):
+    pattern = next(p for p in PATTERNS if p.name == name)
+    values = {"pars_id": activity.pars_id, "pk": completion.pk, "upload_id": upload.pk,
+              "file_format": "csv"}  # fmt: skip
+    kwargs = {k: values[k] for k in pattern.pattern.converters}
+    return reverse(name, kwargs=kwargs)
+
+
+def snapshot():
+    return (
+        Completion.objects.filter(status="deleted").count(),
+        Completion.objects.count(),
+        CompletionEvent.objects.count(),
+        ActivityEvent.objects.count(),
+        MocRegistration.objects.filter(status="active").count(),
+        Upload.objects.count(),
+    )
+
+
+@pytest.mark.parametrize("name", WRITE_NAMES)
+def test_viewer_and_reviewer_get_403_on_every_write_page(
+    client_of, name, viewer_a, reviewer, editor_a, activity_a, roster
+):
+    completion = make_completion(activity_a)
+    upload = Upload.objects.create(
+        provider=activity_a.provider, uploaded_by=editor_a, file="x.csv", file_name="x.csv",
+        file_format="csv", sha256="0" * 64, status=Upload.Status.PREVIEW,
+    )  # fmt: skip
+    url = url_for(name, activity_a, completion, upload)
+    before = snapshot()
+    for user in (viewer_a, reviewer):
+        client = client_of(user)
+        assert client.post(url, {"reason": "x", "title": "x"}).status_code == 403, user
+    assert snapshot() == before
+
+
+def test_every_read_only_name_exists():
+    names = {p.name for p in PATTERNS}
+    assert {"home", "activity_list", "activity_detail", "participant_search",
+            "completion_detail"} <= names  # fmt: skip
