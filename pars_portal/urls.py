@@ -39,6 +39,32 @@ urlpatterns = [
         participant_views.completion_correct,
         name="completion_correct",
     ),
+    path(
+        "activities/<str:pars_id>/export.<str:file_format>",
+        participant_views.activity_export,
+        name="activity_export",
+    ),
+    path(
+        "participants/export.<str:file_format>",
+        participant_views.participant_export,
+        name="participant_export",
+    ),
+    path("uploads/", participant_views.upload_list, name="upload_list"),
+    path("uploads/new/", participant_views.upload_create, name="upload_create"),
+    path("uploads/help/", participant_views.upload_help, name="upload_help"),
+    path(
+        "uploads/template.<str:file_format>",
+        participant_views.upload_template,
+        name="upload_template",
+    ),
+    path("uploads/<int:upload_id>/", participant_views.upload_detail, name="upload_detail"),
+    path(
+        "uploads/<int:upload_id>/confirm/",
+        participant_views.upload_confirm,
+        name="upload_confirm",
+    ),
+    path("uploads/<int:upload_id>/retry/", participant_views.upload_retry, name="upload_retry"),
+    path("uploads/<int:upload_id>/errors/", participant_views.upload_errors, name="upload_errors"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -218,8 +218,8 @@ def write_template(stream, file_format: str) -> None:
 
 def write_error_report(stream, upload, issues) -> None:
     """The refused rows as the file had them, plus Row, Field and Reason, in the upload's
-    own format, so staff fix them in place and upload the report again (the parser ignores
-    the three extra columns... it reports them: see README) ."""
+    own format, so staff fix them in place and upload the report again (the parsers
+    ignore the three extra columns)."""
     from .parsers import TEMPLATE_HEADERS
 
     grouped: list[tuple] = []
@@ -231,13 +231,19 @@ def write_error_report(stream, upload, issues) -> None:
     if upload.file_format == "xml":
         write_learner_report(stream, (_xml_error(items) for _, items in grouped))
         return
+    from .parsers import REPORT_COLUMNS, field_label, header_key
+
     header = list(upload.header or TEMPLATE_HEADERS)
+    # A re-uploaded error report carries old Row/Field/Reason columns: drop them.
+    keep = [i for i, h in enumerate(header) if header_key(h) not in REPORT_COLUMNS]
     width = len(header)
+    header = [header[i] for i in keep]
     rows = []
     for row_number, items in grouped:
         cells = list(items[0].source or [])[:width]
         cells += [""] * (width - len(cells))
-        fields = "; ".join(i.field or "row" for i in items)
+        cells = [cells[i] for i in keep]
+        fields = "; ".join(field_label(i.field) for i in items)
         reasons = "; ".join(i.message for i in items)
         rows.append(cells + [row_number, fields, reasons])
     header = header + ERROR_COLUMNS
@@ -262,6 +268,6 @@ def _xml_error(issues) -> etree._Element:
     for issue in issues:
         error = etree.SubElement(info, "UploadError", line=str(issue.row_number))
         if issue.field:
-            error.set("field", issue.field)
+            error.set("field", field_label(issue.field))
         error.text = issue.message
     return report

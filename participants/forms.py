@@ -135,3 +135,19 @@ class ParticipantFilterForm(forms.Form):
         if data["status"]:
             queryset = queryset.filter(status=data["status"])
         return queryset
+
+
+class UploadForm(forms.Form):
+    provider = forms.ModelChoiceField(queryset=None, required=True)
+    file = forms.FileField(
+        help_text="Tab-delimited (.txt), CSV, Excel (.xlsx) or XML learner report (.xml).",
+        widget=forms.ClearableFileInput(attrs={"accept": ".txt,.tsv,.csv,.xlsx,.xml"}),
+    )
+
+    def __init__(self, *args, providers, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["provider"].queryset = providers
+        if len(providers) == 1:
+            del self.fields["provider"]
+        self.helper = FormHelper()
+        self.helper.add_input(Submit("upload", "Upload and check"))

@@ -131,7 +131,13 @@ class UploadIssue(models.Model):
         indexes = [models.Index(fields=["upload", "phase", "row_number"], name="issue_upload_row")]
 
     def __str__(self):
-        return f"Row {self.row_number}, {self.field or 'row'}: {self.message}"
+        return f"Row {self.row_number}, {self.field_label}: {self.message}"
+
+    @property
+    def field_label(self) -> str:
+        from .parsers import field_label
+
+        return field_label(self.field)
 
 
 class Completion(models.Model):

@@ -248,6 +248,14 @@ TEMPLATE_COLUMNS = [
 TEMPLATE_HEADERS = [header for _, header, _ in TEMPLATE_COLUMNS]
 # Pipeline field names used in row errors, per column.
 ERROR_FIELD = {"activity_ref": "activity", "board_code": "board"}
+# What users call each field in messages and error reports.
+FIELD_LABELS = {ERROR_FIELD.get(name, name): header for name, header, _ in TEMPLATE_COLUMNS}
+FIELD_LABELS[""] = "Row"
+
+
+def field_label(field: str) -> str:
+    return FIELD_LABELS.get(field, field.replace("_", " ").capitalize())
+
 
 WRONG_DELIMITER = (
     "This file is not tab-delimited: its first row has no tabs but contains {found}. "
@@ -267,15 +275,15 @@ YES = {"y", "yes", "true", "1", "x"}
 NO = {"n", "no", "false", "0", ""}
 
 
-def _header_key(value) -> str:
+def header_key(value) -> str:
     return re.sub(r"[^a-z0-9]", "", clean_text(value).lower().lstrip("\ufeff"))
 
 
-_HEADER_KEYS = {_header_key(header.split("(")[0]): name for name, header, _ in TEMPLATE_COLUMNS}
+_HEADER_KEYS = {header_key(header.split("(")[0]): name for name, header, _ in TEMPLATE_COLUMNS}
 
 
 def _column_for(header) -> str | None:
-    key = _header_key(clean_text(header).split("(")[0])
+    key = header_key(clean_text(header).split("(")[0])
     return _HEADER_KEYS.get(key)
 
 

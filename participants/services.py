@@ -14,7 +14,7 @@ from activities.models import Board, Channel
 
 from .intake import Result, intake_batches
 from .models import Completion, CompletionEvent, RosterEntry, Upload, UploadIssue
-from .parsers import FileRefused, RosterRow, detect_format, parse_file
+from .parsers import FileRefused, RosterRow, detect_format, field_label, parse_file
 
 DELETE_REASON_REQUIRED = "Give a reason for deleting the record."
 ALREADY_DELETED = "Record {id} is already deleted."
@@ -183,7 +183,9 @@ def _preview_item(outcome) -> dict:
         "status": outcome.status,
         "detail": outcome.message
         or outcome.reason
-        or "; ".join(f"{k}: {v}" if k != "__all__" else v for k, v in outcome.errors.items()),
+        or "; ".join(
+            f"{field_label(k)}: {v}" if k != "__all__" else v for k, v in outcome.errors.items()
+        ),
     }
 
 

@@ -1,19 +1,22 @@
+from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q, Sum
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.views.decorators.http import require_POST
 
 from activities.models import Channel
 from activities.views import get_activity_for_user
-from pars_portal.access import can_write, get_for_user, scope
+from pars_portal.access import can_write, get_for_user, scope, visible_providers
 
-from . import services
-from .forms import DeleteForm, ParticipantFilterForm, ParticipantForm
+from . import exports, services
+from .forms import DeleteForm, ParticipantFilterForm, ParticipantForm, UploadForm
 from .intake import Result, intake_submit
-from .models import Completion
+from .models import Completion, Upload
 
 STATUS_BADGES = {
     Completion.Status.SUBMITTED: "text-bg-info",
@@ -204,4 +207,162 @@ def completion_correct(request, pk):
         form.add_pipeline_errors(outcome.errors, outcome.message)
     return render(
         request, "participants/completion_correct.html", {"form": form, "completion": completion}
+    )
+
+
+# --- Exports --------------------------------------------------------------------------------
+
+
+def _download(file_format, name, write):
+    if file_format not in exports.CONTENT_TYPES:
+        raise Http404("Unknown format.")
+    response = HttpResponse(content_type=exports.CONTENT_TYPES[file_format])
+    response["Content-Disposition"] = (
+        f'attachment; filename="{name}.{exports.EXTENSIONS[file_format]}"'
+    )
+    write(response)
+    return response
+
+
+def activity_export(request, pars_id, file_format):
+    activity = get_activity_for_user(request, pars_id)
+    records = Completion.objects.filter(activity=activity).order_by("id")
+    return _download(
+        file_format,
+        f"participants-{activity.pars_id}",
+        lambda out: exports.write_records(out, file_format, records),
+    )
+
+
+def participant_export(request, file_format):
+    form = ParticipantFilterForm(request.GET or None)
+    records = scope(Completion.objects.all(), request.user)
+    if request.GET:
+        records = form.filter(records)
+    return _download(
+        file_format,
+        "participants",
+        lambda out: exports.write_records(out, file_format, records.order_by("id")),
+    )
+
+
+# --- Uploads --------------------------------------------------------------------------------
+
+
+def _get_upload(request, upload_id, *, write=False) -> Upload:
+    return get_for_user(
+        Upload.objects.select_related("provider", "uploaded_by", "confirmed_by", "same_file_as"),
+        request.user,
+        write=write,
+        pk=upload_id,
+    )
+
+
+def upload_list(request):
+    uploads = scope(Upload.objects.all(), request.user).select_related("provider", "uploaded_by")
+    page = Paginator(uploads.order_by("-uploaded_at", "-id"), 25).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "participants/upload_list.html",
+        {"page": page, "can_upload": visible_providers(request.user, write=True).exists()},
+    )
+
+
+def upload_create(request):
+    providers = visible_providers(request.user, write=True)
+    if not providers.exists():
+        raise PermissionDenied("Only a provider's editors can upload files.")
+    form = UploadForm(request.POST or None, request.FILES or None, providers=providers)
+    if request.method == "POST" and form.is_valid():
+        provider = form.cleaned_data.get("provider") or providers.get()
+        try:
+            upload = services.upload_create(
+                provider=provider, user=request.user, uploaded_file=form.cleaned_data["file"]
+            )
+        except ValidationError as error:
+            form.add_error("file", error)
+        else:
+            return redirect("upload_detail", upload_id=upload.pk)
+    return render(
+        request,
+        "participants/upload_create.html",
+        {"form": form, "limit_mb": settings.UPLOAD_MAX_MB},
+    )
+
+
+def upload_detail(request, upload_id):
+    """One page for the whole wizard: progress, preview, result — it survives reloads
+    because everything it shows is in the database."""
+    upload = _get_upload(request, upload_id)
+    phase = services.upload_issue_phase(upload)
+    issues = upload.issues.filter(phase=phase)
+    return render(
+        request,
+        "participants/upload_detail.html",
+        {
+            "upload": upload,
+            "writable": can_write(request.user, upload.provider_id),
+            "issue_count": issues.count(),
+            "first_issues": issues[:10],
+            "preview_groups": _preview_groups(upload.preview_rows),
+        },
+    )
+
+
+def _preview_groups(rows):
+    labels = {
+        "created": "Will be created",
+        "already_reported": "Already reported (nothing to do)",
+        "deleted": "Will be deleted",
+        "error": "Errors (not saved)",
+    }
+    return [(key, label, [r for r in rows if r["result"] == key]) for key, label in labels.items()]
+
+
+@require_POST
+def upload_confirm(request, upload_id):
+    upload = _get_upload(request, upload_id, write=True)
+    try:
+        services.upload_confirm(upload=upload, user=request.user)
+    except ValidationError as error:
+        messages.error(request, error.messages[0])
+    return redirect("upload_detail", upload_id=upload.pk)
+
+
+@require_POST
+def upload_retry(request, upload_id):
+    upload = _get_upload(request, upload_id, write=True)
+    try:
+        services.upload_retry(upload=upload, user=request.user)
+    except ValidationError as error:
+        messages.error(request, error.messages[0])
+    return redirect("upload_detail", upload_id=upload.pk)
+
+
+def upload_errors(request, upload_id):
+    upload = _get_upload(request, upload_id)
+    issues = upload.issues.filter(phase=services.upload_issue_phase(upload))
+    base = upload.file_name.rsplit(".", 1)[0]
+    return _download(
+        upload.file_format,
+        f"{base}-errors",
+        lambda out: exports.write_error_report(out, upload, issues.iterator()),
+    )
+
+
+def upload_template(request, file_format):
+    return _download(
+        file_format,
+        "pars-participants-template" if file_format != "xml" else "pars-learner-report-sample",
+        lambda out: exports.write_template(out, file_format),
+    )
+
+
+def upload_help(request):
+    from .parsers import TEMPLATE_COLUMNS
+
+    return render(
+        request,
+        "participants/upload_help.html",
+        {"columns": TEMPLATE_COLUMNS, "limit_mb": settings.UPLOAD_MAX_MB},
     )
