@@ -10,6 +10,8 @@ from collections.abc import Iterable
 
 from lxml import etree
 
+from .parsers import REPORT_COLUMNS, TEMPLATE_HEADERS, field_label, header_key
+
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 LEARNER_REPORT_ROOT = "ACCMELearnerReports"
 
@@ -174,7 +176,6 @@ def record_report(c) -> etree._Element:
 
 def write_records(stream, file_format: str, completions) -> None:
     """Export participant records in the given format, streaming from the queryset."""
-    from .parsers import TEMPLATE_HEADERS
 
     records = completions.select_related("activity", "board", "credit_type", "provider")
     records = records.iterator(chunk_size=2000)
@@ -193,16 +194,14 @@ def write_template(stream, file_format: str) -> None:
     import datetime as dt
     from decimal import Decimal
 
-    from .parsers import TEMPLATE_HEADERS
-
-    example = ["add", "100000001", "ABIM", "123456", "Jane", "Smith", "7", "14", "12/18/2015",
+    example = ["add", "123456789", "ABIM", "123456", "Jane", "Smith", "7", "14", "12/18/2015",
                "MK", "10", "", "Y", ""]  # fmt: skip
     if file_format == "xml":
         report = learner_report_element(
             {
                 "provider_name": "Your provider name", "provider_id": "0001234",
                 "first_name": "Jane", "last_name": "Smith", "birth_month": 7, "birth_day": 14,
-                "pars_id": "100000001", "title": "Activity title",
+                "pars_id": "123456789", "title": "Activity title",
                 "completion_date": dt.date(2015, 12, 18), "board": "ABIM",
                 "learner_id": "123456", "credit_type": "MK", "moc_points": Decimal("10"),
                 "credit_id": "ccid:your-own-id-1",
@@ -220,7 +219,6 @@ def write_error_report(stream, upload, issues) -> None:
     """The refused rows as the file had them, plus Row, Field and Reason, in the upload's
     own format, so staff fix them in place and upload the report again (the parsers
     ignore the three extra columns)."""
-    from .parsers import TEMPLATE_HEADERS
 
     grouped: list[tuple] = []
     for issue in issues:
@@ -231,7 +229,6 @@ def write_error_report(stream, upload, issues) -> None:
     if upload.file_format == "xml":
         write_learner_report(stream, (_xml_error(items) for _, items in grouped))
         return
-    from .parsers import REPORT_COLUMNS, field_label, header_key
 
     header = list(upload.header or TEMPLATE_HEADERS)
     # A re-uploaded error report carries old Row/Field/Reason columns: drop them.

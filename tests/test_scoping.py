@@ -27,8 +27,10 @@ ADMIN_IDS = [model._meta.label for model in ADMIN_MODELS]
 # Every portal page (admin/ and accounts/ are includes with their own tests below).
 PORTAL_URLS = [p for p in get_resolver().url_patterns if not isinstance(p, URLResolver)]
 PORTAL_NAMES = [p.name for p in PORTAL_URLS]
-OBJECT_URL_NAMES = [p.name for p in PORTAL_URLS if p.pattern.converters]
-LIST_URL_NAMES = [p.name for p in PORTAL_URLS if not p.pattern.converters]
+# Converters that name one provider's object (file_format only picks a download format).
+OBJECT_CONVERTERS = {"pars_id", "pk", "upload_id"}
+OBJECT_URL_NAMES = [p.name for p in PORTAL_URLS if OBJECT_CONVERTERS & set(p.pattern.converters)]
+LIST_URL_NAMES = [p.name for p in PORTAL_URLS if p.name not in OBJECT_URL_NAMES]
 LEARNER = {"Provider A": "Aardvark", "Provider B": "Bumblebee"}
 
 
@@ -54,7 +56,12 @@ def objects_of(model, provider):
 def portal_url(name, everything):
     """The URL named `name`, pointing at provider A's objects."""
     activity = everything["a"]
-    values = {"pars_id": activity.pars_id, "pk": activity.completions.get().pk}
+    values = {
+        "pars_id": activity.pars_id,
+        "pk": activity.completions.get().pk,
+        "upload_id": activity.provider.uploads.get().pk,
+        "file_format": "csv",
+    }
     pattern = next(p for p in PORTAL_URLS if p.name == name)
     missing = set(pattern.pattern.converters) - set(values)
     assert not missing, f"teach portal_url() which of A's objects fills {missing}"
