@@ -10,12 +10,13 @@ bulk inside one short transaction. The result is one outcome per row, in input o
 
 import datetime as dt
 import enum
+import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -147,7 +148,8 @@ class _Existing:
 @dataclass(slots=True)
 class _New:
     row: ParticipantRow
-    completion: Completion
+    values: dict
+    board_code: str
     outcome: RowOutcome
     supersedes: _Existing | None = None
     supersede_reason: str = SUPERSEDED_BY
@@ -168,6 +170,7 @@ class _Batch:
         self.deletes: list[tuple[_Existing, str]] = []
         # Keys added by earlier rows of this batch: key → row number.
         self.pending_keys: dict[tuple, int] = {}
+        self.credit_type_cache: dict[tuple, object] = {}
         # Dry runs write nothing the next batch could see, so they carry the hashes of the
         # keys added by earlier batches (hashes: memory stays small for a million rows).
         self.seen_before: set[int] | None = seen_before
@@ -262,8 +265,12 @@ class _Batch:
 
     def resolve_credit_type(self, row, board, errors):
         value = (row.credit_type or "").strip()
+        cached = self.credit_type_cache.get((board.pk, value))
+        if cached is not None:
+            return cached
         for credit_type in board.credit_types.all():
             if value.upper() == credit_type.code.upper() or same_name(value, credit_type.label):
+                self.credit_type_cache[(board.pk, value)] = credit_type
                 return credit_type
         codes = ", ".join(ct.code for ct in board.credit_types.all())
         errors["credit_type"] = CREDIT_TYPE_UNKNOWN.format(
@@ -357,30 +364,34 @@ class _Batch:
             # "correct and resubmit" without a separate delete (pars-spec §8.4).
             supersedes, reason = existing, SUPERSEDED_BY
 
-        completion = Completion(
-            provider=self.provider,
-            activity=activity,
-            board=board,
-            learner_id=row.learner_id,
-            first_name=row.first_name,
-            last_name=row.last_name,
-            birth_month=row.birth_month,
-            birth_day=row.birth_day,
-            completion_date=row.completion_date,
-            credit_type=credit_type,
-            moc_points=row.moc_points,
-            cme_credits=row.cme_credits,
-            learner_permission=True,
-            credit_id=row.credit_id or None,
-            channel=self.channel,
-            created_by=self.actor,
-            upload=self.upload,
-        )
+        # Plain values, not model instances: a 100,000-row file must not pay for the ORM
+        # per row. `_insert_returning_ids` writes them.
+        values = {
+            "provider_id": self.provider.pk,
+            "activity_id": activity.pk,
+            "board_id": board.pk,
+            "learner_id": row.learner_id,
+            "first_name": row.first_name,
+            "last_name": row.last_name,
+            "birth_month": row.birth_month,
+            "birth_day": row.birth_day,
+            "completion_date": row.completion_date,
+            "credit_type_id": credit_type.pk,
+            "moc_points": row.moc_points,
+            "cme_credits": row.cme_credits,
+            "learner_permission": True,
+            "credit_id": row.credit_id or None,
+            "channel": self.channel,
+            "created_by_id": self.actor.pk if self.actor else None,
+            "upload_id": self.upload.pk if self.upload else None,
+            "corrects_id": supersedes.id if supersedes is not None else None,
+            "status": Completion.Status.SUBMITTED,
+            "status_reason": "",
+            "warning": "",
+        }
         self.pending_keys[key] = row.row_number
         outcome.result = Result.CREATED
-        if supersedes is not None:
-            completion.corrects_id = supersedes.id
-        self.new.append(_New(row, completion, outcome, supersedes, reason))
+        self.new.append(_New(row, values, board.code, outcome, supersedes, reason))
         if supersedes is not None:
             # The superseded record leaves the key free for the new one.
             self.existing_by_key.pop(supersedes.key, None)
@@ -413,36 +424,32 @@ class _Batch:
             return
         candidates = [
             Candidate(
-                board_id=n.completion.board.pk,
-                board_code=n.completion.board.code,
-                learner_id=n.completion.learner_id,
-                first_name=n.completion.first_name,
-                last_name=n.completion.last_name,
-                birth_month=n.completion.birth_month,
-                birth_day=n.completion.birth_day,
+                board_id=n.values["board_id"],
+                board_code=n.board_code,
+                learner_id=n.values["learner_id"],
+                first_name=n.values["first_name"],
+                last_name=n.values["last_name"],
+                birth_month=n.values["birth_month"],
+                birth_day=n.values["birth_day"],
             )
             for n in self.new
         ]
         board_mode = settings.ACCEPTANCE_MODE == "board"
         for item, verdict in zip(self.new, get_verifier().verify(candidates), strict=True):
-            completion = item.completion
-            completion.warning = item.outcome.warning = verdict.warning
-            board = completion.board.code
             if verdict.outcome == Outcome.MATCH:
                 if board_mode:
-                    completion.status = Completion.Status.SUBMITTED
-                    completion.status_reason = VERIFIED_AWAITING_BOARD.format(board=board)
+                    status = Completion.Status.SUBMITTED
+                    reason = VERIFIED_AWAITING_BOARD.format(board=item.board_code)
                 else:
-                    completion.status = Completion.Status.ACCEPTED
-                    completion.status_reason = ACCEPTED_PROVISIONAL.format(board=board)
+                    status = Completion.Status.ACCEPTED
+                    reason = ACCEPTED_PROVISIONAL.format(board=item.board_code)
             elif verdict.outcome == Outcome.UNAVAILABLE:
-                completion.status = Completion.Status.SUBMITTED
-                completion.status_reason = VERIFICATION_PENDING
+                status, reason = Completion.Status.SUBMITTED, VERIFICATION_PENDING
             else:
-                completion.status = Completion.Status.REJECTED
-                completion.status_reason = verdict.reason
-            item.outcome.status = completion.status
-            item.outcome.reason = completion.status_reason
+                status, reason = Completion.Status.REJECTED, verdict.reason
+            item.values.update(status=status, status_reason=reason, warning=verdict.warning)
+            item.outcome.status, item.outcome.reason = status, reason
+            item.outcome.warning = verdict.warning
 
     # -- writing (one transaction) --
 
@@ -461,56 +468,110 @@ class _Batch:
                     # Someone else changed these records meanwhile: start the batch again.
                     raise _Conflict
             for n in self.new:
-                n.completion.status_changed_at = now
-            Completion.objects.bulk_create([n.completion for n in self.new])
+                n.values["status_changed_at"] = n.values["created_at"] = now
+            ids = _insert_returning_ids(Completion, [n.values for n in self.new])
             reasons = []
             for existing, reason in self.deletes:
                 reasons.append((existing, reason))
-                events.append(self._event(existing, Completion.Status.DELETED, reason, now))
-            for n in self.new:
-                n.outcome.completion_id = n.completion.pk
+                events.append(self._event(existing.id, existing.status_before,
+                                          Completion.Status.DELETED, reason, now, {}))  # fmt: skip
+            for n, pk in zip(self.new, ids, strict=True):
+                n.outcome.completion_id = pk
                 if n.supersedes:
-                    reason = n.supersede_reason.format(id=n.completion.pk)
+                    reason = n.supersede_reason.format(id=pk)
                     reasons.append((n.supersedes, reason))
-                    events.append(self._event(n.supersedes, Completion.Status.DELETED, reason, now))
-                events.append(
-                    CompletionEvent(
-                        completion=n.completion,
-                        actor=self.actor,
-                        at=now,
-                        channel=self.channel,
-                        from_status="",
-                        to_status=n.completion.status,
-                        reason=n.completion.status_reason,
-                        detail=self._detail(n.row, n.completion),
+                    old = n.supersedes
+                    events.append(
+                        self._event(old.id, old.status_before, "deleted", reason, now, {})
                     )
-                )
+                events.append(
+                    self._event(pk, "", n.values["status"], n.values["status_reason"], now,
+                                self._detail(n.row, n.values["warning"]))
+                )  # fmt: skip
             if reasons:
                 updates = [Completion(pk=e.id, status_reason=r) for e, r in reasons]
                 Completion.objects.bulk_update(updates, ["status_reason"])
-            CompletionEvent.objects.bulk_create(events)
+            _insert_returning_ids(CompletionEvent, events, returning=False)
 
-    def _event(self, existing, to_status, reason, now):
-        return CompletionEvent(
-            completion_id=existing.id,
-            actor=self.actor,
-            at=now,
-            channel=self.channel,
-            from_status=existing.status_before,
-            to_status=to_status,
-            reason=reason,
-            detail={"upload": self.upload.pk} if self.upload else {},
-        )
+    def _event(self, completion_id, from_status, to_status, reason, now, detail):
+        if self.upload and "upload" not in detail:
+            detail = {**detail, "upload": self.upload.pk}
+        return {
+            "completion_id": completion_id,
+            "actor_id": self.actor.pk if self.actor else None,
+            "at": now,
+            "channel": self.channel,
+            "from_status": from_status,
+            "to_status": to_status,
+            "reason": reason,
+            "detail": detail,
+        }
 
-    def _detail(self, row, completion):
+    def _detail(self, row, warning):
         detail = {}
         if row.row_number:
             detail["row"] = row.row_number
-        if self.upload:
-            detail["upload"] = self.upload.pk
-        if completion.warning:
-            detail["warning"] = completion.warning
+        if warning:
+            detail["warning"] = warning
         return detail
+
+
+def _insert_returning_ids(model, rows: list[dict], *, returning: bool = True) -> list[int]:
+    """INSERT many rows of `model` in a few statements and return their ids in order.
+
+    Django's bulk_create compiles every value of every row through the ORM, which costs
+    more than the database's own work at 10,000 rows a batch. Here each column's conversion
+    is chosen once, the SQL is built once per chunk size, and the rows go in as plain
+    parameters. Like bulk_create on SQLite 3.35+ and PostgreSQL, it relies on RETURNING
+    giving the ids in VALUES order.
+    """
+    if not rows:
+        return []
+    connection = connections[router.db_for_write(model)]
+    fields = [model._meta.get_field(name) for name in rows[0]]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    converters = [_converter(f, connection) for f in fields]
+    # As bulk_create: SQLite's variable limit decides; PostgreSQL binds client-side.
+    chunk = max(1, connection.ops.bulk_batch_size(fields, rows))
+    table = connection.ops.quote_name(model._meta.db_table)
+    pk = connection.ops.quote_name(model._meta.pk.column)
+    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    ids: list[int] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), chunk):
+            part = rows[start : start + chunk]
+            # Only quoted model names and placeholders go into the SQL; values are parameters.
+            values_sql = ", ".join([row_sql] * len(part))
+            sql = f"INSERT INTO {table} ({columns}) VALUES {values_sql}"  # noqa: S608
+            if returning:
+                sql += f" RETURNING {pk}"
+            params = [
+                convert(value) if convert else value
+                for row in part
+                for convert, value in zip(converters, row.values(), strict=True)
+            ]
+            cursor.execute(sql, params)
+            if returning:
+                ids.extend(r[0] for r in cursor.fetchall())
+    return ids
+
+
+def _converter(field, connection):
+    """How a Python value of `field` becomes a query parameter (None: as it is)."""
+    from django.db import models as m
+
+    if isinstance(field, m.JSONField):
+        return lambda value: field.get_db_prep_save(value, connection)
+    if isinstance(field, m.DateTimeField):
+        # A batch stamps every row with the same time: convert it once.
+        return functools.lru_cache(maxsize=8)(connection.ops.adapt_datetimefield_value)
+    if isinstance(field, m.DateField):
+        return functools.lru_cache(maxsize=4096)(connection.ops.adapt_datefield_value)
+    if isinstance(field, m.DecimalField):
+        return lambda v: connection.ops.adapt_decimalfield_value(
+            v, field.max_digits, field.decimal_places
+        )
+    return None
 
 
 class _Conflict(Exception):

@@ -7,6 +7,7 @@ file): each returns the normalized value or raises ValueError with a message for
 import contextlib
 import csv
 import datetime as dt
+import functools
 import io
 import re
 from collections.abc import Iterator
@@ -28,6 +29,8 @@ _MONTH_DAY = re.compile(r"^(?:\d{4}-|--)?(\d{1,2})[-/](\d{1,2})$")
 
 
 def clean_text(value) -> str:
+    if type(value) is str:
+        return value.strip()
     if value is None:
         return ""
     return str(value).strip()
@@ -35,6 +38,8 @@ def clean_text(value) -> str:
 
 def _integral_text(value) -> str:
     """Excel number cells come as 1234 or 1234.0: keep the digits."""
+    if type(value) is str:
+        return value.strip()
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, int):
@@ -96,7 +101,11 @@ def read_date(value) -> dt.date:
         return value.date()
     if isinstance(value, dt.date):
         return value
-    text = clean_text(value)
+    return _read_date_text(clean_text(value))
+
+
+@functools.lru_cache(maxsize=4096)  # a file repeats the same few dates
+def _read_date_text(text: str) -> dt.date:
     try:
         if match := _US_DATE.match(text):
             return dt.date(int(match.group(3)), int(match.group(1)), int(match.group(2)))
@@ -110,7 +119,11 @@ def read_date(value) -> dt.date:
 def read_decimal(value) -> Decimal:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return Decimal(str(value))
-    text = clean_text(value)
+    return _read_decimal_text(clean_text(value))
+
+
+@functools.lru_cache(maxsize=4096)
+def _read_decimal_text(text: str) -> Decimal:
     try:
         number = Decimal(text)
     except InvalidOperation:
@@ -329,10 +342,15 @@ def row_from_values(row_number: int, values: dict, source, id_lengths: dict[str,
 
     def read(column, reader, *, required=True):
         raw = values.get(column)
-        if isinstance(raw, Formula):
+        if type(raw) is str:  # text files: the common case, kept cheap
+            raw = raw.strip()
+            missing = not raw
+        elif isinstance(raw, Formula):
             errors[ERROR_FIELD.get(column, column)] = FORMULA_NOT_ALLOWED.format(formula=raw)
             return None
-        if clean_text(raw) == "" and not isinstance(raw, int | float):
+        else:
+            missing = raw is None or (isinstance(raw, str) and not raw.strip())
+        if missing:
             if required:
                 errors[ERROR_FIELD.get(column, column)] = REQUIRED
             return None
