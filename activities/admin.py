@@ -1,5 +1,7 @@
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from import_export.admin import ImportExportMixin
+from import_export.formats.base_formats import CSV, XLSX
 
 from activities import services
 from activities.models import (
@@ -14,6 +16,7 @@ from activities.models import (
     Provider,
     ProviderMembership,
 )
+from activities.resources import ActivityResource
 from pars_portal.admin import ReadOnlyInline, ReviewerInline, ReviewerModelAdmin
 
 
@@ -77,7 +80,7 @@ class RegistrationInline(ReadOnlyInline):
 
 
 @admin.register(Activity)
-class ActivityAdmin(ReviewerModelAdmin):
+class ActivityAdmin(ImportExportMixin, ReviewerModelAdmin):
     reviewer_can_change = True
     list_display = ["pars_id", "title", "provider", "activity_type", "reporting_year", "registered"]
     list_filter = ["reporting_year", "activity_type", "registrations__status"]
@@ -92,6 +95,8 @@ class ActivityAdmin(ReviewerModelAdmin):
     ]
     readonly_fields = ["pars_id", "provider", "created_at", "updated_at"]
     inlines = [RegistrationInline, ActivityEventInline]
+    resource_classes = [ActivityResource]
+    formats = [CSV, XLSX]
 
     @admin.display(boolean=True, description="ABIM MOC")
     def registered(self, obj):

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "axes",
     "crispy_forms",
     "crispy_bootstrap5",
+    "import_export",
     "django_tasks",
     "django_tasks_db",
     "pars_portal",

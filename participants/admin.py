@@ -1,6 +1,8 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from import_export.admin import ImportExportMixin
+from import_export.formats.base_formats import CSV, XLSX
 
 from activities.models import Channel
 from pars_portal.admin import ReadOnlyInline, ReviewerModelAdmin
@@ -8,6 +10,7 @@ from pars_portal.admin import ReadOnlyInline, ReviewerModelAdmin
 from . import services
 from .intake import ParticipantRow, Result, intake_submit
 from .models import Completion, CompletionEvent, RosterEntry, Upload
+from .resources import CompletionResource
 
 ADMIN_FIELDS = [
     "activity", "board", "learner_id", "first_name", "last_name", "birth_month", "birth_day",
@@ -70,7 +73,7 @@ class CompletionEventInline(ReadOnlyInline):
 
 
 @admin.register(Completion)
-class CompletionAdmin(ReviewerModelAdmin):
+class CompletionAdmin(ImportExportMixin, ReviewerModelAdmin):
     """Records are never edited in place (pars-spec §5); reviewers read them and their
     history, and withdraw them through the service."""
 
@@ -102,6 +105,9 @@ class CompletionAdmin(ReviewerModelAdmin):
     inlines = [CompletionEventInline]
     actions = ["withdraw"]
     reviewer_can_add = True
+    # Import/export through the intake pipeline (see participants/resources.py).
+    resource_classes = [CompletionResource]
+    formats = [CSV, XLSX]
     add_form = CompletionAddForm
     autocomplete_fields = ["activity"]
 

@@ -93,15 +93,26 @@ def learner_report_element(record: dict) -> etree._Element:
     return report
 
 
-def write_learner_report(stream, reports: Iterable[etree._Element], *, created=None):
-    """Stream an XML learner report: reports are written one by one, never all in memory."""
+def write_learner_report(
+    stream, reports: Iterable[etree._Element], *, created=None, namespace: str | None = None
+):
+    """Stream an XML learner report: reports are written one by one, never all in memory.
+    With `namespace`, the wrapper elements are in it (as the reports are)."""
     import datetime as dt
 
     created = created or dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+    def name(local):
+        return etree.QName(namespace, local).text if namespace else local
+
     with etree.xmlfile(stream, encoding="utf-8") as xf:
         xf.write_declaration()
-        with xf.element(LEARNER_REPORT_ROOT), xf.element("ActivityReports"):
-            stamp = etree.Element("DateTimeCreated")
+        nsmap = {None: namespace} if namespace else None
+        with (
+            xf.element(name(LEARNER_REPORT_ROOT), nsmap=nsmap),
+            xf.element(name("ActivityReports")),
+        ):
+            stamp = etree.Element(name("DateTimeCreated"))
             stamp.text = created.isoformat()
             xf.write(stamp)
             for report in reports:
@@ -128,7 +139,9 @@ def record_cells(c) -> list:
     """A Completion as the template's columns (so an export can be uploaded again) plus its
     status."""
     return [
-        "delete" if c.status == "deleted" else "add",
+        # A deleted record is history, not an instruction: uploading the export again must
+        # neither delete its correction nor add it back, so its action is refused there.
+        "deleted" if c.status == "deleted" else "add",
         c.activity.pars_id,
         c.board.code,
         c.learner_id,
@@ -222,14 +235,16 @@ def write_error_report(stream, upload, issues) -> None:
 
     grouped: list[tuple] = []
     for issue in issues:
-        if grouped and grouped[-1][0] == issue.row_number:
+        same_row = grouped and grouped[-1][0] == issue.row_number
+        if same_row and grouped[-1][1][0].source == issue.source:
             grouped[-1][1].append(issue)
         else:
             grouped.append((issue.row_number, [issue]))
     if upload.file_format == "xml":
-        write_learner_report(stream, (_xml_error(items) for _, items in grouped))
+        reports = [_xml_error(items) for _, items in grouped]
+        namespace = etree.QName(reports[0]).namespace if reports else None
+        write_learner_report(stream, reports, namespace=namespace)
         return
-
     header = list(upload.header or TEMPLATE_HEADERS)
     # A re-uploaded error report carries old Row/Field/Reason columns: drop them.
     keep = [i for i, h in enumerate(header) if header_key(h) not in REPORT_COLUMNS]
@@ -261,10 +276,13 @@ def _xml_error(issues) -> etree._Element:
         report = etree.Element("ActivityReport")
     info = next((c for c in report if etree.QName(c).localname == "XtensibleInfo"), None)
     if info is None:
-        info = etree.SubElement(report, "XtensibleInfo")
+        info = etree.SubElement(report, etree.QName(etree.QName(report).namespace, "XtensibleInfo"))
+    namespace = etree.QName(report).namespace
     for issue in issues:
-        error = etree.SubElement(info, "UploadError", line=str(issue.row_number))
+        error = etree.SubElement(
+            info, etree.QName(namespace, "UploadError"), line=str(issue.row_number)
+        )
         if issue.field:
-            error.set("field", field_label(issue.field))
+            error.set("field", field_label(issue.field, "xml"))
         error.text = issue.message
     return report

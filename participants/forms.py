@@ -117,6 +117,7 @@ class ParticipantFilterForm(forms.Form):
     status = forms.ChoiceField(
         choices=[("", "Any status")] + Completion.Status.choices, required=False
     )
+    upload = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     def filter(self, queryset):
         if not self.is_valid():
@@ -134,6 +135,8 @@ class ParticipantFilterForm(forms.Form):
             queryset = queryset.filter(completion_date__lte=data["date_to"])
         if data["status"]:
             queryset = queryset.filter(status=data["status"])
+        if data["upload"]:
+            queryset = queryset.filter(upload_id=data["upload"])
         return queryset
 
 

@@ -158,7 +158,7 @@ class _New:
 class _Batch:
     """State for one batch: what was loaded, and what the rows decided."""
 
-    def __init__(self, *, provider, rows, actor, channel, upload, today, seen_before):
+    def __init__(self, *, provider, rows, actor, channel, upload, today, dry_run):
         self.provider = provider
         self.rows = rows
         self.actor = actor
@@ -171,9 +171,12 @@ class _Batch:
         # Keys added by earlier rows of this batch: key → row number.
         self.pending_keys: dict[tuple, int] = {}
         self.credit_type_cache: dict[tuple, object] = {}
-        # Dry runs write nothing the next batch could see, so they carry the hashes of the
-        # keys added by earlier batches (hashes: memory stays small for a million rows).
-        self.seen_before: set[int] | None = seen_before
+        # Dry runs write nothing the next batch could see, so they carry what earlier
+        # batches decided (key hashes and ids: memory stays small for a million rows).
+        self.dry_run: _DryRunState | None = dry_run
+        # Records deleted by earlier rows of this batch, by key: a later add of the same
+        # key is their correction and links to them.
+        self.deleted_by_key: dict[tuple, _Existing] = {}
 
     # -- loading (a fixed number of queries, whatever the batch size) --
 
@@ -236,8 +239,10 @@ class _Batch:
                 key=(activity_id, board_id, learner_id, credit_type_id, completion_date),
                 upload_id=upload_id, status_before=status,
             )  # fmt: skip
+            if self.dry_run and pk in self.dry_run.deleted_ids:
+                existing.status = Completion.Status.DELETED  # by an earlier batch
             self.existing_by_id[pk] = existing
-            if status != Completion.Status.DELETED:
+            if existing.status != Completion.Status.DELETED:
                 self.existing_by_key[existing.key] = existing
                 if credit_id:
                     self.existing_by_credit_id[credit_id] = existing
@@ -327,7 +332,7 @@ class _Batch:
             outcome.result = Result.ALREADY_REPORTED
             outcome.message = ALREADY_IN_BATCH.format(row=self.pending_keys[key])
             return
-        if self.seen_before is not None and hash(key) in self.seen_before:
+        if self.dry_run and hash(key) in self.dry_run.added_keys:
             outcome.result = Result.ALREADY_REPORTED
             outcome.message = ALREADY_EARLIER
             return
@@ -344,6 +349,9 @@ class _Batch:
         if row.credit_id and row.credit_id in self.existing_by_credit_id:
             existing = self.existing_by_credit_id[row.credit_id]
         supersedes, reason = corrected, CORRECTED_BY
+        if corrected is None and key in self.deleted_by_key:
+            # "delete" then "add" of the same key: the add corrects the deleted record.
+            corrected = self.deleted_by_key.pop(key)
         if existing is not None and existing is not corrected:
             same = (
                 same_name(existing.first_name, row.first_name)
@@ -384,7 +392,7 @@ class _Batch:
             "channel": self.channel,
             "created_by_id": self.actor.pk if self.actor else None,
             "upload_id": self.upload.pk if self.upload else None,
-            "corrects_id": supersedes.id if supersedes is not None else None,
+            "corrects_id": (supersedes or corrected).id if (supersedes or corrected) else None,
             "status": Completion.Status.SUBMITTED,
             "status_reason": "",
             "warning": "",
@@ -404,6 +412,11 @@ class _Batch:
         if existing is None:
             if key in self.pending_keys:
                 outcome.errors = {"__all__": DELETE_OF_NEW_ROW.format(row=self.pending_keys[key])}
+            elif self.dry_run and hash(key) in self.dry_run.added_keys:
+                # Added by an earlier batch of this dry run: the commit will find it.
+                self.dry_run.added_keys.discard(hash(key))
+                outcome.result = Result.DELETED
+                outcome.status = Completion.Status.DELETED
             else:
                 outcome.errors = {"__all__": NOTHING_TO_DELETE}
             return
@@ -412,6 +425,7 @@ class _Batch:
             self.existing_by_credit_id.pop(existing.credit_id, None)
         reason = f"{DELETED_BY_PROVIDER} (row {row.row_number})" if row.row_number else ""
         self.deletes.append((existing, reason or DELETED_BY_PROVIDER))
+        self.deleted_by_key[key] = existing
         outcome.result = Result.DELETED
         outcome.completion_id = existing.id
         outcome.status = Completion.Status.DELETED
@@ -578,6 +592,19 @@ class _Conflict(Exception):
     pass
 
 
+class _DryRunState:
+    """What earlier batches of a dry run decided, for the batches after them."""
+
+    def __init__(self):
+        self.added_keys: set[int] = set()  # hashes of natural keys
+        self.deleted_ids: set[int] = set()
+
+    def remember(self, batch: "_Batch"):
+        self.added_keys.update(hash(key) for key in batch.pending_keys)
+        self.deleted_ids.update(existing.id for existing, _ in batch.deletes)
+        self.deleted_ids.update(n.supersedes.id for n in batch.new if n.supersedes)
+
+
 # --- Entry points ------------------------------------------------------------------------
 
 
@@ -610,18 +637,18 @@ def intake_batches(
     """
     today = today or timezone.localdate()
     size = batch_size or settings.INTAKE_BATCH_SIZE
-    seen_before = set() if not commit else None
+    dry_run = _DryRunState() if not commit else None
     for chunk in _chunks(rows, size):
         for attempt in range(3):
             batch = _Batch(
                 provider=provider, rows=chunk, actor=actor, channel=channel, upload=upload,
-                today=today, seen_before=seen_before,
+                today=today, dry_run=dry_run,
             )  # fmt: skip
             batch.load()
             batch.check()
             batch.verify()
             if not commit:
-                seen_before.update(hash(key) for key in batch.pending_keys)
+                dry_run.remember(batch)
                 break
             try:
                 batch.write()

@@ -137,7 +137,7 @@ class UploadIssue(models.Model):
     def field_label(self) -> str:
         from .parsers import field_label
 
-        return field_label(self.field)
+        return field_label(self.field, self.upload.file_format)
 
 
 class Completion(models.Model):

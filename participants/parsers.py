@@ -36,6 +36,19 @@ def clean_text(value) -> str:
     return str(value).strip()
 
 
+def cell_text(value) -> str:
+    """A spreadsheet cell as text the readers accept again (for error reports)."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    if isinstance(value, dt.date):
+        return value.strftime("%m/%d/%Y")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def _integral_text(value) -> str:
     """Excel number cells come as 1234 or 1234.0: keep the digits."""
     if type(value) is str:
@@ -266,8 +279,20 @@ FIELD_LABELS = {ERROR_FIELD.get(name, name): header for name, header, _ in TEMPL
 FIELD_LABELS[""] = "Row"
 
 
-def field_label(field: str) -> str:
-    return FIELD_LABELS.get(field, field.replace("_", " ").capitalize())
+# In XML learner reports, the element or attribute that holds each field.
+XML_FIELD_LABELS = {
+    "action": "LearnerRecordAction", "activity": "ModuleName/@moduleID",
+    "board": "UniqueID/@domain", "learner_id": "UniqueID", "first_name": "GivenName",
+    "last_name": "FamilyName", "birth_month": "BirthDate", "birth_day": "BirthDate",
+    "completion_date": "CompletedDateTime", "credit_type": "activityCertification",
+    "moc_points": "numberOfCredits", "cme_credits": "numberOfCredits",
+    "learner_permission": "LearnerPermission", "credit_id": "CreditID", "": "ActivityReport",
+}  # fmt: skip
+
+
+def field_label(field: str, file_format: str = "") -> str:
+    labels = XML_FIELD_LABELS if file_format == "xml" else FIELD_LABELS
+    return labels.get(field, field.replace("_", " ").capitalize())
 
 
 WRONG_DELIMITER = (
@@ -305,8 +330,9 @@ def _looks_like_header(cells) -> bool:
     return len(known) >= 3
 
 
-# The error report adds these; a fixed report can be uploaded again as it is.
-REPORT_COLUMNS = {"row", "field", "reason"}
+# The error report and the export add these; both can be uploaded again as they are.
+REPORT_COLUMNS = {"row", "field", "reason", "recordid", "status", "statusreason", "warning",
+                  "entered", "channel"}  # fmt: skip
 
 
 def map_header(cells, *, kind: str) -> list[str | None]:
@@ -385,11 +411,11 @@ class Formula(str):
     """An Excel cell that holds a formula (refused per row, never evaluated)."""
 
 
-def _delimited_rows(reader, *, kind, header_required, id_lengths, meta):
+def _delimited_rows(reader, *, kind, header_required, id_lengths, meta, first_line=1):
     expected = len(TEMPLATE_COLUMNS)
     columns = None
     produced = 0
-    for line_number, cells in enumerate(reader, start=1):
+    for line_number, cells in enumerate(reader, start=first_line):
         if not any(clean_text(c) for c in cells):
             continue  # blank line, or only delimiters
         if columns is None:
@@ -429,10 +455,12 @@ def parse_tsv(stream, *, id_lengths, meta) -> Iterator:
     lines, trailing empty columns."""
     lines = _text_lines(stream)
     first = None
+    skipped = 0
     for line in lines:
         if line.strip():
             first = line
             break
+        skipped += 1
     if first is None:
         raise FileRefused(FILE_EMPTY)
     if "\t" not in first:
@@ -445,7 +473,12 @@ def parse_tsv(stream, *, id_lengths, meta) -> Iterator:
 
     reader = csv.reader(all_lines(), delimiter="\t")
     yield from _delimited_rows(
-        reader, kind="tab-delimited", header_required=False, id_lengths=id_lengths, meta=meta
+        reader,
+        kind="tab-delimited",
+        header_required=False,
+        id_lengths=id_lengths,
+        meta=meta,
+        first_line=skipped + 1,
     )
 
 
@@ -595,6 +628,9 @@ def parse_xml(stream, *, provider_id: str, id_lengths) -> Iterator:
             if event == "start":
                 if not root_checked:
                     root_checked = True
+                    docinfo = element.getroottree().docinfo
+                    if docinfo.doctype or docinfo.internalDTD is not None:
+                        raise FileRefused(XML_DOCTYPE_REFUSED)
                     if _local(element.tag) != "ACCMELearnerReports":
                         raise FileRefused(XML_WRONG_ROOT.format(root=_local(element.tag)))
                 continue

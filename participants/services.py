@@ -8,13 +8,14 @@ from itertools import islice
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from activities.models import Board, Channel
 
 from .intake import Result, intake_batches
 from .models import Completion, CompletionEvent, RosterEntry, Upload, UploadIssue
-from .parsers import FileRefused, RosterRow, detect_format, field_label, parse_file
+from .parsers import FileRefused, RosterRow, cell_text, detect_format, field_label, parse_file
 
 DELETE_REASON_REQUIRED = "Give a reason for deleting the record."
 ALREADY_DELETED = "Record {id} is already deleted."
@@ -159,7 +160,7 @@ def _issues(upload, phase, outcomes):
         if isinstance(source, bytes):
             source = source.decode("utf-8", "replace")
         elif isinstance(source, list):
-            source = ["" if v is None else str(v) for v in source]
+            source = [cell_text(v) for v in source]
         for field_name, message in outcome.errors.items():
             yield UploadIssue(
                 upload=upload,
@@ -171,7 +172,7 @@ def _issues(upload, phase, outcomes):
             )
 
 
-def _preview_item(outcome) -> dict:
+def _preview_item(outcome, file_format) -> dict:
     row = outcome.row
     return {
         "row": outcome.row_number,
@@ -184,7 +185,8 @@ def _preview_item(outcome) -> dict:
         "detail": outcome.message
         or outcome.reason
         or "; ".join(
-            f"{field_label(k)}: {v}" if k != "__all__" else v for k, v in outcome.errors.items()
+            f"{field_label(k, file_format)}: {v}" if k != "__all__" else v
+            for k, v in outcome.errors.items()
         ),
     }
 
@@ -213,7 +215,7 @@ def upload_check(*, upload_id: int) -> Upload:
             for outcome in outcomes:
                 totals[outcome.result.value] += 1
                 if sum(1 for p in preview if p["result"] == outcome.result) < PREVIEW_ROWS:
-                    preview.append(_preview_item(outcome))
+                    preview.append(_preview_item(outcome, upload.file_format))
             UploadIssue.objects.bulk_create(_issues(upload, UploadIssue.Phase.CHECK, outcomes))
             processed += len(outcomes)
             Upload.objects.filter(pk=upload.pk).update(processed_rows=processed)
@@ -269,6 +271,8 @@ def upload_commit(*, upload_id: int) -> Upload:
     if upload.status != Upload.Status.COMMITTING:
         return upload
     upload.issues.filter(phase=UploadIssue.Phase.COMMIT).delete()
+    # Records an earlier, interrupted run of this upload saved: they count as created.
+    saved_before = Completion.objects.filter(upload=upload).aggregate(m=Max("id"))["m"] or 0
     totals = {r.value: 0 for r in Result}
     processed = 0
     try:
@@ -281,7 +285,11 @@ def upload_commit(*, upload_id: int) -> Upload:
         ):
             for outcome in outcomes:
                 result = outcome.result
-                if result == Result.ALREADY_REPORTED and outcome.existing_upload_id == upload.pk:
+                if (
+                    result == Result.ALREADY_REPORTED
+                    and outcome.existing_upload_id == upload.pk
+                    and outcome.completion_id <= saved_before
+                ):
                     result = Result.CREATED  # saved by an earlier, interrupted run
                 totals[result.value] += 1
             UploadIssue.objects.bulk_create(_issues(upload, UploadIssue.Phase.COMMIT, outcomes))

@@ -26,6 +26,8 @@ COMPLETION_IN_FUTURE = "Completion date {date} is in the future."
 COMPLETION_BEFORE_START = "Completion date {date} is before the activity started on {start}."
 PERMISSION_MISSING = "The learner's permission to share the data with the board is required."
 NAME_REQUIRED = "{field} is required."
+CONTROL_CHARACTER = "{field} contains a control character; retype it."
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def fmt_date(value: dt.date) -> str:
@@ -63,6 +65,10 @@ def completion_errors(
         errors["first_name"] = NAME_REQUIRED.format(field="First name")
     if not (last_name or "").strip():
         errors["last_name"] = NAME_REQUIRED.format(field="Last name")
+    for field, label, value in (("first_name", "First name", first_name),
+                                ("last_name", "Last name", last_name)):  # fmt: skip
+        if value and _CONTROL.search(value):
+            errors[field] = CONTROL_CHARACTER.format(field=label)
     for field, error in validate_birth_month_day(birth_month, birth_day).items():
         errors[field] = error.messages[0]
 

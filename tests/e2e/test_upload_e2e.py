@@ -330,8 +330,9 @@ def test_tab_delimited_upload_preview_confirm_fix_error_report_and_reupload(
     ]  # fmt: skip
     assert page.locator("[data-preview=created]").count() == 0
     page.screenshot(path=str(artifacts / "upload-tsv-same-file.png"), full_page=True)
-    confirm(page, "Confirm and save 0 records")
-    assert totals(page)["created"] == 0
+    # Nothing to save: no confirm button, a plain explanation instead.
+    assert page.locator("#confirm").count() == 0
+    assert "Nothing in this file needs saving" in page.locator("#nothing-to-save").inner_text()
     assert live_records(activity).count() == 5
 
     # 7. The upload history lists all three uploads.
@@ -377,7 +378,7 @@ def test_xml_learner_report_preview_confirm_fix_error_report_and_reupload(
     assert sorted(preview_learners(page, "created")) == ["123456", "234567", "345678"]
     assert preview_learners(page, "already_reported") == ["123456"]
     problems = issue_rows(page)
-    assert [field for _, field, _ in problems] == ["Completion Date (MM/DD/YYYY)", "MOC Points"]
+    assert [field for _, field, _ in problems] == ["CompletedDateTime", "numberOfCredits"]
     assert "'18/12/2015' is not a date" in problems[0][2]
     assert "'10,5' is not a number" in problems[1][2]
     assert live_records(activity).count() == 0
@@ -403,10 +404,10 @@ def test_xml_learner_report_preview_confirm_fix_error_report_and_reupload(
     ]
     assert learners == ["456789", "567890"]
     upload_errors = [e for e in root.iter() if local_name(e) == "UploadError"]
-    assert [e.get("field") for e in upload_errors] == [
-        "Completion Date (MM/DD/YYYY)",
-        "MOC Points",
-    ]
+    assert [e.get("field") for e in upload_errors] == ["CompletedDateTime", "numberOfCredits"]
+    # The report stays in the upload's namespace, UploadError included.
+    namespaces = {etree.QName(e).namespace for e in root.iter() if isinstance(e.tag, str)}
+    assert namespaces == {namespace}
     assert [e.get("line") for e in upload_errors] == [row for row, _, _ in problems]
     assert "not a date" in upload_errors[0].text
     assert "not a number" in upload_errors[1].text

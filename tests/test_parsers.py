@@ -1,0 +1,584 @@
+"""Reading files into rows (pars-spec §8): the value readers of §8.4 and each format's
+parser, without the database. What a row says here is what the preview and the error report
+show."""
+
+import datetime as dt
+import io
+from decimal import Decimal
+from types import SimpleNamespace
+
+import pytest
+from openpyxl import Workbook
+
+from participants import parsers
+from participants.parsers import (
+    TEMPLATE_HEADERS,
+    FileRefused,
+    detect_format,
+    parse_csv,
+    parse_tsv,
+    parse_xlsx,
+    parse_xml,
+    read_birth_date,
+    read_date,
+    read_day,
+    read_decimal,
+    read_month,
+    read_padded_id,
+    read_permission,
+)
+
+from .test_uploads import JANE, OMAR, activity_report, cells, delimited, learner_report, tsv, xlsx
+
+ID_LENGTHS = {"ABIM": 6}
+ACTIVITY = SimpleNamespace(pars_id="100000001", title="Hypertension Update")
+DEC_18 = dt.date(2015, 12, 18)
+
+
+def rows_of(parse, content: bytes, meta=None):
+    return list(
+        parse(io.BytesIO(content), id_lengths=ID_LENGTHS, meta={} if meta is None else meta)
+    )
+
+
+def xml_rows_of(content: bytes, provider_id="0001234"):
+    return list(parse_xml(io.BytesIO(content), provider_id=provider_id, id_lengths=ID_LENGTHS))
+
+
+def xlsx_rows_of(tmp_path, content: bytes, meta=None):
+    path = tmp_path / "file.xlsx"
+    path.write_bytes(content)
+    return list(parse_xlsx(path, id_lengths=ID_LENGTHS, meta={} if meta is None else meta))
+
+
+def summary(row) -> tuple:
+    return (
+        row.action,
+        row.activity_ref,
+        row.learner_id,
+        row.first_name,
+        row.last_name,
+        row.birth_month,
+        row.birth_day,
+        row.completion_date,
+        row.credit_type,
+        row.moc_points,
+    )
+
+
+JANE_ROW = ("add", "100000001", "123456", "Jane", "Smith", 7, 14, DEC_18, "MK", Decimal("10"))
+OMAR_ROW = ("add", "100000001", "234567", "Omar", "Haddad", 2, 29, DEC_18, "MK", Decimal("10"))
+
+
+# --- Value readers (§8.4) ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "length", "expected"),
+    [
+        ("23456", 6, "023456"),
+        (23456, 6, "023456"),
+        (23456.0, 6, "023456"),
+        (" 123456 ", 6, "123456"),
+        ("1234", 7, "0001234"),
+        ("100000001", 9, "100000001"),
+        ("12345", None, "12345"),
+        ("12a45", 6, "12a45"),
+    ],
+)
+def test_ids_that_lost_leading_zeros_are_padded(value, length, expected):
+    assert read_padded_id(value, length) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("12/18/2015", DEC_18),
+        ("2015-12-18", DEC_18),
+        ("2015-12-18T10:30:00", DEC_18),
+        (" 12/18/2015 ", DEC_18),
+        ("1/2/2016", dt.date(2016, 1, 2)),
+        ("01/02/2016", dt.date(2016, 1, 2)),
+        (dt.datetime(2015, 12, 18, 23, 59), DEC_18),
+        (DEC_18, DEC_18),
+    ],
+)
+def test_dates_in_the_accepted_forms(value, expected):
+    assert read_date(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "18/12/2015",
+        "Dec 18 2015",
+        "2015/12/18",
+        "12-18-2015",
+        "12/18/15",
+        "2015-02-30",
+        "13/01/2015",
+        "20151218",
+        "",
+        "12/18/2015 10:00",
+    ],
+)
+def test_any_other_date_is_an_error_never_a_guess(value):
+    with pytest.raises(ValueError, match="is not a date; use MM/DD/YYYY or YYYY-MM-DD"):
+        read_date(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("10.5", Decimal("10.5")),
+        (" 10.5 ", Decimal("10.5")),
+        ("10", Decimal("10")),
+        (10, Decimal("10")),
+        (10.25, Decimal("10.25")),
+        (".25", Decimal("0.25")),
+    ],
+)
+def test_numbers_use_a_dot(value, expected):
+    assert read_decimal(value) == expected
+
+
+@pytest.mark.parametrize("value", ["10,5", "1,000", "ten", "NaN", "Infinity", "-inf", "10 points"])
+def test_other_numbers_are_an_error(value):
+    with pytest.raises(ValueError, match="is not a number; use a dot as the decimal separator"):
+        read_decimal(value)
+
+
+@pytest.mark.parametrize("value", ["7", "07", 7, 7.0, " 7 "])
+def test_month_seven_and_07_are_july(value):
+    assert read_month(value) == 7
+
+
+@pytest.mark.parametrize("value", ["0", "13", "July", "7.5", ""])
+def test_bad_months(value):
+    with pytest.raises(ValueError, match="is not a month; use 1 to 12"):
+        read_month(value)
+
+
+@pytest.mark.parametrize("value", ["0", "32", "first"])
+def test_bad_days(value):
+    with pytest.raises(ValueError, match="is not a day of the month"):
+        read_day(value)
+
+
+@pytest.mark.parametrize(
+    "value", ["1970-07-14", "--07-14", "07-14", "7-14", "1970-07-14T00:00:00", dt.date(1970, 7, 14)]
+)
+def test_birth_date_forms_keep_month_and_day_only(value):
+    assert read_birth_date(value) == (7, 14)
+
+
+@pytest.mark.parametrize("value", ["July 14", "", "14.07."])
+def test_bad_birth_dates(value):
+    with pytest.raises(ValueError):
+        read_birth_date(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("Y", True),
+        ("yes", True),
+        (" y ", True),
+        ("X", True),
+        ("N", False),
+        ("no", False),
+        ("", False),
+    ],
+)
+def test_permission_values(value, expected):
+    assert read_permission(value) is expected
+
+
+def test_permission_other_value_is_an_error():
+    with pytest.raises(ValueError, match="'maybe' is not Y or N."):
+        read_permission("maybe")
+
+
+# --- Tab-delimited (§8.2) ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("header", [True, False])
+def test_tsv_with_or_without_a_header_row(header):
+    meta = {}
+    rows = rows_of(parse_tsv, tsv([cells(ACTIVITY), cells(ACTIVITY, OMAR)], header=header), meta)
+    assert [summary(r) for r in rows] == [JANE_ROW, OMAR_ROW]
+    assert [r.errors for r in rows] == [{}, {}]
+    assert [r.row_number for r in rows] == ([2, 3] if header else [1, 2])
+    assert meta.get("header", []) == (TEMPLATE_HEADERS if header else [])
+
+
+def test_tsv_header_in_another_order_is_followed():
+    order = [TEMPLATE_HEADERS.index(h) for h in reversed(TEMPLATE_HEADERS)]
+    header = "\t".join(TEMPLATE_HEADERS[i] for i in order)
+    line = "\t".join(cells(ACTIVITY)[i] for i in order)
+    (row,) = rows_of(parse_tsv, f"{header}\n{line}\n".encode())
+    assert summary(row) == JANE_ROW and row.errors == {}
+
+
+def test_tsv_bom_crlf_blank_lines_tab_only_lines_and_trailing_empty_columns():
+    content = (
+        "\ufeff"
+        + "\t".join(cells(ACTIVITY))
+        + "\t\t\t\r\n\r\n\t\t\t\t\r\n \t \r\n"
+        + "\t".join(cells(ACTIVITY, OMAR))
+        + "\r\n"
+    ).encode()
+    rows = rows_of(parse_tsv, content)
+    assert [summary(r) for r in rows] == [JANE_ROW, OMAR_ROW]
+    assert [r.errors for r in rows] == [{}, {}]
+    assert rows[1].row_number == 5
+
+
+def test_tsv_values_are_trimmed():
+    padded = [f"  {v} " if v else v for v in cells(ACTIVITY)]
+    (row,) = rows_of(parse_tsv, tsv([padded], header=False))
+    assert summary(row) == JANE_ROW and row.errors == {}
+
+
+def test_tsv_row_with_extra_values_is_a_row_error():
+    (row,) = rows_of(parse_tsv, tsv([cells(ACTIVITY) + ["x", "y"]], header=False))
+    assert row.errors == {"__all__": "This row has 16 values; the template has 14 columns."}
+
+
+def test_tsv_row_with_13_values_is_fine():
+    (row,) = rows_of(parse_tsv, tsv([cells(ACTIVITY)[:13]], header=False))
+    assert row.errors == {} and row.credit_id is None
+
+
+@pytest.mark.parametrize(("delimiter", "found"), [(",", "','"), (";", "';'"), ("|", "'|'")])
+def test_tsv_in_another_delimiter_is_refused(delimiter, found):
+    content = delimited([cells(ACTIVITY)], delimiter=delimiter)
+    with pytest.raises(FileRefused, match="This file is not tab-delimited") as refused:
+        rows_of(parse_tsv, content)
+    assert f"contains {found}" in str(refused.value)
+
+
+def test_non_utf8_file_is_refused():
+    content = tsv([cells(ACTIVITY, {**JANE, "first_name": "Zoë"})], header=False)
+    with pytest.raises(FileRefused, match="not UTF-8"):
+        rows_of(parse_tsv, content.decode().encode("cp1252"))
+
+
+@pytest.mark.parametrize("content", [b"", b"\r\n\r\n", b"\t\t\r\n", tsv([])])
+def test_tsv_without_rows_is_refused(content):
+    with pytest.raises(FileRefused, match="The file contains no participant rows."):
+        rows_of(parse_tsv, content)
+
+
+def test_delete_row_needs_no_names_or_points():
+    values = cells(
+        ACTIVITY,
+        action="delete",
+        first_name="",
+        last_name="",
+        birth_month="",
+        birth_day="",
+        moc_points="",
+        learner_permission="",
+    )
+    (row,) = rows_of(parse_tsv, tsv([values], header=False))
+    assert row.errors == {}
+    assert (row.action, row.learner_permission) == ("delete", True)
+
+
+def test_missing_required_values_name_their_fields():
+    values = cells(ACTIVITY, learner_id="", completion_date="", credit_type="")
+    (row,) = rows_of(parse_tsv, tsv([values], header=False))
+    assert row.errors == {
+        "learner_id": "This value is required.",
+        "completion_date": "This value is required.",
+        "credit_type": "This value is required.",
+    }
+
+
+# --- CSV (§8.3) --------------------------------------------------------------------------------
+
+
+def test_csv_reads_quoted_values():
+    content = delimited([cells(ACTIVITY, {**JANE, "last_name": "Smith, Jr."}, moc_points="10,5")])
+    (row,) = rows_of(parse_csv, content)
+    assert row.last_name == "Smith, Jr."
+    assert row.errors == {
+        "moc_points": "'10,5' is not a number; use a dot as the decimal separator (10.5)."
+    }
+
+
+def test_csv_needs_a_header_row():
+    with pytest.raises(FileRefused, match="The first row must be the header row"):
+        rows_of(parse_csv, delimited([cells(ACTIVITY)], header=False))
+
+
+def test_csv_header_missing_a_column_is_refused_naming_it():
+    header = ",".join(h for h in TEMPLATE_HEADERS if h not in ("Credit Type", "MOC Points"))
+    with pytest.raises(FileRefused) as refused:
+        rows_of(parse_csv, f"{header}\n".encode())
+    assert str(refused.value) == "The header row is missing these columns: Credit Type, MOC Points."
+
+
+def test_csv_unknown_header_column_is_refused_naming_it():
+    content = (",".join(TEMPLATE_HEADERS + ["Specialty"]) + "\n").encode()
+    with pytest.raises(FileRefused) as refused:
+        rows_of(parse_csv, content)
+    assert str(refused.value) == (
+        "The header row has columns the template does not know: Specialty."
+    )
+
+
+def test_csv_error_report_columns_are_ignored():
+    header = ",".join(TEMPLATE_HEADERS + ["Row", "Field", "Reason"])
+    line = ",".join(cells(ACTIVITY) + ["3", "MOC Points", "bad"])
+    (row,) = rows_of(parse_csv, f"{header}\r\n{line}\r\n".encode())
+    assert summary(row) == JANE_ROW and row.errors == {}
+
+
+def test_csv_header_only_is_refused():
+    with pytest.raises(FileRefused, match="The file contains no participant rows."):
+        rows_of(parse_csv, delimited([]))
+
+
+def test_csv_line_of_only_commas_is_blank():
+    rows = rows_of(parse_csv, delimited([cells(ACTIVITY), [""] * 14, cells(ACTIVITY, OMAR)]))
+    assert [summary(r) for r in rows] == [JANE_ROW, OMAR_ROW]
+
+
+def test_credit_type_label_is_passed_on():
+    (row,) = rows_of(parse_csv, delimited([cells(ACTIVITY, credit_type=" Medical Knowledge ")]))
+    assert row.credit_type == "Medical Knowledge" and row.errors == {}
+
+
+# --- Excel (§8.3) ------------------------------------------------------------------------------
+
+
+def test_xlsx_formula_cell_is_a_row_error(tmp_path):
+    (row,) = xlsx_rows_of(tmp_path, xlsx([cells(ACTIVITY, moc_points="=5+5")]))
+    assert row.errors == {"moc_points": "formula not allowed (=5+5)"}
+
+
+def test_xlsx_formula_in_an_id_cell_is_a_row_error(tmp_path):
+    (row,) = xlsx_rows_of(tmp_path, xlsx([cells(ACTIVITY, learner_id="=123000+456")]))
+    assert row.errors == {"learner_id": "formula not allowed (=123000+456)"}
+
+
+def test_xlsx_number_and_date_cells(tmp_path):
+    values = ["add", 100000001, "ABIM", 23456.0, "Ana", "Oliveira", 3, 9.0,
+              dt.datetime(2015, 12, 18), "MK", 10, 2.5, "Y"]  # fmt: skip
+    (row,) = xlsx_rows_of(tmp_path, xlsx([values], header=TEMPLATE_HEADERS[:13]))
+    assert row.errors == {}
+    assert (row.activity_ref, row.learner_id, row.birth_month, row.birth_day) == (
+        "100000001",
+        "023456",
+        3,
+        9,
+    )
+    assert (row.completion_date, row.moc_points, row.cme_credits) == (
+        DEC_18,
+        Decimal("10"),
+        Decimal("2.5"),
+    )
+
+
+def test_xlsx_needs_a_header_row(tmp_path):
+    with pytest.raises(FileRefused, match="The first row must be the header row"):
+        xlsx_rows_of(tmp_path, xlsx([cells(ACTIVITY)], header=None))
+
+
+def test_xlsx_reads_the_first_sheet_only(tmp_path):
+    workbook = Workbook()
+    workbook.active.append(TEMPLATE_HEADERS)
+    workbook.active.append(cells(ACTIVITY))
+    workbook.create_sheet("Notes").append(["whatever", "is", "here"])
+    out = io.BytesIO()
+    workbook.save(out)
+    (row,) = xlsx_rows_of(tmp_path, out.getvalue())
+    assert summary(row) == JANE_ROW
+
+
+@pytest.mark.parametrize("content", [b"PK\x03\x04 not really a zip", b"just text"])
+def test_file_that_is_not_an_xlsx_is_refused(tmp_path, content):
+    with pytest.raises(FileRefused, match="This is not a readable Excel"):
+        xlsx_rows_of(tmp_path, content)
+
+
+# --- XML learner report (§8.1) -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("namespaced", [False, True])
+def test_xml_with_or_without_namespaces(namespaced):
+    content = learner_report(
+        activity_report(ACTIVITY, namespaced=namespaced),
+        activity_report(ACTIVITY, OMAR, namespaced=namespaced),
+        namespaced=namespaced,
+    )
+    rows = xml_rows_of(content)
+    assert [summary(r) for r in rows] == [JANE_ROW, OMAR_ROW]
+    assert [r.errors for r in rows] == [{}, {}]
+    assert all(r.learner_permission for r in rows)
+
+
+def test_xml_with_prefixed_namespaces():
+    content = (
+        b'<?xml version="1.0"?><ar:ACCMELearnerReports xmlns:ar="http://ns.medbiq.org/ar/v1/">'
+        b"<ar:ActivityReports>"
+        + activity_report(ACTIVITY).replace("<", "<ar:").replace("<ar:/", "</ar:").encode()
+        + b"</ar:ActivityReports></ar:ACCMELearnerReports>"
+    )
+    (row,) = xml_rows_of(content)
+    assert summary(row) == JANE_ROW and row.errors == {}
+
+
+@pytest.mark.parametrize("as_elements", [False, True])
+def test_xml_credit_received_as_attributes_or_child_elements(as_elements):
+    report = activity_report(ACTIVITY, certificates=[("PS", "7.25")], as_elements=as_elements)
+    (row,) = xml_rows_of(learner_report(report))
+    assert (row.credit_type, row.moc_points, row.errors) == ("PS", Decimal("7.25"), {})
+
+
+@pytest.mark.parametrize("under_member", [False, True])
+def test_xml_unique_id_in_certificate_or_under_member(under_member):
+    report = activity_report(ACTIVITY, OMAR, unique_under_member=under_member)
+    (row,) = xml_rows_of(learner_report(report))
+    assert (row.board_code, row.learner_id, row.errors) == ("ABIM", "234567", {})
+
+
+def test_xml_each_credit_certificate_is_one_record():
+    report = activity_report(ACTIVITY, certificates=[("MK", "10"), ("PS", "5")])
+    rows = xml_rows_of(learner_report(report))
+    assert [(r.credit_type, r.moc_points, r.learner_id) for r in rows] == [
+        ("MK", Decimal("10"), "123456"),
+        ("PS", Decimal("5"), "123456"),
+    ]
+    assert rows[0].row_number < rows[1].row_number
+
+
+@pytest.mark.parametrize("birth", ["1970-07-14", "--07-14", "07-14"])
+def test_xml_birth_date_forms(birth):
+    (row,) = xml_rows_of(learner_report(activity_report(ACTIVITY, birth=birth)))
+    assert (row.birth_month, row.birth_day, row.errors) == (7, 14, {})
+
+
+@pytest.mark.parametrize("completed", ["2015-12-18", "2015-12-18T14:05:00", "2015-12-18T23:59:59Z"])
+def test_xml_completed_datetime_time_is_ignored(completed):
+    (row,) = xml_rows_of(learner_report(activity_report(ACTIVITY, completed=completed)))
+    assert (row.completion_date, row.errors) == (DEC_18, {})
+
+
+def test_xml_learner_record_action_delete():
+    (row,) = xml_rows_of(learner_report(activity_report(ACTIVITY, action="delete")))
+    assert (row.action, row.errors) == ("delete", {})
+
+
+def test_xml_provider_id_without_leading_zeros_matches():
+    (row,) = xml_rows_of(learner_report(activity_report(ACTIVITY, provider="1234")))
+    assert row.errors == {}
+
+
+def test_xml_for_another_provider_is_refused():
+    content = learner_report(activity_report(ACTIVITY, provider="0005678"))
+    with pytest.raises(FileRefused) as refused:
+        xml_rows_of(content)
+    assert str(refused.value) == (
+        "This file reports for provider 0005678, but you are uploading for provider 0001234."
+    )
+
+
+def test_xml_bad_values_are_row_errors():
+    report = activity_report(
+        ACTIVITY, birth="July 14", completed="18/12/2015", certificates=[("MK", "10,5")]
+    )
+    (row,) = xml_rows_of(learner_report(report))
+    assert set(row.errors) == {"birth_month", "completion_date", "moc_points"}
+
+
+def test_xml_with_another_root_is_refused():
+    content = b'<?xml version="1.0"?><Roster><Person/></Roster>'
+    with pytest.raises(FileRefused, match="the root element is <Roster>"):
+        xml_rows_of(content)
+
+
+def test_truncated_xml_is_refused():
+    content = learner_report(activity_report(ACTIVITY), activity_report(ACTIVITY, OMAR))
+    with pytest.raises(FileRefused, match="The XML file is not well-formed"):
+        xml_rows_of(content[:-200])
+
+
+def test_xml_without_reports_is_refused():
+    with pytest.raises(FileRefused, match="The file contains no participant rows."):
+        xml_rows_of(learner_report())
+
+
+DOCTYPE_REFUSED = "The XML file contains a DOCTYPE or entity declaration, which is not allowed."
+XXE = '<!DOCTYPE ACCMELearnerReports [<!ENTITY given SYSTEM "file:///etc/passwd">]>\n'
+LAUGHS = (
+    '<!DOCTYPE ACCMELearnerReports [<!ENTITY a "aaaaaaaaaa">'
+    '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY given "&b;&b;&b;&b;&b;&b;&b;&b;">]>\n'
+)
+
+
+@pytest.mark.parametrize("doctype", [XXE, LAUGHS, "<!DOCTYPE ACCMELearnerReports>\n"])
+def test_xml_doctype_is_refused(doctype):
+    report = activity_report(ACTIVITY, {**JANE, "first_name": "&given;"})
+    with pytest.raises(FileRefused, match=DOCTYPE_REFUSED):
+        xml_rows_of(learner_report(report, prolog=doctype))
+
+
+@pytest.mark.parametrize(
+    "padding",
+    [" " * 140_000, "<!-- " + "x" * 140_000 + " -->\n", "<!-- <note> -->\n" + " " * 70_000],
+    ids=["whitespace", "long-comment", "comment-with-a-tag"],
+)
+def test_xml_doctype_after_a_long_prolog_is_refused_too(padding):
+    """ "A DOCTYPE, entity declaration or external reference is refused outright" — also
+    when comments or whitespace push it past the first bytes the parser looks at."""
+    report = activity_report(ACTIVITY, {**JANE, "first_name": "&given;"})
+    with pytest.raises(FileRefused, match=DOCTYPE_REFUSED):
+        xml_rows_of(learner_report(report, prolog=padding + XXE))
+
+
+def test_xml_comments_and_processing_instructions_are_harmless():
+    report = activity_report(ACTIVITY).replace(
+        "<Status>", "<!-- a <comment> --><?app note?><Status>"
+    )
+    (row,) = xml_rows_of(learner_report(report, prolog="<!-- exported by LMS -->\n"))
+    assert summary(row) == JANE_ROW and row.errors == {}
+
+
+# --- Choosing the parser ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "head", "expected"),
+    [
+        ("a.txt", b"add\t1", "tsv"),
+        ("a.TSV", b"add\t1", "tsv"),
+        ("a.tab", b"x", "tsv"),
+        ("a.csv", b"Action,", "csv"),
+        ("a.xlsx", b"PK\x03\x04", "xlsx"),
+        ("a.csv", b"PK\x03\x04", "xlsx"),
+        ("a.xml", b"<?xml", "xml"),
+        ("a.txt", b"\xef\xbb\xbf  <ACCMELearnerReports", "xml"),
+        ("a.xlsx", b"Action,", "xlsx"),
+        ("a.xml", b"Action,", "xml"),
+    ],
+)
+def test_format_from_content_or_extension(name, head, expected):
+    assert detect_format(name, head) == expected
+
+
+@pytest.mark.parametrize("name", ["a.pdf", "participants", "a.xls"])
+def test_unknown_format_is_refused(name):
+    with pytest.raises(FileRefused, match="Upload a .txt/.tsv"):
+        detect_format(name, b"Action,")
+
+
+def test_parse_file_picks_the_parser(tmp_path):
+    path = tmp_path / "upload.bin"
+    path.write_bytes(tsv([cells(ACTIVITY)], header=False))
+    rows = list(
+        parsers.parse_file(path, "tsv", provider_id="0001234", id_lengths=ID_LENGTHS, meta={})
+    )
+    assert [summary(r) for r in rows] == [JANE_ROW]
