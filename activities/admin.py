@@ -98,6 +98,9 @@ class ActivityAdmin(ImportExportMixin, ReviewerModelAdmin):
     resource_classes = [ActivityResource]
     formats = [CSV, XLSX]
 
+    def generate_log_entries(self, result, request):
+        pass  # the import wrote its own history entries (who, when, channel admin)
+
     @admin.display(boolean=True, description="ABIM MOC")
     def registered(self, obj):
         return obj.registrations.filter(status=MocRegistration.Status.ACTIVE).exists()

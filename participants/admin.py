@@ -108,6 +108,10 @@ class CompletionAdmin(ImportExportMixin, ReviewerModelAdmin):
     # Import/export through the intake pipeline (see participants/resources.py).
     resource_classes = [CompletionResource]
     formats = [CSV, XLSX]
+
+    def generate_log_entries(self, result, request):
+        pass  # the import wrote its own history entries (who, when, channel admin)
+
     add_form = CompletionAddForm
     autocomplete_fields = ["activity"]
 
