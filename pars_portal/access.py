@@ -48,6 +48,15 @@ def scope(queryset: QuerySet, user, *, via: str = "provider", write: bool = Fals
     return queryset.filter(**{f"{via}__in": visible_providers(user, write=write).values("pk")})
 
 
+def api_scope(queryset: QuerySet, key, *, via: str = "provider") -> QuerySet:
+    """What an API key may see: its provider's data only; for participant records, only
+    those of its own mode (a sandbox key never sees production records, nor the reverse)."""
+    queryset = queryset.filter(**{via: key.provider_id})
+    if any(f.name == "is_sandbox" for f in queryset.model._meta.fields):
+        queryset = queryset.filter(is_sandbox=key.is_sandbox)
+    return queryset
+
+
 def can_write(user, provider_id: int) -> bool:
     return visible_providers(user, write=True).filter(pk=provider_id).exists()
 

@@ -56,6 +56,9 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "import_export",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_tasks",
     "django_tasks_db",
     "pars_portal",
@@ -201,3 +204,37 @@ BOARD_VERIFIER = envstr("BOARD_VERIFIER", "participants.verification.RosterVerif
 INTAKE_BATCH_SIZE = envint("INTAKE_BATCH_SIZE", 10_000)
 # Uploads larger than this are refused before anything reads them.
 UPLOAD_MAX_MB = envint("UPLOAD_MAX_MB", 50)
+
+# Web services (/api/v1/): per-provider API keys, per-key throttling.
+API_MAX_RECORDS = envint("API_MAX_RECORDS", 10_000)
+# A 10,000-record XML learner report is about 8 MB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = envint("API_MAX_BODY_MB", 25) * 1024 * 1024
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["participants.apikeys.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_RATES": {
+        "api_key": envstr("API_RATE", "6000/min"),
+        "learner_match": envstr("API_LEARNER_MATCH_RATE", "60/min"),
+    },
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "PARS Portal web services",
+    "DESCRIPTION": (
+        "Report participant completions for ABIM MOC from a learning management system. "
+        "Authenticate with `Authorization: Bearer <API key>`; create keys in the portal "
+        "under API. Sandbox keys validate and store records but never send them to ABIM."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",  # served from the package, never a CDN
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "APPEND_COMPONENTS": {"securitySchemes": {"ApiKey": {"type": "http", "scheme": "bearer"}}},
+    "SECURITY": [{"ApiKey": []}],
+}

@@ -1,12 +1,41 @@
 from django.contrib import admin
+from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from activities import views as activity_views
+from participants import api
 from participants import views as participant_views
 
 from . import views
 
+
+def _api(view):
+    """API views authenticate with API keys, not the portal's login."""
+    return login_not_required(view.as_view())
+
+
+api_patterns = [
+    path("learner-reports", _api(api.LearnerReportsView), name="api_learner_reports"),
+    path("completions", _api(api.CompletionList), name="api_completions"),
+    path("completions/status", _api(api.StatusQuery), name="api_status"),
+    path("completions/<int:pk>", _api(api.CompletionDetail), name="api_completion"),
+    path("learner-match", _api(api.LearnerMatch), name="api_learner_match"),
+    path("activities", _api(api.ActivityList), name="api_activities"),
+    path("activities/<str:activity_id>", _api(api.ActivityDetail), name="api_activity"),
+    path("schema", login_not_required(SpectacularAPIView.as_view()), name="api_schema"),
+    path(
+        "docs",
+        login_not_required(SpectacularSwaggerView.as_view(url_name="api_schema")),
+        name="api_docs",
+    ),
+]
+
 urlpatterns = [
+    path("api/v1/", include(api_patterns)),
+    path("api/", participant_views.api_help, name="api_help"),
+    path("api/keys/new/", participant_views.api_key_create, name="api_key_create"),
+    path("api/keys/<int:key_id>/revoke/", participant_views.api_key_revoke, name="api_key_revoke"),
     path("", views.home, name="home"),
     path("activities/", activity_views.activity_list, name="activity_list"),
     path("activities/new/", activity_views.activity_create, name="activity_create"),

@@ -154,3 +154,21 @@ class UploadForm(forms.Form):
             del self.fields["provider"]
         self.helper = FormHelper()
         self.helper.add_input(Submit("upload", "Upload and check"))
+
+
+class ApiKeyForm(forms.Form):
+    provider = forms.ModelChoiceField(queryset=None)
+    name = forms.CharField(max_length=100, help_text="What will use it, e.g. 'Moodle LMS'.")
+    mode = forms.ChoiceField(
+        choices=[("sandbox", "Sandbox: records are validated and stored, never sent to ABIM"),
+                 ("production", "Production: records go to ABIM")],
+        widget=forms.RadioSelect, initial="sandbox",
+    )  # fmt: skip
+
+    def __init__(self, *args, providers, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["provider"].queryset = providers
+        if len(providers) == 1:
+            del self.fields["provider"]
+        self.helper = FormHelper()
+        self.helper.add_input(Submit("create", "Create API key"))

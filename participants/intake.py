@@ -158,13 +158,14 @@ class _New:
 class _Batch:
     """State for one batch: what was loaded, and what the rows decided."""
 
-    def __init__(self, *, provider, rows, actor, channel, upload, today, dry_run):
+    def __init__(self, *, provider, rows, actor, channel, upload, today, dry_run, sandbox):
         self.provider = provider
         self.rows = rows
         self.actor = actor
         self.channel = channel
         self.upload = upload
         self.today = today
+        self.sandbox = sandbox
         self.outcomes: list[RowOutcome] = []
         self.new: list[_New] = []
         self.deletes: list[tuple[_Existing, str]] = []
@@ -211,7 +212,7 @@ class _Batch:
         self.existing_by_credit_id: dict[str, _Existing] = {}
         self.existing_by_id: dict[int, _Existing] = {}
         current = (
-            Completion.objects.filter(provider=self.provider)
+            Completion.objects.filter(provider=self.provider, is_sandbox=self.sandbox)
             .exclude(status=Completion.Status.DELETED)
             .order_by()
         )
@@ -227,7 +228,7 @@ class _Batch:
             found = found.union(current.filter(credit_id__in=credit_ids).values_list(*fields))
         if corrects:
             corrected = Completion.objects.filter(
-                provider=self.provider, pk__in=corrects
+                provider=self.provider, is_sandbox=self.sandbox, pk__in=corrects
             ).order_by()
             found = found.union(corrected.values_list(*fields))
         for values in found:
@@ -396,6 +397,7 @@ class _Batch:
             "status": Completion.Status.SUBMITTED,
             "status_reason": "",
             "warning": "",
+            "is_sandbox": self.sandbox,
         }
         self.pending_keys[key] = row.row_number
         outcome.result = Result.CREATED
@@ -629,6 +631,7 @@ def intake_batches(
     commit: bool = True,
     batch_size: int | None = None,
     today: dt.date | None = None,
+    sandbox: bool = False,
 ) -> Iterator[list[RowOutcome]]:
     """Run rows through the pipeline batch by batch, yielding each batch's outcomes.
 
@@ -642,7 +645,7 @@ def intake_batches(
         for attempt in range(3):
             batch = _Batch(
                 provider=provider, rows=chunk, actor=actor, channel=channel, upload=upload,
-                today=today, dry_run=dry_run,
+                today=today, dry_run=dry_run, sandbox=sandbox,
             )  # fmt: skip
             batch.load()
             batch.check()

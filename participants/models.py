@@ -192,6 +192,11 @@ class Completion(models.Model):
     upload = models.ForeignKey(
         Upload, on_delete=models.PROTECT, null=True, blank=True, related_name="completions"
     )
+    is_sandbox = models.BooleanField(
+        "sandbox",
+        default=False,
+        help_text="Sent with a sandbox API key: validated and stored, never sent to the board.",
+    )
     corrects = models.ForeignKey(
         "self",
         on_delete=models.PROTECT,
@@ -205,16 +210,24 @@ class Completion(models.Model):
         ordering = ["-created_at", "-id"]
         verbose_name = "participant completion"
         constraints = [
-            # pars-spec §5 duplicate rule, among records that are not deleted.
+            # pars-spec §5 duplicate rule, among records that are not deleted (sandbox
+            # records are a world apart: they never block a real record).
             models.UniqueConstraint(
-                fields=["activity", "board", "learner_id", "credit_type", "completion_date"],
+                fields=[
+                    "activity",
+                    "board",
+                    "learner_id",
+                    "credit_type",
+                    "completion_date",
+                    "is_sandbox",
+                ],
                 condition=~Q(status="deleted"),
                 name="completion_unique_active",
                 violation_error_message="Already reported: this learner has a record for this "
                 "activity, credit type and completion date.",
             ),
             models.UniqueConstraint(
-                fields=["provider", "credit_id"],
+                fields=["provider", "credit_id", "is_sandbox"],
                 condition=Q(credit_id__isnull=False) & ~Q(status="deleted"),
                 name="completion_unique_credit_id",
             ),
@@ -301,3 +314,44 @@ class CompletionEvent(models.Model):
         if self.pk:
             raise ValueError("History entries are append-only.")
         super().save(*args, **kwargs)
+
+
+class ApiKey(models.Model):
+    """A provider's credential for the web services. Only a hash of the key is stored; the
+    key itself is shown once, when it is created."""
+
+    class Mode(models.TextChoices):
+        PRODUCTION = "production", "Production"
+        SANDBOX = "sandbox", "Sandbox (validated and stored, never sent to the board)"
+
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="api_keys")
+    name = models.CharField(max_length=100, help_text="What uses this key, e.g. 'Moodle LMS'.")
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.SANDBOX)
+    prefix = models.CharField(
+        max_length=16, help_text="The key's first characters, to tell keys apart."
+    )
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API key"
+
+    def __str__(self):
+        return f"{self.prefix}… {self.name} ({self.get_mode_display().split(' ')[0]})"
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.mode == self.Mode.SANDBOX
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

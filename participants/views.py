@@ -9,14 +9,14 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
-from activities.models import Channel
+from activities.models import Activity, Channel
 from activities.views import get_activity_for_user
 from pars_portal.access import can_write, get_for_user, scope, visible_providers
 
 from . import exports, services
-from .forms import DeleteForm, ParticipantFilterForm, ParticipantForm, UploadForm
+from .forms import ApiKeyForm, DeleteForm, ParticipantFilterForm, ParticipantForm, UploadForm
 from .intake import Result, intake_submit
-from .models import Completion, Upload
+from .models import ApiKey, Completion, Upload
 
 STATUS_BADGES = {
     Completion.Status.SUBMITTED: "text-bg-info",
@@ -366,3 +366,57 @@ def upload_help(request):
         "participants/upload_help.html",
         {"columns": TEMPLATE_COLUMNS, "limit_mb": settings.UPLOAD_MAX_MB},
     )
+
+
+# --- Web services: keys and the help page ---------------------------------------------------
+
+
+def api_help(request):
+    """The API page: the provider's keys (created, last used, revoked) and curl examples."""
+    providers = visible_providers(request.user, write=True)
+    keys = scope(ApiKey.objects.all(), request.user).select_related("provider", "created_by")
+    return render(
+        request,
+        "participants/api_help.html",
+        {
+            "keys": keys,
+            "form": ApiKeyForm(providers=providers) if providers.exists() else None,
+            "base_url": request.build_absolute_uri("/api/v1/"),
+            "example_activity": scope(Activity.objects.all(), request.user)
+            .filter(registrations__status="active")
+            .values_list("pars_id", flat=True)
+            .first()
+            or "100000001",
+        },
+    )
+
+
+@require_POST
+def api_key_create(request):
+    from .apikeys import api_key_create as create_key
+
+    providers = visible_providers(request.user, write=True)
+    if not providers.exists():
+        raise PermissionDenied("Only a provider's editors can create API keys.")
+    form = ApiKeyForm(request.POST, providers=providers)
+    if not form.is_valid():
+        messages.error(request, "Give the key a name and choose sandbox or production.")
+        return redirect("api_help")
+    key, secret = create_key(
+        provider=form.cleaned_data.get("provider") or providers.get(),
+        user=request.user,
+        name=form.cleaned_data["name"],
+        mode=form.cleaned_data["mode"],
+    )
+    # The secret is shown on this response only; it is stored as a hash.
+    return render(request, "participants/api_key_created.html", {"key": key, "secret": secret})
+
+
+@require_POST
+def api_key_revoke(request, key_id):
+    from .apikeys import api_key_revoke as revoke_key
+
+    key = get_for_user(ApiKey.objects.all(), request.user, write=True, pk=key_id)
+    revoke_key(key=key, user=request.user)
+    messages.success(request, f"API key {key.prefix}… revoked; it no longer works.")
+    return redirect("api_help")
