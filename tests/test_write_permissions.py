@@ -6,23 +6,24 @@ import pytest
 from django.urls import URLResolver, get_resolver, reverse
 
 from activities.models import ActivityEvent, MocRegistration
-from participants.models import Completion, CompletionEvent, Upload
+from participants.apikeys import api_key_create
+from participants.models import ApiKey, Completion, CompletionEvent, Upload
 
 from .conftest import make_completion
 
 READ_ONLY = {
     "home", "activity_list", "activity_detail", "participant_search", "completion_detail",
     "upload_list", "upload_detail", "upload_errors", "upload_template", "upload_help",
-    "activity_export", "participant_export",
+    "activity_export", "participant_export", "api_help",
 }  # fmt: skip
 PATTERNS = [p for p in get_resolver().url_patterns if not isinstance(p, URLResolver)]
 WRITE_NAMES = sorted(p.name for p in PATTERNS if p.name not in READ_ONLY)
 
 
-def url_for(name, activity, completion, upload):
+def url_for(name, activity, completion, upload, key):
     pattern = next(p for p in PATTERNS if p.name == name)
     values = {"pars_id": activity.pars_id, "pk": completion.pk, "upload_id": upload.pk,
-              "file_format": "csv"}  # fmt: skip
+              "file_format": "csv", "key_id": key.pk}  # fmt: skip
     kwargs = {k: values[k] for k in pattern.pattern.converters}
     return reverse(name, kwargs=kwargs)
 
@@ -35,6 +36,7 @@ def snapshot():
         ActivityEvent.objects.count(),
         MocRegistration.objects.filter(status="active").count(),
         Upload.objects.count(),
+        ApiKey.objects.filter(revoked_at__isnull=True).count(),
     )
 
 
@@ -47,7 +49,8 @@ def test_viewer_and_reviewer_get_403_on_every_write_page(
         provider=activity_a.provider, uploaded_by=editor_a, file="x.csv", file_name="x.csv",
         file_format="csv", sha256="0" * 64, status=Upload.Status.PREVIEW,
     )  # fmt: skip
-    url = url_for(name, activity_a, completion, upload)
+    key, _ = api_key_create(provider=activity_a.provider, user=editor_a, name="x", mode="sandbox")
+    url = url_for(name, activity_a, completion, upload, key)
     before = snapshot()
     for user in (viewer_a, reviewer):
         client = client_of(user)
