@@ -1,0 +1,242 @@
+"""Benchmark of the web services: `manage.py bench_api`.
+
+Sets up a scratch SQLite database (never the configured one) with a provider, an API key, a
+registered activity and a roster; starts the app under gunicorn on loopback; then, with a
+real HTTP client, measures single-record submissions (p50/p95 over 500 requests) and
+records/s for 1,000-record XML learner reports. Baselines from the same run: an
+authenticated GET (the cost of HTTP + auth alone) and the same XML reports through the
+pipeline in-process (the cost without HTTP). Prints `name: value` lines.
+"""
+
+import datetime as dt
+import http.client
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from .bench_import import XML_REPORT, argparse_hidden
+
+
+class Command(BaseCommand):
+    help = "Benchmark the REST API under gunicorn on loopback (scratch SQLite database)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--requests", type=int, default=500)
+        parser.add_argument("--bulk-posts", type=int, default=10)
+        parser.add_argument("--bulk-size", type=int, default=1000)
+        parser.add_argument("--workers", type=int, default=2)
+        parser.add_argument("--stage", help=argparse_hidden())
+        parser.add_argument("--workdir", help=argparse_hidden())
+
+    def handle(self, *args, stage, workdir, **options):
+        if stage == "setup":
+            if os.environ.get("PARS_BENCH_SCRATCH") != "1":
+                raise CommandError("Internal stages run only on the scratch database.")
+            return self._setup(Path(workdir), options)
+        if stage == "inprocess":
+            if os.environ.get("PARS_BENCH_SCRATCH") != "1":
+                raise CommandError("Internal stages run only on the scratch database.")
+            return self._inprocess(Path(workdir), options)
+        return self._orchestrate(options)
+
+    def _orchestrate(self, options):
+        with tempfile.TemporaryDirectory(prefix="pars-bench-api-") as workdir:
+            env = dict(os.environ)
+            env.update(
+                DATABASE_URL=f"sqlite:///{workdir}/bench.sqlite3",
+                PARS_BENCH_SCRATCH="1",
+                DJANGO_SETTINGS_MODULE="pars_portal.settings",
+                LOG_LEVEL="WARNING",
+                API_RATE="100000/min",
+            )
+            common = ["--workdir", workdir, "--bulk-posts", str(options["bulk_posts"]),
+                      "--bulk-size", str(options["bulk_size"])]  # fmt: skip
+            self._run([sys.executable, "manage.py", "bench_api", "--stage", "setup", *common], env)
+            secret = (Path(workdir) / "key.txt").read_text().strip()
+            pars_id = (Path(workdir) / "activity.txt").read_text().strip()
+            port = _free_port()
+            server = subprocess.Popen(  # noqa: S603 - our own app on loopback
+                [sys.executable, "-m", "gunicorn", "pars_portal.wsgi", "-b", f"127.0.0.1:{port}",
+                 "-w", str(options["workers"]), "--log-level", "warning"],
+                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            )  # fmt: skip
+            try:
+                _wait_for(port)
+                figures = self._measure(port, secret, pars_id, options)
+            finally:
+                server.terminate()
+                server.wait(timeout=10)
+            out = self._run(
+                [sys.executable, "manage.py", "bench_api", "--stage", "inprocess", *common], env
+            )
+            figures.update(json.loads(out))
+            ratio = float(figures["bulk_records_per_s"]) / float(figures["inprocess_records_per_s"])
+            figures["bulk_ratio_vs_inprocess"] = f"{ratio:.2f}"
+            for name, value in figures.items():
+                self.stdout.write(f"{name}: {value}")
+
+    def _run(self, command, env):
+        result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+        if result.returncode:
+            raise CommandError(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
+        return result.stdout
+
+    def _setup(self, workdir, options):
+        from django.contrib.auth.models import User
+
+        from activities import services as activity_services
+        from activities.models import Activity, Attestation, Board, Provider
+        from participants.apikeys import api_key_create
+        from participants.parsers import RosterRow
+        from participants.services import roster_load
+
+        call_command("migrate", verbosity=0)
+        user = User.objects.create_user("bench", password=None)
+        provider = Provider.objects.create(accme_id="0001234", name="Bench provider")
+        activity = activity_services.activity_create(
+            provider=provider, actor=user, title="Bench activity",
+            activity_type=Activity.Type.COURSE, start_date=dt.date(2015, 1, 1),
+            end_date=dt.date(2015, 12, 31), reporting_year=2015, cme_credits=Decimal("10"),
+        )  # fmt: skip
+        activity_services.registration_create(
+            activity=activity, actor=user, moc_points=Decimal("10"),
+            credit_types=Board.objects.get(code="ABIM").credit_types.filter(code="MK"),
+            attested=Attestation.Statement.values,
+        )  # fmt: skip
+        total = 2 * options["bulk_posts"] * options["bulk_size"] + 2 * 1000
+        roster_load(
+            rows=(RosterRow(0, "ABIM", f"{i:06d}", f"First{i}", f"Last{i}", 1 + i % 12,
+                            1 + i % 28) for i in range(total))
+        )  # fmt: skip
+        _, secret = api_key_create(provider=provider, user=user, name="bench", mode="production")
+        (workdir / "key.txt").write_text(secret)
+        (workdir / "activity.txt").write_text(activity.pars_id)
+
+    def _measure(self, port, secret, pars_id, options):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
+
+        def request(method, path, body=None, content_type=None):
+            h = dict(headers)
+            if content_type:
+                h["Content-Type"] = content_type
+            started = time.perf_counter()
+            connection.request(method, path, body=body, headers=h)
+            response = connection.getresponse()
+            payload = response.read()
+            elapsed = (time.perf_counter() - started) * 1000
+            if response.status >= 400:
+                raise CommandError(f"{method} {path}: {response.status} {payload[:300]!r}")
+            return elapsed, payload
+
+        for _ in range(20):  # warm-up: both workers, caches
+            request("GET", "/api/v1/activities")
+        baseline = sorted(request("GET", "/api/v1/activities")[0] for _ in range(200))
+
+        singles, statuses = [], set()
+        for i in range(options["requests"]):
+            body = json.dumps({"reports": [{
+                "activityId": pars_id, "completionDate": "2015-12-18",
+                "learner": {"boardId": f"{i:06d}", "firstName": f"First{i}",
+                            "lastName": f"Last{i}", "birthMonth": 1 + i % 12,
+                            "birthDay": 1 + i % 28},
+                "credits": [{"creditType": "MK", "points": 10}],
+            }]})  # fmt: skip
+            elapsed, payload = request("POST", "/api/v1/learner-reports", body)
+            singles.append(elapsed)
+            statuses.add(json.loads(payload)["results"][0]["result"])
+        if statuses != {"created"}:
+            raise CommandError(f"single submissions were not all created: {statuses}")
+
+        size, posts = options["bulk_size"], options["bulk_posts"]
+        bodies = [
+            _xml_body(pars_id, range(100_000 + n * size, 100_000 + (n + 1) * size))
+            for n in range(posts)
+        ]
+        started = time.perf_counter()
+        created = 0
+        for body in bodies:
+            _, payload = request("POST", "/api/v1/learner-reports", body, "application/xml")
+            created += json.loads(payload)["totals"]["created"]
+        bulk_seconds = time.perf_counter() - started
+        if created != size * posts:
+            raise CommandError(f"bulk: {created} created of {size * posts}")
+        connection.close()
+        p = statistics.quantiles
+        single_p50, get_p50 = statistics.median(singles), statistics.median(baseline)
+        return {
+            "single_requests": len(singles),
+            "single_p50_ms": f"{single_p50:.1f}",
+            "single_p95_ms": f"{p(singles, n=20)[18]:.1f}",
+            "baseline_get_p50_ms": f"{get_p50:.1f}",
+            "single_ratio_vs_get": f"{single_p50 / get_p50:.2f}",
+            "bulk_posts": posts,
+            "bulk_records": created,
+            "bulk_seconds": f"{bulk_seconds:.2f}",
+            "bulk_records_per_s": f"{created / bulk_seconds:.0f}",
+        }
+
+    def _inprocess(self, workdir, options):
+        """The same kind of XML reports through parser + pipeline, without HTTP."""
+        import io
+
+        from activities.models import Activity, Channel
+        from participants.apikeys import ApiKey
+        from participants.intake import intake_submit
+        from participants.parsers import parse_xml
+
+        key = ApiKey.objects.select_related("provider", "created_by").get()
+        pars_id = Activity.objects.get().pars_id
+        size, posts = options["bulk_size"], options["bulk_posts"]
+        start = 100_000 + size * posts
+        bodies = [
+            _xml_body(pars_id, range(start + n * size, start + (n + 1) * size))
+            for n in range(posts)
+        ]
+        started = time.perf_counter()
+        created = 0
+        for body in bodies:
+            rows = list(parse_xml(io.BytesIO(body), provider_id="0001234", id_lengths={"ABIM": 6}))
+            result = intake_submit(provider=key.provider, rows=rows, actor=key.created_by,
+                                   channel=Channel.API)  # fmt: skip
+            created += result.totals["created"]
+        seconds = time.perf_counter() - started
+        self.stdout.write(json.dumps({"inprocess_records_per_s": f"{created / seconds:.0f}"}))
+
+
+def _xml_body(pars_id, numbers) -> bytes:
+    reports = "".join(
+        XML_REPORT.format(i=i, id=f"{i:06d}", month=1 + i % 12, day=1 + i % 28, pars_id=pars_id)
+        for i in numbers
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><ACCMELearnerReports><ActivityReports>'
+        f"{reports}</ActivityReports></ACCMELearnerReports>"
+    ).encode()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for(port, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise CommandError("gunicorn did not start")
