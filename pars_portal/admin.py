@@ -15,13 +15,8 @@ class ReviewerAdminSite(admin.AdminSite):
         return is_reviewer(request.user)
 
 
-class ReviewerAccess:
-    """Reviewers may view; writes as the class allows (flags), then through services.
-    A missing or out-of-scope object is a 404, not a redirect."""
-
-    reviewer_can_add = False
-    reviewer_can_change = False
-    reviewer_can_delete = False
+class ReviewerViewAccess:
+    """Reviewers may look; a missing or out-of-scope object is a 404, not a redirect."""
 
     def get_object(self, request, object_id, from_field=None):
         obj = super().get_object(request, object_id, from_field)
@@ -34,6 +29,14 @@ class ReviewerAccess:
 
     def has_view_permission(self, request, obj=None):
         return is_reviewer(request.user)
+
+
+class ReviewerAccess(ReviewerViewAccess):
+    """Writes only as the class allows (flags), and then through services."""
+
+    reviewer_can_add = False
+    reviewer_can_change = False
+    reviewer_can_delete = False
 
     def has_add_permission(self, request, *args):
         return self.reviewer_can_add and is_reviewer(request.user)
@@ -89,28 +92,12 @@ class ReadOnlyInline(ReviewerInline):
         return False
 
 
-class ThirdPartyReviewerAccess:
-    """For admins of other apps (users, groups, login attempts, task results): reviewers
-    may look; changes need the model permissions Django grants (superusers)."""
-
-    def get_object(self, request, object_id, from_field=None):
-        obj = super().get_object(request, object_id, from_field)
-        if obj is None:
-            raise Http404("No such object.")
-        return obj
-
-    def has_module_permission(self, request):
-        return is_reviewer(request.user)
-
-    def has_view_permission(self, request, obj=None):
-        return is_reviewer(request.user)
-
-
 def adopt_third_party_admins(site):
-    """Give every model admin registered by another app the reviewer rules."""
+    """Admins of other apps (users, groups, login attempts, task results): reviewers may
+    look; changes keep needing the model permissions Django grants (superusers)."""
     for model, model_admin in list(site._registry.items()):
-        if isinstance(model_admin, ReviewerAccess | ThirdPartyReviewerAccess):
+        if isinstance(model_admin, ReviewerViewAccess):
             continue
         cls = type(model_admin)
         site.unregister(model)
-        site.register(model, type(f"Reviewer{cls.__name__}", (ThirdPartyReviewerAccess, cls), {}))
+        site.register(model, type(f"Reviewer{cls.__name__}", (ReviewerViewAccess, cls), {}))

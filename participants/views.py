@@ -319,24 +319,23 @@ def _preview_groups(rows):
     return [(key, label, [r for r in rows if r["result"] == key]) for key, label in labels.items()]
 
 
-@require_POST
-def upload_confirm(request, upload_id):
+def _upload_action(request, upload_id, action):
     upload = _get_upload(request, upload_id, write=True)
     try:
-        services.upload_confirm(upload=upload, user=request.user)
+        action(upload=upload, user=request.user)
     except ValidationError as error:
         messages.error(request, error.messages[0])
     return redirect("upload_detail", upload_id=upload.pk)
+
+
+@require_POST
+def upload_confirm(request, upload_id):
+    return _upload_action(request, upload_id, services.upload_confirm)
 
 
 @require_POST
 def upload_retry(request, upload_id):
-    upload = _get_upload(request, upload_id, write=True)
-    try:
-        services.upload_retry(upload=upload, user=request.user)
-    except ValidationError as error:
-        messages.error(request, error.messages[0])
-    return redirect("upload_detail", upload_id=upload.pk)
+    return _upload_action(request, upload_id, services.upload_retry)
 
 
 def upload_errors(request, upload_id):
