@@ -22,6 +22,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from activities.deadlines import deadline_table
 from activities.models import Activity, Board, Channel, MocRegistration
 from pars_portal.access import api_scope
 
@@ -118,6 +119,11 @@ class SubmitResponseSerializer(serializers.Serializer):
     results = RecordResultSerializer(many=True)
 
 
+class LateSerializer(serializers.Serializer):
+    deadline = serializers.ChoiceField(choices=["on_time", "grace", "late"])
+    over30Days = serializers.BooleanField()
+
+
 class CompletionSerializer(serializers.ModelSerializer):
     activityId = serializers.CharField(source="activity.pars_id")
     board = serializers.CharField(source="board.code")
@@ -138,6 +144,7 @@ class CompletionSerializer(serializers.ModelSerializer):
     createdAt = serializers.DateTimeField(source="created_at")
     sandbox = serializers.BooleanField(source="is_sandbox")
     correctsId = serializers.IntegerField(source="corrects_id", allow_null=True)
+    late = serializers.SerializerMethodField(help_text="Deadline flags (pars-spec §6)")
 
     class Meta:
         model = Completion
@@ -145,8 +152,14 @@ class CompletionSerializer(serializers.ModelSerializer):
             "id", "activityId", "board", "boardId", "firstName", "lastName", "birthMonth",
             "birthDay", "completionDate", "creditType", "points", "cmeCredits", "creditId",
             "status", "statusReason", "warning", "statusChangedAt", "createdAt", "channel",
-            "sandbox", "correctsId",
+            "sandbox", "correctsId", "late",
         ]  # fmt: skip
+
+    @extend_schema_field(LateSerializer)
+    def get_late(self, completion):
+        table = self.context.get("deadlines")
+        result = completion.lateness(table)
+        return {"deadline": result.deadline or "on_time", "over30Days": result.over_30_days}
 
 
 class StatusSerializer(serializers.Serializer):
@@ -316,6 +329,9 @@ class CompletionList(generics.ListAPIView):
     serializer_class = CompletionSerializer
     pagination_class = Pagination
     throttle_classes = [KeyRateThrottle]
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "deadlines": deadline_table()}
 
     @extend_schema(
         summary="List participant records (for LMS polling)",

@@ -10,6 +10,8 @@ from collections.abc import Iterable
 
 from lxml import etree
 
+from activities.deadlines import deadline_table
+
 from .parsers import REPORT_COLUMNS, TEMPLATE_HEADERS, field_label, header_key
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -121,7 +123,9 @@ def write_learner_report(
 
 # --- What the portal offers for download ----------------------------------------------------
 
-RECORD_EXTRA_HEADERS = ["Record ID", "Status", "Status Reason", "Warning", "Entered", "Channel"]
+RECORD_EXTRA_HEADERS = [
+    "Record ID", "Status", "Status Reason", "Warning", "Entered", "Channel", "Late",
+]  # fmt: skip
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "tsv": "text/tab-separated-values; charset=utf-8",
@@ -135,7 +139,7 @@ def _points(value):
     return format(value.normalize(), "f") if value is not None else ""
 
 
-def record_cells(c) -> list:
+def record_cells(c, table=None) -> list:
     """A Completion as the template's columns (so an export can be uploaded again) plus its
     status."""
     return [
@@ -161,6 +165,7 @@ def record_cells(c) -> list:
         c.warning,
         c.created_at.strftime("%m/%d/%Y %H:%M"),
         c.get_channel_display(),
+        "; ".join(c.lateness(table).labels),
     ]
 
 
@@ -193,13 +198,15 @@ def write_records(stream, file_format: str, completions) -> None:
     records = completions.select_related("activity", "board", "credit_type", "provider")
     records = records.iterator(chunk_size=2000)
     header = TEMPLATE_HEADERS + RECORD_EXTRA_HEADERS
+    table = deadline_table()
     if file_format == "xml":
         write_learner_report(stream, (record_report(c) for c in records))
     elif file_format == "xlsx":
-        write_xlsx(stream, header, (record_cells(c) for c in records))
+        write_xlsx(stream, header, (record_cells(c, table) for c in records))
     else:
         delimiter = "\t" if file_format == "tsv" else ","
-        write_delimited(stream, header, (record_cells(c) for c in records), delimiter=delimiter)
+        rows = (record_cells(c, table) for c in records)
+        write_delimited(stream, header, rows, delimiter=delimiter)
 
 
 def write_template(stream, file_format: str) -> None:

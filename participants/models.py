@@ -281,6 +281,13 @@ class Completion(models.Model):
         if errors:
             raise ValidationError(errors)
 
+    def lateness(self, table=None):
+        """Late flags against the deadlines table (pass one table for many records)."""
+        from activities.deadlines import deadline_table, lateness
+
+        table = deadline_table() if table is None else table
+        return lateness(self.completion_date, timezone.localdate(self.created_at), table)
+
     @property
     def birth_month_day(self) -> str:
         return f"{self.birth_month:02d}/{self.birth_day:02d}"

@@ -332,7 +332,7 @@ def _looks_like_header(cells) -> bool:
 
 # The error report and the export add these; both can be uploaded again as they are.
 REPORT_COLUMNS = {"row", "field", "reason", "recordid", "status", "statusreason", "warning",
-                  "entered", "channel"}  # fmt: skip
+                  "entered", "channel", "late"}  # fmt: skip
 
 
 def map_header(cells, *, kind: str) -> list[str | None]:

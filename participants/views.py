@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
+from activities.deadlines import deadline_table
 from activities.models import Activity, Channel
 from activities.views import get_activity_for_user
 from pars_portal.access import can_write, get_for_user, scope, visible_providers
@@ -39,7 +40,11 @@ def _get_completion(request, pk, *, write=False) -> Completion:
 
 def _records_page(request, queryset, per_page=50):
     queryset = queryset.select_related("activity", "credit_type").order_by("-created_at", "-id")
-    return Paginator(queryset, per_page).get_page(request.GET.get("page"))
+    page = Paginator(queryset, per_page).get_page(request.GET.get("page"))
+    table = deadline_table()
+    for record in page.object_list:
+        record.late = record.lateness(table)
+    return page
 
 
 def activity_page(request, activity, form=None):
@@ -144,6 +149,7 @@ def completion_detail(request, pk):
         "participants/completion_detail.html",
         {
             "completion": completion,
+            "late": completion.lateness(),
             "events": completion.events.select_related("actor"),
             "corrections": completion.corrections.all(),
             "writable": can_write(request.user, completion.provider_id),

@@ -136,6 +136,8 @@ def test_csv_export_row_has_the_template_columns_and_status(
         "Learner Permission (Y/N)": "Y", "Credit ID": "", "Record ID": str(record.pk),
         "Status": "Submitted", "Status Reason": "", "Warning": "", "Entered": "",
         "Channel": "Web form",
+        # Completed 12/18/2015, entered today: after the 2015 deadline and its grace period.
+        "Late": "Late: sent after the deadline; Sent more than 30 days after completion",
     }  # fmt: skip
 
 

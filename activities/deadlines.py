@@ -1,0 +1,50 @@
+"""Reporting deadlines (pars-spec §6) → the late flags shown on every record.
+
+Deadlines are rows reviewers edit; a year without a row is due December 31 of that year.
+Flags are computed when shown, so an edited deadline applies at once.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from .models import Deadline
+
+ON_TIME = ""
+IN_GRACE = "grace"
+LATE = "late"
+FLAG_TEXT = {
+    IN_GRACE: "Sent in the grace period",
+    LATE: "Late: sent after the deadline",
+}
+OVER_30_DAYS = "Sent more than {days} days after completion"
+
+
+@dataclass(frozen=True, slots=True)
+class Lateness:
+    deadline: str  # ON_TIME, IN_GRACE or LATE
+    over_30_days: bool
+
+    @property
+    def labels(self) -> list[str]:
+        labels = [FLAG_TEXT[self.deadline]] if self.deadline else []
+        if self.over_30_days:
+            labels.append(OVER_30_DAYS.format(days=settings.LATE_AFTER_COMPLETION_DAYS))
+        return labels
+
+
+def deadline_table() -> dict[int, tuple[dt.date, dt.date | None]]:
+    return {d.year: (d.due_date, d.grace_until) for d in Deadline.objects.all()}
+
+
+def lateness(completion_date: dt.date, received: dt.date, table: dict) -> Lateness:
+    due, grace = table.get(completion_date.year, (dt.date(completion_date.year, 12, 31), None))
+    if received <= due:
+        flag = ON_TIME
+    elif grace and received <= grace:
+        flag = IN_GRACE
+    else:
+        flag = LATE
+    over = (received - completion_date).days > settings.LATE_AFTER_COMPLETION_DAYS
+    return Lateness(flag, over)
