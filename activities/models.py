@@ -184,6 +184,8 @@ class Activity(models.Model):
             raise ValidationError({"end_date": "The end date is before the start date."})
         if self.legacy_module_code == "":
             self.legacy_module_code = None
+        elif self.legacy_module_code:
+            self.legacy_module_code = self.legacy_module_code.upper()  # codes match any case
 
     def active_registration(self, board_code: str = "ABIM"):
         return self.registrations.filter(

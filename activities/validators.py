@@ -19,6 +19,10 @@ BOARD_ID_INVALID = "{board} ID must be {description}."
 BIRTH_MONTH_INVALID = "Birth month must be a number from 1 to 12."
 BIRTH_DAY_INVALID = "Birth day must be a number from 1 to {last_day} for that month."
 
+AMOUNT_TOO_LARGE = "{field} must be at most 9999.99."
+CME_CREDITS_INVALID = "CME credits must be 0 or more, with at most 2 decimals."
+MAX_AMOUNT = Decimal("9999.99")  # the columns hold 6 digits, 2 of them decimals
+
 PROVIDER_ID_RE = re.compile(r"^\d{7}$")
 ACTIVITY_ID_RE = re.compile(r"^\d{9}$")
 QUARTER = Decimal("0.25")
@@ -60,6 +64,8 @@ def validate_moc_points(value) -> None:
         raise ValidationError(POINTS_NOT_QUARTER, code="points_step") from None
     if points <= 0:
         raise ValidationError(POINTS_NOT_POSITIVE, code="points_positive")
+    if points > MAX_AMOUNT:
+        raise ValidationError(AMOUNT_TOO_LARGE.format(field="MOC points"), code="points_max")
     if points % QUARTER != 0:
         raise ValidationError(POINTS_NOT_QUARTER, code="points_step")
 
@@ -83,3 +89,11 @@ def validate_birth_month_day(month: int | None, day: int | None) -> dict[str, Va
             BIRTH_DAY_INVALID.format(last_day=last_day), code="birth_day"
         )
     return errors
+
+
+def validate_cme_credits(value) -> None:
+    credits = Decimal(value)
+    if credits < 0 or credits != credits.quantize(Decimal("0.01")):
+        raise ValidationError(CME_CREDITS_INVALID, code="cme_credits")
+    if credits > MAX_AMOUNT:
+        raise ValidationError(AMOUNT_TOO_LARGE.format(field="CME credits"), code="cme_max")

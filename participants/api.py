@@ -546,3 +546,21 @@ class ActivityDetail(generics.RetrieveAPIView):
 
     def get_queryset(self):
         return _activities(self.request)
+
+
+STRICT_REQUESTS = {
+    "LearnerReportsRequest", "ReportRequest", "LearnerRequest", "CreditRequest",
+    "LearnerMatchRequest", "DeleteRequest",
+}  # fmt: skip
+NON_EMPTY_LISTS = {("LearnerReportsRequest", "reports"), ("ReportRequest", "credits")}
+
+
+def strict_request_schemas(result, generator, request, public):
+    """The request bodies refuse unknown fields and empty lists: say so in the schema."""
+    schemas = result.get("components", {}).get("schemas", {})
+    for name in STRICT_REQUESTS & schemas.keys():
+        schemas[name]["additionalProperties"] = False
+    for name, field in NON_EMPTY_LISTS:
+        if name in schemas:
+            schemas[name]["properties"][field]["minItems"] = 1
+    return result

@@ -171,6 +171,7 @@ class _Batch:
         self.deletes: list[tuple[_Existing, str]] = []
         # Keys added by earlier rows of this batch: key → row number.
         self.pending_keys: dict[tuple, int] = {}
+        self.pending_credit_ids: dict[str, int] = {}
         self.credit_type_cache: dict[tuple, object] = {}
         # Dry runs write nothing the next batch could see, so they carry what earlier
         # batches decided (key hashes and ids: memory stays small for a million rows).
@@ -184,7 +185,7 @@ class _Batch:
     def load(self):
         refs = {r.activity_ref for r in self.rows if r.activity_ref}
         digits = {ref.zfill(9) for ref in refs if ref.isdigit()}
-        codes = {ref for ref in refs if not ref.isdigit()}
+        codes = {ref.upper() for ref in refs if not ref.isdigit()}  # stored upper-case
         wanted = Q(pars_id__in=digits)
         if codes:
             wanted |= Q(legacy_module_code__in=codes)
@@ -325,13 +326,16 @@ class _Batch:
             moc_points=row.moc_points,
             learner_permission=row.learner_permission,
             today=self.today,
+            cme_credits=row.cme_credits,
+            credit_id=row.credit_id,
         )
         if errors:
             outcome.errors = errors
             return
-        if key in self.pending_keys:
+        if key in self.pending_keys or row.credit_id in self.pending_credit_ids:
+            earlier = self.pending_keys.get(key) or self.pending_credit_ids[row.credit_id]
             outcome.result = Result.ALREADY_REPORTED
-            outcome.message = ALREADY_IN_BATCH.format(row=self.pending_keys[key])
+            outcome.message = ALREADY_IN_BATCH.format(row=earlier)
             return
         if self.dry_run and hash(key) in self.dry_run.added_keys:
             outcome.result = Result.ALREADY_REPORTED
@@ -347,8 +351,22 @@ class _Batch:
                     id=row.corrects_id, status=status)}  # fmt: skip
                 return
         existing = self.existing_by_key.get(key)
-        if row.credit_id and row.credit_id in self.existing_by_credit_id:
-            existing = self.existing_by_credit_id[row.credit_id]
+        by_credit_id = self.existing_by_credit_id.get(row.credit_id) if row.credit_id else None
+        if by_credit_id is not None:
+            # The credit ID names the record: an idempotent retry returns it. If the natural
+            # key belongs to yet another record, nothing may be written (neither key nor
+            # credit ID may exist twice): the row is already reported.
+            clash = existing is not None and existing is not by_credit_id
+            existing = by_credit_id
+            if clash and corrected is None:
+                outcome.result = Result.ALREADY_REPORTED
+                outcome.completion_id = existing.id
+                outcome.status = existing.status
+                outcome.existing_upload_id = existing.upload_id
+                outcome.message = ALREADY_REPORTED_DIFFERENT.format(
+                    id=existing.id, date=fmt_date(timezone.localdate(existing.created_at))
+                )
+                return
         supersedes, reason = corrected, CORRECTED_BY
         if corrected is None and key in self.deleted_by_key:
             # "delete" then "add" of the same key: the add corrects the deleted record.
@@ -400,6 +418,8 @@ class _Batch:
             "is_sandbox": self.sandbox,
         }
         self.pending_keys[key] = row.row_number
+        if row.credit_id:
+            self.pending_credit_ids[row.credit_id] = row.row_number
         outcome.result = Result.CREATED
         self.new.append(_New(row, values, board.code, outcome, supersedes, reason))
         if supersedes is not None:

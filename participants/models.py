@@ -277,6 +277,8 @@ class Completion(models.Model):
             moc_points=self.moc_points,
             learner_permission=self.learner_permission,
             today=timezone.localdate(),
+            cme_credits=self.cme_credits,
+            credit_id=self.credit_id,
         )
         if errors:
             raise ValidationError(errors)

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from activities.validators import (
     BOARD_ID_INVALID,
     validate_birth_month_day,
+    validate_cme_credits,
     validate_moc_points,
     validate_points_within,
 )
@@ -27,6 +28,7 @@ COMPLETION_BEFORE_START = "Completion date {date} is before the activity started
 PERMISSION_MISSING = "The learner's permission to share the data with the board is required."
 NAME_REQUIRED = "{field} is required."
 CONTROL_CHARACTER = "{field} contains a control character; retype it."
+CREDIT_ID_TOO_LONG = "The credit ID is {length} characters long; at most 300 are allowed."
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -50,6 +52,8 @@ def completion_errors(
     moc_points: Decimal | None,
     learner_permission: bool,
     today: dt.date,
+    cme_credits: Decimal | None = None,
+    credit_id: str | None = None,
 ) -> dict[str, str]:
     """Return {field: message} for everything wrong with one record; empty when valid.
 
@@ -102,4 +106,13 @@ def completion_errors(
 
     if not learner_permission:
         errors["learner_permission"] = PERMISSION_MISSING
+    if cme_credits is not None:
+        try:
+            validate_cme_credits(cme_credits)
+        except ValidationError as error:
+            errors["cme_credits"] = error.messages[0]
+    if credit_id and len(credit_id) > 300:
+        errors["credit_id"] = CREDIT_ID_TOO_LONG.format(length=len(credit_id))
+    elif credit_id and _CONTROL.search(credit_id):
+        errors["credit_id"] = CONTROL_CHARACTER.format(field="Credit ID")
     return errors

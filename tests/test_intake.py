@@ -275,3 +275,29 @@ def test_query_count_does_not_grow_with_batch_size(activity_a, editor_a, abim):
         counts[size] = len(queries)
     assert counts[10_000] == counts[10], counts
     assert Completion.objects.count() == 10_010
+
+
+def test_credit_id_of_one_record_with_the_key_of_another_never_duplicates(
+    activity_a, editor_a, roster
+):
+    """Found by schemathesis: a rejected record A (credit ID x) and a record B; a row with
+    A's credit ID, corrected values and B's key must not create a second record for B's key."""
+    a = submit(activity_a, [row(activity_a, credit_id="ccid:a", birth_day=15,
+                                completion_date=dt.date(2015, 12, 17))], editor_a)  # fmt: skip
+    b = submit(activity_a, [row(activity_a)], editor_a)
+    assert (a.outcomes[0].status, b.outcomes[0].status) == ("rejected", "accepted")
+    again = submit(activity_a, [row(activity_a, credit_id="ccid:a")], editor_a).outcomes[0]
+    assert again.result == Result.ALREADY_REPORTED
+    assert again.completion_id in (a.outcomes[0].completion_id, b.outcomes[0].completion_id)
+    assert Completion.objects.count() == 2
+
+
+def test_same_credit_id_twice_in_one_submission_creates_one_record(activity_a, editor_a, roster):
+    result = submit(
+        activity_a,
+        [row(activity_a, 1, credit_id="ccid:1"),
+         row(activity_a, 2, credit_id="ccid:1", credit_type="PS")],
+        editor_a,
+    )  # fmt: skip
+    assert [o.result for o in result.outcomes] == [Result.CREATED, Result.ALREADY_REPORTED]
+    assert Completion.objects.count() == 1
