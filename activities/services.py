@@ -125,7 +125,11 @@ def registration_create(
             activity=activity, board=board, status=MocRegistration.Status.ACTIVE
         ).exists():
             raise ValidationError(ALREADY_REGISTERED.format(board=board.code))
-        registration.save()
+        try:
+            with transaction.atomic():
+                registration.save()
+        except IntegrityError:  # a double click: the other request registered it first
+            raise ValidationError(ALREADY_REGISTERED.format(board=board.code)) from None
         registration.credit_types.set(credit_types)
         Attestation.objects.bulk_create(
             Attestation(registration=registration, statement=s, attested_by=actor)
@@ -150,7 +154,8 @@ def registration_create(
 def registration_withdraw(*, registration: MocRegistration, actor, channel: str = Channel.FORM):
     with transaction.atomic():
         registration = MocRegistration.objects.select_for_update().get(pk=registration.pk)
-        if registration.activity.completions.filter(board=registration.board).exists():
+        real = registration.activity.completions.filter(is_sandbox=False)
+        if real.filter(board=registration.board).exists():
             raise ValidationError(REGISTRATION_HAS_RECORDS)
         registration.status = MocRegistration.Status.WITHDRAWN
         registration.withdrawn_by = actor

@@ -93,7 +93,7 @@ def validate_birth_month_day(month: int | None, day: int | None) -> dict[str, Va
 
 def validate_cme_credits(value) -> None:
     credits = Decimal(value)
-    if credits < 0 or credits != credits.quantize(Decimal("0.01")):
-        raise ValidationError(CME_CREDITS_INVALID, code="cme_credits")
     if credits > MAX_AMOUNT:
         raise ValidationError(AMOUNT_TOO_LARGE.format(field="CME credits"), code="cme_max")
+    if credits < 0 or credits != credits.quantize(Decimal("0.01")):
+        raise ValidationError(CME_CREDITS_INVALID, code="cme_credits")

@@ -54,11 +54,11 @@ def activity_list(request):
         q = filters["q"]
         activities = activities.filter(
             Q(title__icontains=q)
-            | Q(pars_id=q.zfill(9) if q.isdigit() else q)
+            | Q(pars_id=q.zfill(9) if q.isascii() and q.isdigit() else q)
             | Q(provider_activity_id__iexact=q)
             | Q(legacy_module_code__iexact=q)
         )
-    if filters["year"].isdigit():
+    if filters["year"].isascii() and filters["year"].isdigit():
         activities = activities.filter(reporting_year=int(filters["year"]))
     if filters["registered"] in ("yes", "no"):
         activities = activities.filter(registered=filters["registered"] == "yes")

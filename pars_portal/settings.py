@@ -204,6 +204,8 @@ BOARD_VERIFIER = envstr("BOARD_VERIFIER", "participants.verification.RosterVerif
 INTAKE_BATCH_SIZE = envint("INTAKE_BATCH_SIZE", 10_000)
 # Uploads larger than this are refused before anything reads them.
 UPLOAD_MAX_MB = envint("UPLOAD_MAX_MB", 50)
+# A check or save with no progress for this long may be retried (its worker died).
+UPLOAD_STALE_MINUTES = envint("UPLOAD_STALE_MINUTES", 10)
 
 # Web services (/api/v1/): per-provider API keys, per-key throttling.
 API_MAX_RECORDS = envint("API_MAX_RECORDS", 10_000)

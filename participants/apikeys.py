@@ -9,10 +9,15 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.throttling import SimpleRateThrottle
 
+from pars_portal.access import can_write
+
 from .models import ApiKey
 
 KEY_PREFIX = {ApiKey.Mode.PRODUCTION: "pars_live_", ApiKey.Mode.SANDBOX: "pars_test_"}
 KEY_INVALID = "Invalid or revoked API key."
+KEY_OWNER_GONE = (
+    "This API key's creator no longer edits this provider's data; ask an editor for a new key."
+)
 
 
 # --- Keys -----------------------------------------------------------------------------------
@@ -61,6 +66,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         )
         if key is None:
             raise exceptions.AuthenticationFailed(KEY_INVALID)
+        # The key acts for the editor who created it: it stops when their access does.
+        if not (key.created_by.is_active and can_write(key.created_by, key.provider_id)):
+            raise exceptions.AuthenticationFailed(KEY_OWNER_GONE)
         now = timezone.now()
         if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
             # At most one write a minute per key: "last used" without a write per request.
@@ -81,9 +89,15 @@ class KeyRateThrottle(SimpleRateThrottle):
 
 
 class LearnerMatchThrottle(KeyRateThrottle):
-    """Stricter: a match reveals whether someone is on the board's roster."""
+    """Stricter, and per provider (not per key: more keys must not mean more tries): a match
+    reveals whether someone is on the board's roster."""
 
     scope = "learner_match"
+
+    def get_cache_key(self, request, view):
+        if isinstance(request.auth, ApiKey):
+            return self.cache_format % {"scope": self.scope, "ident": request.auth.provider_id}
+        return super().get_cache_key(request, view)
 
 
 try:  # documents the scheme in the OpenAPI schema (drf-spectacular)

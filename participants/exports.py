@@ -186,7 +186,8 @@ def record_report(c) -> etree._Element:
             "credit_type": c.credit_type.code,
             "moc_points": c.moc_points,
             "credit_id": c.credit_id,
-            "action": "add",
+            # As in the spreadsheet exports: a deleted record is history, refused on upload.
+            "action": "deleted" if c.status == "deleted" else "add",
             "extra": {"RecordID": c.pk, "RecordStatus": c.status},
         }
     )

@@ -105,9 +105,6 @@ class RowOutcome:
     warning: str = ""
     errors: dict[str, str] = field(default_factory=dict)
     message: str = ""
-    # For "already reported": the upload that created the existing record (a retried
-    # upload recognises its own rows).
-    existing_upload_id: int | None = None
     row: ParticipantRow | None = field(default=None, repr=False)
 
 
@@ -158,7 +155,10 @@ class _New:
 class _Batch:
     """State for one batch: what was loaded, and what the rows decided."""
 
-    def __init__(self, *, provider, rows, actor, channel, upload, today, dry_run, sandbox):
+    def __init__(
+        self, *, provider, rows, actor, channel, upload, today, dry_run, sandbox,
+        deleted_by_key, after_write,
+    ):  # fmt: skip
         self.provider = provider
         self.rows = rows
         self.actor = actor
@@ -176,9 +176,10 @@ class _Batch:
         # Dry runs write nothing the next batch could see, so they carry what earlier
         # batches decided (key hashes and ids: memory stays small for a million rows).
         self.dry_run: _DryRunState | None = dry_run
-        # Records deleted by earlier rows of this batch, by key: a later add of the same
-        # key is their correction and links to them.
-        self.deleted_by_key: dict[tuple, _Existing] = {}
+        # Records deleted by earlier rows of this submission, by key: a later add of the
+        # same key is their correction and links to them (carried across batches).
+        self.deleted_by_key: dict[tuple, _Existing] = deleted_by_key
+        self.after_write = after_write
 
     # -- loading (a fixed number of queries, whatever the batch size) --
 
@@ -362,7 +363,6 @@ class _Batch:
                 outcome.result = Result.ALREADY_REPORTED
                 outcome.completion_id = existing.id
                 outcome.status = existing.status
-                outcome.existing_upload_id = existing.upload_id
                 outcome.message = ALREADY_REPORTED_DIFFERENT.format(
                     id=existing.id, date=fmt_date(timezone.localdate(existing.created_at))
                 )
@@ -381,7 +381,6 @@ class _Batch:
                 outcome.result = Result.ALREADY_REPORTED
                 outcome.completion_id = existing.id
                 outcome.status = existing.status
-                outcome.existing_upload_id = existing.upload_id
                 template = ALREADY_REPORTED if same else ALREADY_REPORTED_DIFFERENT
                 outcome.message = template.format(
                     id=existing.id, date=fmt_date(timezone.localdate(existing.created_at))
@@ -528,6 +527,9 @@ class _Batch:
                 updates = [Completion(pk=e.id, status_reason=r) for e, r in reasons]
                 Completion.objects.bulk_update(updates, ["status_reason"])
             _insert_returning_ids(CompletionEvent, events, returning=False)
+            if self.after_write:
+                # In the same transaction: progress saved with the batch, or neither.
+                self.after_write(self.outcomes)
 
     def _event(self, completion_id, from_status, to_status, reason, now, detail):
         if self.upload and "upload" not in detail:
@@ -652,29 +654,35 @@ def intake_batches(
     batch_size: int | None = None,
     today: dt.date | None = None,
     sandbox: bool = False,
+    after_write=None,
 ) -> Iterator[list[RowOutcome]]:
     """Run rows through the pipeline batch by batch, yielding each batch's outcomes.
 
     With commit=False nothing is written: the outcomes say what would happen (preview).
-    Memory stays bounded by the batch size, whatever the number of rows.
+    `after_write(outcomes)` runs inside each batch's transaction (to save progress with
+    it). Memory stays bounded by the batch size, whatever the number of rows.
     """
     today = today or timezone.localdate()
     size = batch_size or settings.INTAKE_BATCH_SIZE
     dry_run = _DryRunState() if not commit else None
+    deleted_by_key: dict = {}
     for chunk in _chunks(rows, size):
         for attempt in range(3):
             batch = _Batch(
                 provider=provider, rows=chunk, actor=actor, channel=channel, upload=upload,
                 today=today, dry_run=dry_run, sandbox=sandbox,
+                deleted_by_key=dict(deleted_by_key), after_write=after_write,
             )  # fmt: skip
             batch.load()
             batch.check()
             batch.verify()
             if not commit:
                 dry_run.remember(batch)
+                deleted_by_key = batch.deleted_by_key
                 break
             try:
                 batch.write()
+                deleted_by_key = batch.deleted_by_key
                 break
             except (IntegrityError, _Conflict):
                 # A concurrent submission wrote one of these records first; re-read and

@@ -1,3 +1,5 @@
+import datetime as dt
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -83,6 +85,10 @@ class Upload(models.Model):
     header = models.JSONField(default=list, blank=True, help_text="The file's header row.")
     total_rows = models.PositiveIntegerField(null=True, blank=True)
     processed_rows = models.PositiveIntegerField(default=0)
+    committed_rows = models.PositiveIntegerField(
+        default=0, help_text="Rows whose batch is saved; a retry resumes after them."
+    )
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     preview_totals = models.JSONField(default=dict, blank=True)
     preview_rows = models.JSONField(default=list, blank=True)
     result_totals = models.JSONField(default=dict, blank=True)
@@ -104,6 +110,17 @@ class Upload(models.Model):
         if not self.total_rows:
             return 0
         return min(100, round(100 * self.processed_rows / self.total_rows))
+
+    @property
+    def can_retry(self) -> bool:
+        """Interrupted, or a worker stopped answering (killed, restarted machine)."""
+        if self.status == self.Status.FAILED:
+            return True
+        if self.status in (self.Status.VALIDATING, self.Status.COMMITTING):
+            last = self.heartbeat_at or self.confirmed_at or self.uploaded_at
+            stale = timezone.now() - dt.timedelta(minutes=settings.UPLOAD_STALE_MINUTES)
+            return last is not None and last < stale
+        return False
 
     @property
     def is_working(self) -> bool:

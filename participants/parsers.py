@@ -411,7 +411,18 @@ class Formula(str):
     """An Excel cell that holds a formula (refused per row, never evaluated)."""
 
 
-def _delimited_rows(reader, *, kind, header_required, id_lengths, meta, first_line=1):
+CSV_BROKEN = "The file cannot be read as {kind} (line {line}): {detail}."
+
+
+def _delimited_rows(reader, *, kind, **kwargs):
+    try:
+        yield from _delimited_rows_unchecked(reader, kind=kind, **kwargs)
+    except csv.Error as error:
+        line = getattr(reader, "line_num", "?")
+        raise FileRefused(CSV_BROKEN.format(kind=kind, line=line, detail=error)) from None
+
+
+def _delimited_rows_unchecked(reader, *, kind, header_required, id_lengths, meta, first_line=1):
     expected = len(TEMPLATE_COLUMNS)
     columns = None
     produced = 0
@@ -471,7 +482,9 @@ def parse_tsv(stream, *, id_lengths, meta) -> Iterator:
         yield first
         yield from lines
 
-    reader = csv.reader(all_lines(), delimiter="\t")
+    # The template has no quoting: a `"` is part of a value, never a quote (a stray one must
+    # not swallow the rows after it).
+    reader = csv.reader(all_lines(), delimiter="\t", quoting=csv.QUOTE_NONE)
     yield from _delimited_rows(
         reader,
         kind="tab-delimited",

@@ -8,7 +8,6 @@ from itertools import islice
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from activities.models import Board, Channel
@@ -101,6 +100,10 @@ UPLOAD_NOT_RETRYABLE = "Only an interrupted upload can be retried."
 UPLOAD_INTERRUPTED = (
     "Saving was interrupted after {done} of {total} rows. Rows saved so far are kept; the "
     "batch that was being saved was rolled back. Retry to finish: nothing is saved twice."
+)
+UPLOAD_CHECK_FAILED = (
+    "The file could not be checked ({kind}); nothing was saved. Please check that it is a "
+    "participant file in one of the template formats; if it is, contact ACCME support."
 )
 PREVIEW_ROWS = 10
 logger = logging.getLogger(__name__)
@@ -218,8 +221,13 @@ def upload_check(*, upload_id: int) -> Upload:
                     preview.append(_preview_item(outcome, upload.file_format))
             UploadIssue.objects.bulk_create(_issues(upload, UploadIssue.Phase.CHECK, outcomes))
             processed += len(outcomes)
-            Upload.objects.filter(pk=upload.pk).update(processed_rows=processed)
-    except FileRefused as error:
+            Upload.objects.filter(pk=upload.pk).update(
+                processed_rows=processed, heartbeat_at=timezone.now()
+            )
+    except Exception as error:
+        if not isinstance(error, FileRefused):
+            logger.exception("Upload %s could not be checked", upload.pk)
+            error = UPLOAD_CHECK_FAILED.format(kind=type(error).__name__)
         upload.issues.all().delete()
         Upload.objects.filter(pk=upload.pk).update(
             status=Upload.Status.REFUSED, message=str(error)[:500], finished_at=timezone.now()
@@ -252,65 +260,72 @@ def upload_confirm(*, upload: Upload, user) -> Upload:
 
 
 def upload_retry(*, upload: Upload, user) -> Upload:
-    from .tasks import commit_upload
+    """Resume an interrupted save (or a check or save whose worker stopped answering)."""
+    from .tasks import check_upload, commit_upload
 
-    changed = Upload.objects.filter(pk=upload.pk, status=Upload.Status.FAILED).update(
-        status=Upload.Status.COMMITTING, processed_rows=0, message=""
-    )
-    if not changed:
+    upload = Upload.objects.get(pk=upload.pk)
+    if not upload.can_retry:
         raise ValidationError(UPLOAD_NOT_RETRYABLE)
-    commit_upload.enqueue(upload.pk)
+    if upload.status == Upload.Status.VALIDATING:
+        Upload.objects.filter(pk=upload.pk).update(status=Upload.Status.RECEIVED, message="")
+        check_upload.enqueue(upload.pk)
+    else:
+        Upload.objects.filter(pk=upload.pk).update(
+            status=Upload.Status.COMMITTING, message="", heartbeat_at=timezone.now()
+        )
+        commit_upload.enqueue(upload.pk)
     return Upload.objects.get(pk=upload.pk)
 
 
 def upload_commit(*, upload_id: int) -> Upload:
-    """Run the confirmed file through the pipeline for real, batch by batch (each batch one
-    transaction). Re-running after an interruption saves nothing twice: rows this upload
-    already saved come back as its own."""
+    """Run the confirmed file through the pipeline for real, batch by batch. Each batch's
+    records, its row errors and the upload's progress are saved in one transaction, so a
+    retry after an interruption resumes after the last saved batch: nothing twice."""
     upload = Upload.objects.select_related("provider", "confirmed_by").get(pk=upload_id)
     if upload.status != Upload.Status.COMMITTING:
         return upload
-    upload.issues.filter(phase=UploadIssue.Phase.COMMIT).delete()
-    # Records an earlier, interrupted run of this upload saved: they count as created.
-    saved_before = Completion.objects.filter(upload=upload).aggregate(m=Max("id"))["m"] or 0
-    totals = {r.value: 0 for r in Result}
-    processed = 0
+    done = upload.committed_rows
+    if done:
+        totals = {r.value: upload.result_totals.get(r.value, 0) for r in Result}
+    else:
+        upload.issues.filter(phase=UploadIssue.Phase.COMMIT).delete()
+        totals = {r.value: 0 for r in Result}
+
+    def saved(outcomes):
+        nonlocal done
+        for outcome in outcomes:
+            totals[outcome.result.value] += 1
+        done += len(outcomes)
+        UploadIssue.objects.bulk_create(_issues(upload, UploadIssue.Phase.COMMIT, outcomes))
+        Upload.objects.filter(pk=upload.pk).update(
+            committed_rows=done, processed_rows=done, result_totals=totals,
+            heartbeat_at=timezone.now(),
+        )  # fmt: skip
+
     try:
-        for outcomes in intake_batches(
+        for _ in intake_batches(
             provider=upload.provider,
-            rows=_rows_of(upload, {}),
+            rows=islice(_rows_of(upload, {}), upload.committed_rows, None),
             actor=upload.confirmed_by,
             channel=Channel.UPLOAD,
             upload=upload,
+            after_write=saved,
         ):
-            for outcome in outcomes:
-                result = outcome.result
-                if (
-                    result == Result.ALREADY_REPORTED
-                    and outcome.existing_upload_id == upload.pk
-                    and outcome.completion_id <= saved_before
-                ):
-                    result = Result.CREATED  # saved by an earlier, interrupted run
-                totals[result.value] += 1
-            UploadIssue.objects.bulk_create(_issues(upload, UploadIssue.Phase.COMMIT, outcomes))
-            processed += len(outcomes)
-            Upload.objects.filter(pk=upload.pk).update(processed_rows=processed)
+            pass
     except Exception as error:
-        logger.exception("Upload %s interrupted after %s rows", upload.pk, processed)
+        logger.exception("Upload %s interrupted after %s rows", upload.pk, done)
+        saved_rows = Upload.objects.get(pk=upload.pk).committed_rows
         message = (
             str(error)
             if isinstance(error, FileRefused)
-            else UPLOAD_INTERRUPTED.format(done=processed, total=upload.total_rows or "?")
+            else UPLOAD_INTERRUPTED.format(done=saved_rows, total=upload.total_rows or "?")
         )
         Upload.objects.filter(pk=upload.pk).update(
             status=Upload.Status.FAILED, message=message[:500]
         )
         return Upload.objects.get(pk=upload.pk)
     Upload.objects.filter(pk=upload.pk).update(
-        status=Upload.Status.DONE,
-        result_totals=totals,
-        processed_rows=processed,
-        finished_at=timezone.now(),
+        status=Upload.Status.DONE, finished_at=timezone.now()
     )
     return Upload.objects.get(pk=upload.pk)
 

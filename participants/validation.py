@@ -28,6 +28,8 @@ COMPLETION_BEFORE_START = "Completion date {date} is before the activity started
 PERMISSION_MISSING = "The learner's permission to share the data with the board is required."
 NAME_REQUIRED = "{field} is required."
 CONTROL_CHARACTER = "{field} contains a control character; retype it."
+NAME_TOO_LONG = "{field} is {length} characters long; at most 100 are allowed."
+BOARD_ID_TOO_LONG = "The board ID is {length} characters long; at most 20 are allowed."
 CREDIT_ID_TOO_LONG = "The credit ID is {length} characters long; at most 300 are allowed."
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -61,7 +63,9 @@ def completion_errors(
     `offered_codes` the credit type codes it offers.
     """
     errors: dict[str, str] = {}
-    if not re.fullmatch(board.board_id_pattern, learner_id or ""):
+    if len(learner_id or "") > 20:
+        errors["learner_id"] = BOARD_ID_TOO_LONG.format(length=len(learner_id))
+    elif not re.fullmatch(board.board_id_pattern, learner_id or ""):
         errors["learner_id"] = BOARD_ID_INVALID.format(
             board=board.code, description=board.board_id_description
         )
@@ -73,6 +77,8 @@ def completion_errors(
                                 ("last_name", "Last name", last_name)):  # fmt: skip
         if value and _CONTROL.search(value):
             errors[field] = CONTROL_CHARACTER.format(field=label)
+        elif value and len(value) > 100:
+            errors[field] = NAME_TOO_LONG.format(field=label, length=len(value))
     for field, error in validate_birth_month_day(birth_month, birth_day).items():
         errors[field] = error.messages[0]
 

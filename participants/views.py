@@ -56,7 +56,9 @@ def activity_page(request, activity, form=None):
             k: request.GET[k] for k in ("completion_date", "credit_type") if k in request.GET
         }
         form = ParticipantForm(initial=initial, registration=registration)
-    records = Completion.objects.filter(activity=activity)
+    # Sandbox records (API test keys) live in the API only, never among real ones.
+    real = Completion.objects.filter(is_sandbox=False)
+    records = real.filter(activity=activity)
     status = request.GET.get("status", "")
     if status in Completion.Status.values:
         records = records.filter(status=status)
@@ -65,7 +67,7 @@ def activity_page(request, activity, form=None):
         records = records.filter(
             Q(learner_id=q) | Q(last_name__icontains=q) | Q(first_name__icontains=q)
         )
-    totals = Completion.objects.filter(activity=activity).aggregate(
+    totals = real.filter(activity=activity).aggregate(
         records=Count("id", filter=~Q(status=Completion.Status.DELETED)),
         points=Sum("moc_points", filter=~Q(status=Completion.Status.DELETED)),
         accepted_points=Sum("moc_points", filter=Q(status=Completion.Status.ACCEPTED)),
@@ -132,7 +134,7 @@ def _saved_message(outcome) -> str:
 
 def participant_search(request):
     form = ParticipantFilterForm(request.GET or None)
-    records = scope(Completion.objects.all(), request.user)
+    records = scope(Completion.objects.filter(is_sandbox=False), request.user)
     if request.GET:
         records = form.filter(records)
     return render(
@@ -152,7 +154,9 @@ def completion_detail(request, pk):
             "late": completion.lateness(),
             "events": completion.events.select_related("actor"),
             "corrections": completion.corrections.all(),
-            "writable": can_write(request.user, completion.provider_id),
+            # Sandbox records belong to the API that made them: read-only here.
+            "writable": can_write(request.user, completion.provider_id)
+            and not completion.is_sandbox,
             "badges": STATUS_BADGES,
         },
     )
@@ -160,6 +164,8 @@ def completion_detail(request, pk):
 
 def completion_delete(request, pk):
     completion = _get_completion(request, pk, write=True)
+    if completion.is_sandbox:
+        raise PermissionDenied("Sandbox records are managed through the API.")
     form = DeleteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -183,6 +189,8 @@ def completion_correct(request, pk):
     """Correct a record: the pipeline deletes the old one and adds the new one, linked; if
     the new one is refused, the old one stays untouched."""
     completion = _get_completion(request, pk, write=True)
+    if completion.is_sandbox:
+        raise PermissionDenied("Sandbox records are managed through the API.")
     activity = completion.activity
     registration = activity.active_registration(completion.board.code)
     if completion.status == Completion.Status.DELETED:
@@ -232,7 +240,7 @@ def _download(file_format, name, write):
 
 def activity_export(request, pars_id, file_format):
     activity = get_activity_for_user(request, pars_id)
-    records = Completion.objects.filter(activity=activity).order_by("id")
+    records = Completion.objects.filter(activity=activity, is_sandbox=False).order_by("id")
     return _download(
         file_format,
         f"participants-{activity.pars_id}",
@@ -242,7 +250,7 @@ def activity_export(request, pars_id, file_format):
 
 def participant_export(request, file_format):
     form = ParticipantFilterForm(request.GET or None)
-    records = scope(Completion.objects.all(), request.user)
+    records = scope(Completion.objects.filter(is_sandbox=False), request.user)
     if request.GET:
         records = form.filter(records)
     return _download(

@@ -1202,7 +1202,9 @@ def test_learner_match_bad_input_is_400(api, key_a, roster, change, expected):
     assert reply.json == expected
 
 
-def test_learner_match_is_throttled_per_key(api, key_a, provider_a, editor_a, roster, monkeypatch):
+def test_learner_match_is_throttled_per_provider(
+    api, key_a, key_b, provider_a, editor_a, roster, monkeypatch
+):
     # DRF reads the rates into SimpleRateThrottle.THROTTLE_RATES when it is imported, so
     # overriding settings.REST_FRAMEWORK (even with api_settings.reload()) would not reach it.
     monkeypatch.setattr(
@@ -1215,8 +1217,11 @@ def test_learner_match_is_throttled_per_key(api, key_a, provider_a, editor_a, ro
     assert throttled.status == 429
     assert throttled.json["detail"].startswith("Request was throttled.")
     assert 0 < int(throttled.headers["retry-after"]) <= 60
+    # More keys do not mean more tries: the limit is the provider's.
     other_key = make_key(provider_a, editor_a, name="Second LMS")
-    assert api.post_json("learner-match", data, key=other_key).status == 200
+    assert api.post_json("learner-match", data, key=other_key).status == 429
+    # Another provider is not affected.
+    assert api.post_json("learner-match", data, key=key_b).status == 200
     # Only learner-match has the stricter rate.
     assert api.get("activities", key=key_a).status == 200
 

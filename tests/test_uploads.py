@@ -876,7 +876,7 @@ def test_crash_in_the_middle_of_a_commit_then_retry_saves_every_row_once(
     assert "interrupted" in failed.message
     assert "after 2 of 6 rows" in failed.message
     text = page(client, failed)
-    assert failed.message in text and "Retry saving" in text
+    assert failed.message in text and "Resume saving" in text
     # Only the first batch was saved; nothing of the batch that failed.
     saved = Completion.objects.filter(upload=failed)
     assert sorted(saved.values_list("learner_id", "credit_type__code")) == [
@@ -1105,3 +1105,67 @@ def test_viewer_sees_the_upload_but_cannot_confirm_it(
     theirs.refresh_from_db()
     assert theirs.status == "preview"
     assert not Completion.objects.exists()
+
+
+def test_resumed_save_does_not_replay_saved_delete_and_add_rows(
+    client_of, editor_a, activity_a, roster, settings, monkeypatch
+):
+    """Review finding: a retry must resume after the last saved batch. A file that deletes
+    and re-adds a record, interrupted later, must not delete the corrected record again."""
+    original = make_completion(activity_a, status="accepted", completion_date=dt.date(2015, 12, 18))
+    settings.INTAKE_BATCH_SIZE = 2
+    rows = [
+        ["delete", activity_a.pars_id, "ABIM", "123456", "Jane", "Smith", "7", "14",
+         "12/18/2015", "MK", "10", "", "Y"],
+        ["add", activity_a.pars_id, "ABIM", "123456", "Jane", "Smith", "7", "14",
+         "12/18/2015", "MK", "10", "", "Y"],
+        ["add", activity_a.pars_id, "ABIM", "234567", "Omar", "Haddad", "2", "29",
+         "12/18/2015", "MK", "10", "", "Y"],
+    ]  # fmt: skip
+    content = "\n".join("\t".join(r) for r in rows).encode()
+    client = client_of(editor_a)
+    client.post(reverse("upload_create"), {"file": SimpleUploadedFile("fix.txt", content)})
+    upload = Upload.objects.get()
+    calls = {"n": 0}
+    real = intake._insert_returning_ids
+
+    def failing_second_batch(model, rows, **kwargs):
+        if model is Completion:
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise RuntimeError("worker killed")
+        return real(model, rows, **kwargs)
+
+    monkeypatch.setattr(intake, "_insert_returning_ids", failing_second_batch)
+    client.post(reverse("upload_confirm", args=[upload.pk]))
+    upload.refresh_from_db()
+    assert (upload.status, upload.committed_rows) == ("failed", 2)
+    corrected = Completion.objects.get(status="accepted", learner_id="123456")
+    assert corrected.corrects_id == original.pk
+    monkeypatch.setattr(intake, "_insert_returning_ids", real)
+    client.post(reverse("upload_retry", args=[upload.pk]))
+    upload.refresh_from_db()
+    assert upload.status == "done"
+    corrected.refresh_from_db()
+    assert corrected.status == "accepted"  # not deleted again by a replayed row
+    assert Completion.objects.exclude(status="deleted").count() == 2
+    assert upload.result_totals == {"created": 2, "already_reported": 0, "deleted": 1, "error": 0}
+
+
+def test_delete_and_add_in_different_batches_are_still_a_linked_correction(
+    client_of, editor_a, activity_a, roster, settings
+):
+    original = make_completion(activity_a, status="accepted", completion_date=dt.date(2015, 12, 18))
+    settings.INTAKE_BATCH_SIZE = 1
+    rows = [
+        ["delete", activity_a.pars_id, "ABIM", "123456", "Jane", "Smith", "7", "14",
+         "12/18/2015", "MK", "10", "", "Y"],
+        ["add", activity_a.pars_id, "ABIM", "123456", "Jane", "Smith", "7", "14",
+         "12/18/2015", "MK", "10", "", "Y"],
+    ]  # fmt: skip
+    content = "\n".join("\t".join(r) for r in rows).encode()
+    client = client_of(editor_a)
+    client.post(reverse("upload_create"), {"file": SimpleUploadedFile("fix.txt", content)})
+    client.post(reverse("upload_confirm", args=[Upload.objects.get().pk]))
+    new = Completion.objects.get(status="accepted")
+    assert new.corrects_id == original.pk
