@@ -1,9 +1,11 @@
+import tempfile
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q, Sum
-from django.http import Http404, HttpResponse
+from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -228,14 +230,19 @@ def completion_correct(request, pk):
 
 
 def _download(file_format, name, write):
+    """Write the file to a spooled temporary file (memory up to 8 MB, then disk) and stream
+    it: an export of millions of records must not sit in memory."""
     if file_format not in exports.CONTENT_TYPES:
         raise Http404("Unknown format.")
-    response = HttpResponse(content_type=exports.CONTENT_TYPES[file_format])
-    response["Content-Disposition"] = (
-        f'attachment; filename="{name}.{exports.EXTENSIONS[file_format]}"'
+    spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 - closed by the response
+    write(spool)
+    spool.seek(0)
+    return FileResponse(
+        spool,
+        as_attachment=True,
+        filename=f"{name}.{exports.EXTENSIONS[file_format]}",
+        content_type=exports.CONTENT_TYPES[file_format],
     )
-    write(response)
-    return response
 
 
 def activity_export(request, pars_id, file_format):

@@ -62,7 +62,8 @@ def test_xml_export_of_a_deleted_record_does_not_bring_it_back(
     settings.MEDIA_ROOT = tmp_path
     make_completion(activity_a, status="deleted")
     client = client_of(editor_a)
-    xml = client.get(reverse("activity_export", args=[activity_a.pars_id, "xml"])).content
+    response = client.get(reverse("activity_export", args=[activity_a.pars_id, "xml"]))
+    xml = b"".join(response.streaming_content)
     client.post(reverse("upload_create"), {"file": SimpleUploadedFile("export.xml", xml)})
     upload = Upload.objects.get()
     assert upload.preview_totals["created"] == 0
@@ -104,7 +105,7 @@ def test_sandbox_records_stay_out_of_the_portal_lists_and_exports(
     assert page.context["totals"]["records"] == 0 and list(page.context["page"]) == []
     assert list(portal.get(reverse("participant_search")).context["page"]) == []
     export = portal.get(reverse("activity_export", args=[activity_a.pars_id, "csv"]))
-    assert "123456" not in export.content.decode("utf-8-sig")
+    assert "123456" not in b"".join(export.streaming_content).decode("utf-8-sig")
     detail = portal.get(reverse("completion_detail", args=[record.pk])).content.decode()
     assert "Sandbox: never sent to ABIM" in detail and "Correct</a>" not in detail
     assert portal.post(reverse("completion_delete", args=[record.pk]),
