@@ -565,17 +565,20 @@ def _local(tag) -> str:
     return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
 
 
+@functools.cache
+def _any_namespace(path: tuple) -> str:
+    return "/".join("{*}" + name for name in path)
+
+
 def _child(element, *path):
-    """The first descendant along `path` of local names (namespaces ignored)."""
-    for name in path:
-        if element is None:
-            return None
-        element = next((c for c in element if _local(c.tag) == name), None)
-    return element
+    """The first descendant along `path` of local names (any namespace or none)."""
+    if element is None:
+        return None
+    return element.find(_any_namespace(path))
 
 
 def _children(element, name):
-    return [c for c in element if _local(c.tag) == name] if element is not None else []
+    return element.findall("{*}" + name) if element is not None else []
 
 
 def _text(element) -> str:
@@ -626,7 +629,8 @@ def parse_xml(stream, *, provider_id: str, id_lengths) -> Iterator:
 
     context = etree.iterparse(
         _RefuseDoctype(stream),
-        events=("start", "end"),
+        events=("end",),
+        tag="{*}ActivityReport",  # only reports reach Python: the rest stays in C
         resolve_entities=False,
         load_dtd=False,
         no_network=True,
@@ -635,20 +639,10 @@ def parse_xml(stream, *, provider_id: str, id_lengths) -> Iterator:
         remove_pis=True,
     )
     produced = 0
-    root_checked = False
     try:
-        for event, element in context:
-            if event == "start":
-                if not root_checked:
-                    root_checked = True
-                    docinfo = element.getroottree().docinfo
-                    if docinfo.doctype or docinfo.internalDTD is not None:
-                        raise FileRefused(XML_DOCTYPE_REFUSED)
-                    if _local(element.tag) != "ACCMELearnerReports":
-                        raise FileRefused(XML_WRONG_ROOT.format(root=_local(element.tag)))
-                continue
-            if _local(element.tag) != "ActivityReport":
-                continue
+        for _event, element in context:
+            if not produced:
+                _check_document(element.getroottree())
             for row in _report_rows(element, provider_id, id_lengths):
                 produced += 1
                 yield row
@@ -657,6 +651,8 @@ def parse_xml(stream, *, provider_id: str, id_lengths) -> Iterator:
             parent = element.getparent()
             while parent is not None and element.getprevious() is not None:
                 del parent[0]
+        if not produced and context.root is not None:
+            _check_document(context.root.getroottree())
     except etree.XMLSyntaxError as error:
         message = str(error.msg if hasattr(error, "msg") else error)
         if "entity" in message.lower() or "doctype" in message.lower():
@@ -664,6 +660,15 @@ def parse_xml(stream, *, provider_id: str, id_lengths) -> Iterator:
         raise FileRefused(XML_MALFORMED.format(detail=message)) from None
     if not produced:
         raise FileRefused(FILE_EMPTY)
+
+
+def _check_document(tree):
+    docinfo = tree.docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
+        raise FileRefused(XML_DOCTYPE_REFUSED)
+    root = _local(tree.getroot().tag)
+    if root != "ACCMELearnerReports":
+        raise FileRefused(XML_WRONG_ROOT.format(root=root))
 
 
 def _report_rows(report, provider_id, id_lengths):

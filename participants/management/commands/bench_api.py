@@ -95,7 +95,7 @@ class Command(BaseCommand):
         from django.contrib.auth.models import User
 
         from activities import services as activity_services
-        from activities.models import Activity, Attestation, Board, Provider
+        from activities.models import Activity, Attestation, Board, Provider, ProviderMembership
         from participants.apikeys import api_key_create
         from participants.parsers import RosterRow
         from participants.services import roster_load
@@ -103,6 +103,7 @@ class Command(BaseCommand):
         call_command("migrate", verbosity=0)
         user = User.objects.create_user("bench", password=None)
         provider = Provider.objects.create(accme_id="0001234", name="Bench provider")
+        ProviderMembership.objects.create(user=user, provider=provider, role="editor")
         activity = activity_services.activity_create(
             provider=provider, actor=user, title="Bench activity",
             activity_type=Activity.Type.COURSE, start_date=dt.date(2015, 1, 1),
