@@ -91,7 +91,7 @@ class CompletionAdmin(ImportExportMixin, ReviewerModelAdmin):
         "channel",
         "created_at",
     ]
-    list_filter = ["status", "channel", "credit_type", "activity__reporting_year"]
+    list_filter = ["status", "channel", "is_sandbox", "credit_type", "activity__reporting_year"]
     list_select_related = ["activity", "credit_type"]
     search_fields = [
         "=learner_id",
