@@ -6,8 +6,9 @@ from crispy_forms.layout import Column, Layout, Row, Submit
 from django import forms
 
 from activities.forms import DateInput
+from activities.models import Channel
 
-from .intake import Action, ParticipantRow
+from .intake import Action, ParticipantRow, Result, intake_submit
 from .models import Completion
 
 MONTHS = [(m, f"{m:02d} – {calendar.month_name[m]}") for m in range(1, 13)]
@@ -85,6 +86,18 @@ class ParticipantForm(forms.Form):
             learner_permission=data["learner_permission"],
             corrects_id=self.correcting.pk if self.correcting else None,
         )
+
+    def submit(self, activity, actor):
+        """Send the entry through the intake pipeline; its refusals become form errors."""
+        outcome = intake_submit(
+            provider=activity.provider,
+            rows=[self.to_row(activity)],
+            actor=actor,
+            channel=Channel.FORM,
+        ).outcomes[0]
+        if outcome.result != Result.CREATED:
+            self.add_pipeline_errors(outcome.errors, outcome.message)
+        return outcome
 
     def add_pipeline_errors(self, errors: dict[str, str], message: str = ""):
         for field, text in errors.items():

@@ -18,7 +18,7 @@ from pars_portal.access import can_write, get_for_user, scope, visible_providers
 
 from . import exports, services
 from .forms import ApiKeyForm, DeleteForm, ParticipantFilterForm, ParticipantForm, UploadForm
-from .intake import Result, intake_submit
+from .intake import Result
 from .models import ApiKey, Completion, Upload
 
 STATUS_BADGES = {
@@ -101,12 +101,7 @@ def participant_add(request, pars_id):
     registration = activity.active_registrations[0] if activity.active_registrations else None
     form = ParticipantForm(request.POST, registration=registration)
     if form.is_valid():
-        outcome = intake_submit(
-            provider=activity.provider,
-            rows=[form.to_row(activity)],
-            actor=request.user,
-            channel=Channel.FORM,
-        ).outcomes[0]
+        outcome = form.submit(activity, request.user)
         if outcome.result == Result.CREATED:
             messages.success(request, _saved_message(outcome))
             url = reverse("activity_detail", args=[pars_id])
@@ -121,7 +116,6 @@ def participant_add(request, pars_id):
             else:
                 url += f"?saved={outcome.completion_id}"
             return redirect(url)
-        form.add_pipeline_errors(outcome.errors, outcome.message)
     return activity_page(request, activity, form=form)
 
 
@@ -208,19 +202,13 @@ def completion_correct(request, pk):
         request.POST or None, initial=initial, registration=registration, correcting=completion
     )
     if request.method == "POST" and form.is_valid():
-        outcome = intake_submit(
-            provider=activity.provider,
-            rows=[form.to_row(activity)],
-            actor=request.user,
-            channel=Channel.FORM,
-        ).outcomes[0]
+        outcome = form.submit(activity, request.user)
         if outcome.result == Result.CREATED:
             messages.success(
                 request, f"Record {pk} replaced by the corrected record {outcome.completion_id}: "
                 f"{outcome.status}{f' ({outcome.reason})' if outcome.reason else ''}."
             )  # fmt: skip
             return redirect("completion_detail", pk=outcome.completion_id)
-        form.add_pipeline_errors(outcome.errors, outcome.message)
     return render(
         request, "participants/completion_correct.html", {"form": form, "completion": completion}
     )
