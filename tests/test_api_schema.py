@@ -13,7 +13,9 @@ import datetime as dt
 import hypothesis
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.cache import cache
+from django.db import close_old_connections
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -101,6 +103,18 @@ schema = load("all")
 pipeline = load("positive").include(operation_id="submit_learner_reports")
 
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
+
+
+@pytest.fixture(autouse=True)
+def keep_the_test_database_connection():
+    """Schemathesis calls the WSGI app directly, so Django's request signals would close the
+    test's database connection after each call (PostgreSQL then fails the next query).
+    Django's own test client disconnects them the same way."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
 
 
 @pytest.fixture
