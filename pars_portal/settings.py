@@ -200,6 +200,12 @@ LOGGING = {
 }
 # Provisional verification: the local roster by default; a remote board client can replace it.
 BOARD_VERIFIER = envstr("BOARD_VERIFIER", "participants.verification.RosterVerifier")
+# For participants.verification.HttpBoardVerifier: the board's endpoint and its patience.
+BOARD_ENDPOINT_URL = envstr("BOARD_ENDPOINT_URL")
+BOARD_ENDPOINT_TOKEN = envstr("BOARD_ENDPOINT_TOKEN")
+BOARD_TIMEOUT_SECONDS = float(envstr("BOARD_TIMEOUT_SECONDS", "10"))
+BOARD_RETRIES = envint("BOARD_RETRIES", 2)
+BOARD_BACKOFF_SECONDS = float(envstr("BOARD_BACKOFF_SECONDS", "1"))
 # The intake pipeline validates and writes in batches of this many rows.
 INTAKE_BATCH_SIZE = envint("INTAKE_BATCH_SIZE", 10_000)
 # Uploads larger than this are refused before anything reads them.

@@ -469,19 +469,8 @@ class _Batch:
             )
             for n in self.new
         ]
-        board_mode = settings.ACCEPTANCE_MODE == "board"
         for item, verdict in zip(self.new, get_verifier().verify(candidates), strict=True):
-            if verdict.outcome == Outcome.MATCH:
-                if board_mode:
-                    status = Completion.Status.SUBMITTED
-                    reason = VERIFIED_AWAITING_BOARD.format(board=item.board_code)
-                else:
-                    status = Completion.Status.ACCEPTED
-                    reason = ACCEPTED_PROVISIONAL.format(board=item.board_code)
-            elif verdict.outcome == Outcome.UNAVAILABLE:
-                status, reason = Completion.Status.SUBMITTED, VERIFICATION_PENDING
-            else:
-                status, reason = Completion.Status.REJECTED, verdict.reason
+            status, reason = status_after(verdict, item.board_code)
             item.values.update(status=status, status_reason=reason, warning=verdict.warning)
             item.outcome.status, item.outcome.reason = status, reason
             item.outcome.warning = verdict.warning
@@ -614,6 +603,18 @@ def _converter(field, connection):
 
 class _Conflict(Exception):
     pass
+
+
+def status_after(verdict, board_code: str) -> tuple[str, str]:
+    """A record's status and reason after provisional verification (pars-spec §5 step 2),
+    in the configured acceptance mode."""
+    if verdict.outcome == Outcome.MATCH:
+        if settings.ACCEPTANCE_MODE == "board":
+            return Completion.Status.SUBMITTED, VERIFIED_AWAITING_BOARD.format(board=board_code)
+        return Completion.Status.ACCEPTED, ACCEPTED_PROVISIONAL.format(board=board_code)
+    if verdict.outcome == Outcome.UNAVAILABLE:
+        return Completion.Status.SUBMITTED, VERIFICATION_PENDING
+    return Completion.Status.REJECTED, verdict.reason
 
 
 class _DryRunState:

@@ -334,3 +334,64 @@ def upload_issue_phase(upload: Upload) -> str:
     return (
         UploadIssue.Phase.COMMIT if upload.status == Upload.Status.DONE else UploadIssue.Phase.CHECK
     )
+
+
+# --- Verification the board could not answer at submission -------------------------------
+
+
+def completions_verify_pending(*, limit: int = 10_000) -> dict[str, int]:
+    """Verify again the records left `submitted` because the board could not answer, and
+    record each status change. Records the board still cannot answer stay as they are."""
+    from .intake import VERIFICATION_PENDING, status_after
+    from .verification import Candidate, get_verifier
+
+    pending = list(
+        Completion.objects.filter(
+            status=Completion.Status.SUBMITTED, status_reason=VERIFICATION_PENDING
+        )
+        .select_related("board")
+        .order_by("id")[:limit]
+    )
+    verdicts = get_verifier().verify(
+        [
+            Candidate(
+                board_id=c.board_id,
+                board_code=c.board.code,
+                learner_id=c.learner_id,
+                first_name=c.first_name,
+                last_name=c.last_name,
+                birth_month=c.birth_month,
+                birth_day=c.birth_day,
+            )  # fmt: skip
+            for c in pending
+        ]
+    )
+    counts = {"checked": len(pending), "still_pending": 0}
+    now = timezone.now()
+    events = []
+    with transaction.atomic():
+        for completion, verdict in zip(pending, verdicts, strict=True):
+            status, reason = status_after(verdict, completion.board.code)
+            if reason == VERIFICATION_PENDING:
+                counts["still_pending"] += 1
+                continue
+            changed = Completion.objects.filter(
+                pk=completion.pk, status=Completion.Status.SUBMITTED,
+                status_reason=VERIFICATION_PENDING,
+            ).update(status=status, status_reason=reason, warning=verdict.warning,
+                     status_changed_at=now)  # fmt: skip
+            if changed:  # not changed meanwhile by someone else
+                counts[status] = counts.get(status, 0) + 1
+                events.append(
+                    CompletionEvent(
+                        completion=completion,
+                        at=now,
+                        channel=Channel.SYSTEM,
+                        from_status=Completion.Status.SUBMITTED,
+                        to_status=status,
+                        reason=reason,
+                        detail={"verified_again": True},
+                    )  # fmt: skip
+                )
+        CompletionEvent.objects.bulk_create(events)
+    return counts

@@ -13,3 +13,8 @@ def check_upload(upload_id: int) -> None:
 @task()
 def commit_upload(upload_id: int) -> None:
     services.upload_commit(upload_id=upload_id)
+
+
+@task()
+def verify_pending() -> dict:
+    return services.completions_verify_pending()
