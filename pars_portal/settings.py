@@ -206,6 +206,8 @@ BOARD_ENDPOINT_TOKEN = envstr("BOARD_ENDPOINT_TOKEN")
 BOARD_TIMEOUT_SECONDS = float(envstr("BOARD_TIMEOUT_SECONDS", "10"))
 BOARD_RETRIES = envint("BOARD_RETRIES", 2)
 BOARD_BACKOFF_SECONDS = float(envstr("BOARD_BACKOFF_SECONDS", "1"))
+# The board authenticates its answers (POST /api/v1/board/answers) with this token.
+BOARD_ANSWER_TOKEN = envstr("BOARD_ANSWER_TOKEN")
 # The intake pipeline validates and writes in batches of this many rows.
 INTAKE_BATCH_SIZE = envint("INTAKE_BATCH_SIZE", 10_000)
 # Uploads larger than this are refused before anything reads them.

@@ -23,6 +23,7 @@ api_patterns = [
     path("learner-match", _api(api.LearnerMatch), name="api_learner_match"),
     path("activities", _api(api.ActivityList), name="api_activities"),
     path("activities/<str:activity_id>", _api(api.ActivityDetail), name="api_activity"),
+    path("board/answers", _api(api.BoardAnswers), name="api_board_answers"),
     path("schema", login_not_required(SpectacularAPIView.as_view()), name="api_schema"),
     path(
         "docs",

@@ -9,7 +9,7 @@ from pars_portal.admin import ReadOnlyInline, ReviewerModelAdmin
 
 from . import services
 from .intake import ParticipantRow, Result, intake_submit
-from .models import Completion, CompletionEvent, RosterEntry, Upload
+from .models import Completion, CompletionEvent, RosterEntry, TransmissionBatch, Upload
 from .resources import CompletionResource
 
 ADMIN_FIELDS = [
@@ -179,3 +179,16 @@ class UploadAdmin(ReviewerModelAdmin):
     list_filter = ["status", "file_format"]
     list_select_related = ["provider", "uploaded_by"]
     search_fields = ["file_name", "=provider__accme_id", "=sha256"]
+
+
+@admin.register(TransmissionBatch)
+class TransmissionBatchAdmin(ReviewerModelAdmin):
+    """Batches sent to the board (all providers' records: reviewers only)."""
+
+    provider_path = None
+    list_display = ["id", "board", "created_at", "additions", "deletions", "status", "error"]
+    list_filter = ["status", "board"]
+    date_hierarchy = "created_at"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]

@@ -6,6 +6,7 @@ same value readers (JSON) as uploads, then through the one intake pipeline.
 """
 
 import io
+import secrets
 
 from django.conf import settings
 from django.db.models import Prefetch
@@ -564,3 +565,44 @@ def strict_request_schemas(result, generator, request, public):
         if name in schemas:
             schemas[name]["properties"][field]["minItems"] = 1
     return result
+
+
+class BoardAnswers(APIView):
+    """For the board (ABIM) only: per-record answers to transmitted records. Authenticated
+    with the board's own token (BOARD_ANSWER_TOKEN), not a provider key."""
+
+    authentication_classes = []
+    permission_classes = []
+
+    @extend_schema(
+        summary="Board answers (for ABIM, not for providers)",
+        request=inline_serializer(
+            "BoardAnswer",
+            {"recordId": serializers.IntegerField(), "result": serializers.ChoiceField(
+                choices=["accepted", "rejected"]), "reasonCode": serializers.CharField(
+                required=False), "reason": serializers.CharField(required=False)},
+            many=True,
+        ),
+        responses={200: inline_serializer("BoardAnswerReport", {
+            "confirmed": serializers.IntegerField(), "rejected": serializers.IntegerField(),
+            "unchanged": serializers.IntegerField(),
+            "problems": serializers.ListField(child=serializers.CharField())})},
+    )  # fmt: skip
+    def post(self, request):
+        from .transmission import ingest_answers
+
+        token = settings.BOARD_ANSWER_TOKEN
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if not token or not secrets.compare_digest(header, f"Bearer {token}"):
+            return Response(
+                {"detail": "The board's token is required."},
+                status=status.HTTP_401_UNAUTHORIZED,
+                headers={"WWW-Authenticate": 'Bearer realm="PARS board answers"'},
+            )
+        if not isinstance(request.data, list):
+            raise exceptions.ParseError("Expected a JSON list of answers.")
+        report = ingest_answers(request.data)
+        return Response(
+            {"confirmed": report.confirmed, "rejected": report.rejected,
+             "unchanged": report.unchanged, "problems": report.problems}
+        )  # fmt: skip

@@ -157,6 +157,33 @@ class UploadIssue(models.Model):
         return field_label(self.field, self.upload.file_format)
 
 
+class TransmissionBatch(models.Model):
+    """Records sent to a board together: a learner-report file, and an HTTP push when a
+    board endpoint is configured. Sandbox records are never part of one."""
+
+    class Status(models.TextChoices):
+        SENT = "sent", "Sent"
+        FILE_ONLY = "file", "File written (no board endpoint configured)"
+        FAILED = "failed", "Push failed (records will be sent again)"
+
+    board = models.ForeignKey(Board, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    file = models.FileField(upload_to="transmissions/%Y/%m/", max_length=300)
+    additions = models.PositiveIntegerField(default=0)
+    deletions = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    error = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "transmission batch"
+
+    def __str__(self):
+        return (
+            f"Batch {self.pk} to {self.board.code}: {self.additions} + {self.deletions} deletions"
+        )
+
+
 class Completion(models.Model):
     """A participant completion record (pars-spec §3, §5). Never edited in place."""
 
@@ -208,6 +235,18 @@ class Completion(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     upload = models.ForeignKey(
         Upload, on_delete=models.PROTECT, null=True, blank=True, related_name="completions"
+    )
+    transmitted_in = models.ForeignKey(
+        TransmissionBatch, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        help_text="The batch that carried the record to the board.",
+    )  # fmt: skip
+    transmitted_at = models.DateTimeField(null=True, blank=True)
+    deletion_transmitted_in = models.ForeignKey(
+        TransmissionBatch, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        help_text="The batch that told the board the record was deleted.",
+    )  # fmt: skip
+    board_confirmed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the board confirmed the record."
     )
     is_sandbox = models.BooleanField(
         "sandbox",

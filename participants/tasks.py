@@ -18,3 +18,10 @@ def commit_upload(upload_id: int) -> None:
 @task()
 def verify_pending() -> dict:
     return services.completions_verify_pending()
+
+
+@task()
+def transmit_to_board() -> int:
+    from .transmission import transmit
+
+    return len(transmit())

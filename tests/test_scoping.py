@@ -19,7 +19,7 @@ from activities.models import Activity, MocRegistration, Provider, ProviderMembe
 from pars_portal import access
 from pars_portal.admin import ReviewerModelAdmin
 from participants.apikeys import api_key_create
-from participants.models import CompletionEvent, Upload
+from participants.models import CompletionEvent, TransmissionBatch, Upload
 
 from .conftest import make_completion, make_user
 
@@ -98,6 +98,10 @@ def everything(activity_a, activity_b, editor_a, editor_b, viewer_a, reviewer, r
             path_info="/accounts/login/",
             **extra,
         )
+    TransmissionBatch.objects.create(
+        board=activity_a.registrations.get().board, file="transmissions/x.xml", additions=1,
+        status=TransmissionBatch.Status.FILE_ONLY,
+    )  # fmt: skip
     DBTaskResult.objects.create(
         args_kwargs={"args": [], "kwargs": {}},
         task_path="participants.tasks.example",

@@ -1,0 +1,273 @@
+"""Transmission to the board and the board's answers (pars-spec §5 step 3).
+
+`transmit()` collects verified records (and deletions of records the board already has)
+into a batch per board: an XML learner report file, pushed over HTTP when a board endpoint
+is configured. `ingest_answers()` applies the board's per-record answers. The simulated
+board (`simulated_board_answers`) is for demos and tests only: it is not ABIM.
+"""
+
+import io
+import json
+import logging
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+
+from activities.models import Board, Channel
+
+from .exports import learner_report_element, write_learner_report
+from .intake import VERIFIED_AWAITING_BOARD
+from .models import Completion, CompletionEvent, RosterEntry, TransmissionBatch
+from .verification import same_name
+
+logger = logging.getLogger(__name__)
+
+BOARD_REJECTED = "Rejected by {board}: {text} ({code})"
+BOARD_CONFIRMED = "Confirmed by {board}"
+ANSWER_UNKNOWN_RECORD = "No record {ref} was sent to the board."
+ANSWER_DELETED = "Record {id} is deleted; the answer is ignored."
+ANSWER_INVALID = "Answer {index}: {problem}."
+
+
+def _to_send(board):
+    """Records the board should get: verified, real (never sandbox), not yet sent."""
+    ready = Completion.objects.filter(board=board, is_sandbox=False, transmitted_at__isnull=True)
+    if settings.ACCEPTANCE_MODE == "board":
+        verified_reason = VERIFIED_AWAITING_BOARD.format(board=board.code)
+        return ready.filter(status=Completion.Status.SUBMITTED, status_reason=verified_reason)
+    return ready.filter(status=Completion.Status.ACCEPTED)
+
+
+def _deletions(board):
+    """Deleted records the board already has: it must hear about the deletion."""
+    return Completion.objects.filter(
+        board=board,
+        is_sandbox=False,
+        status=Completion.Status.DELETED,
+        transmitted_at__isnull=False,
+        deletion_transmitted_in__isnull=True,
+    )
+
+
+def _report(completion, action):
+    return learner_report_element(
+        {
+            "provider_name": completion.provider.name,
+            "provider_id": completion.provider.accme_id,
+            "first_name": completion.first_name,
+            "last_name": completion.last_name,
+            "birth_month": completion.birth_month,
+            "birth_day": completion.birth_day,
+            "pars_id": completion.activity.pars_id,
+            "title": completion.activity.title,
+            "completion_date": completion.completion_date,
+            "board": completion.board.code,
+            "learner_id": completion.learner_id,
+            "credit_type": completion.credit_type.code,
+            "moc_points": completion.moc_points,
+            "credit_id": completion.credit_id,
+            "action": action,
+            "extra": {"RecordID": completion.pk},
+        }
+    )
+
+
+def transmit(*, limit: int = 50_000) -> list[TransmissionBatch]:
+    """One batch per board with something to send. A failed push leaves the records unsent
+    (they go in the next batch); the failed batch is kept for the audit trail."""
+    batches = []
+    for board in Board.objects.all():
+        with transaction.atomic():
+            related = ("provider", "activity", "board", "credit_type")
+            adds = list(
+                _to_send(board).select_for_update().select_related(*related).order_by("id")[:limit]
+            )
+            deletes = list(
+                _deletions(board)
+                .select_for_update()
+                .select_related(*related)
+                .order_by("id")[:limit]
+            )
+            if not adds and not deletes:
+                continue
+            buffer = io.BytesIO()
+            write_learner_report(
+                buffer,
+                [_report(c, "add") for c in adds] + [_report(c, "delete") for c in deletes],
+            )
+            content = buffer.getvalue()
+            error = _push(board, content)
+            batch = TransmissionBatch(
+                board=board,
+                additions=len(adds),
+                deletions=len(deletes),
+                status=(
+                    TransmissionBatch.Status.FAILED
+                    if error
+                    else TransmissionBatch.Status.SENT
+                    if settings.BOARD_ENDPOINT_URL
+                    else TransmissionBatch.Status.FILE_ONLY
+                ),
+                error=error[:500],
+            )
+            batch.file.save(f"{board.code.lower()}-batch.xml", ContentFile(content), save=False)
+            batch.save()
+            if not error:
+                now = timezone.now()
+                Completion.objects.filter(pk__in=[c.pk for c in adds]).update(
+                    transmitted_in=batch, transmitted_at=now
+                )
+                Completion.objects.filter(pk__in=[c.pk for c in deletes]).update(
+                    deletion_transmitted_in=batch
+                )
+            batches.append(batch)
+    return batches
+
+
+def _push(board, content: bytes) -> str:
+    """POST the batch to the board endpoint, if one is configured; '' when it worked."""
+    if not settings.BOARD_ENDPOINT_URL:
+        return ""
+    request = urllib.request.Request(  # noqa: S310 - the configured board endpoint
+        settings.BOARD_ENDPOINT_URL.rstrip("/") + "/batches",
+        data=content,
+        method="POST",
+        headers={
+            "Content-Type": "application/xml",
+            "Authorization": f"Bearer {settings.BOARD_ENDPOINT_TOKEN}",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=settings.BOARD_TIMEOUT_SECONDS):  # noqa: S310
+            return ""
+    except (urllib.error.URLError, TimeoutError, OSError) as error:
+        logger.warning("Pushing a batch to %s failed: %s", board.code, error)
+        return f"Push to the board failed: {error}"
+
+
+@dataclass
+class AnswerReport:
+    confirmed: int = 0
+    rejected: int = 0
+    unchanged: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def ingest_answers(answers: list, *, board_code: str = "ABIM") -> AnswerReport:
+    """Apply the board's answers: [{"recordId" or "creditId", "result": "accepted" |
+    "rejected", "reasonCode", "reason"}]. Replaying the same answers changes nothing;
+    answers for unknown or deleted records are reported, never applied."""
+    report = AnswerReport()
+    if not isinstance(answers, list):
+        report.problems.append(ANSWER_INVALID.format(index=0, problem="expected a list"))
+        return report
+    board = Board.objects.get(code=board_code)
+    ids = {a.get("recordId") for a in answers if isinstance(a, dict)}
+    records = {
+        c.pk: c
+        for c in Completion.objects.filter(
+            pk__in=[i for i in ids if isinstance(i, int)], board=board, is_sandbox=False,
+            transmitted_at__isnull=False,
+        ).select_related("board")
+    }  # fmt: skip
+    now = timezone.now()
+    events = []
+    with transaction.atomic():
+        for index, answer in enumerate(answers, start=1):
+            if not isinstance(answer, dict) or answer.get("result") not in ("accepted", "rejected"):
+                report.problems.append(
+                    ANSWER_INVALID.format(
+                        index=index, problem="result must be accepted or rejected"
+                    )
+                )
+                continue
+            record = records.get(answer.get("recordId"))
+            if record is None:
+                report.problems.append(ANSWER_UNKNOWN_RECORD.format(ref=answer.get("recordId")))
+                continue
+            if record.status == Completion.Status.DELETED:
+                report.problems.append(ANSWER_DELETED.format(id=record.pk))
+                continue
+            if answer["result"] == "accepted":
+                if record.board_confirmed_at is not None:
+                    report.unchanged += 1
+                    continue
+                update = {"board_confirmed_at": now}
+                new_status = record.status
+                if record.status == Completion.Status.SUBMITTED:  # acceptance mode "board"
+                    new_status = Completion.Status.ACCEPTED
+                    update["status"] = new_status
+                    update["status_changed_at"] = now
+                    update["status_reason"] = BOARD_CONFIRMED.format(board=board.code)
+                Completion.objects.filter(pk=record.pk).update(**update)
+                events.append(CompletionEvent(
+                    completion=record, at=now, channel=Channel.BOARD, from_status=record.status,
+                    to_status=new_status, reason=BOARD_CONFIRMED.format(board=board.code),
+                    detail={"board_answer": answer},
+                ))  # fmt: skip
+                report.confirmed += 1
+            else:
+                reason = BOARD_REJECTED.format(
+                    board=board.code,
+                    text=str(answer.get("reason") or "no reason given")[:200],
+                    code=str(answer.get("reasonCode") or "-")[:20],
+                )
+                if record.status == Completion.Status.REJECTED and record.status_reason == reason:
+                    report.unchanged += 1
+                    continue
+                Completion.objects.filter(pk=record.pk).update(
+                    status=Completion.Status.REJECTED, status_reason=reason,
+                    status_changed_at=now,
+                )  # fmt: skip
+                events.append(CompletionEvent(
+                    completion=record, at=now, channel=Channel.BOARD, from_status=record.status,
+                    to_status=Completion.Status.REJECTED, reason=reason,
+                    detail={"board_answer": answer},
+                ))  # fmt: skip
+                report.rejected += 1
+        CompletionEvent.objects.bulk_create(events)
+    for problem in report.problems:
+        logger.warning("Board answer not applied: %s", problem)
+    return report
+
+
+SIMULATED_NAME_REJECTION = ("NAME", "Name does not match the board's records")
+
+
+def simulated_board_answers(batch: TransmissionBatch) -> list[dict]:
+    """SIMULATED BOARD — for demos and tests only, not ABIM. Answers the additions of a
+    batch from the local roster: accepted when the board ID, birth date and name match;
+    rejected with a reason otherwise (the portal's own check only warns about names)."""
+    sent = Completion.objects.filter(transmitted_in=batch).select_related("board")
+    roster = {
+        (r.board_id, r.learner_id): r
+        for r in RosterEntry.objects.filter(learner_id__in=sent.values("learner_id"))
+    }
+    answers = []
+    for record in sent:
+        entry = roster.get((record.board_id, record.learner_id))
+        if entry is None:
+            answers.append({"recordId": record.pk, "result": "rejected", "reasonCode": "ID",
+                            "reason": "Unknown board ID"})  # fmt: skip
+        elif (entry.birth_month, entry.birth_day) != (record.birth_month, record.birth_day):
+            answers.append({"recordId": record.pk, "result": "rejected", "reasonCode": "DOB",
+                            "reason": "Birth date does not match"})  # fmt: skip
+        elif not (same_name(entry.first_name, record.first_name)
+                  and same_name(entry.last_name, record.last_name)):  # fmt: skip
+            code, text = SIMULATED_NAME_REJECTION
+            answers.append({"recordId": record.pk, "result": "rejected", "reasonCode": code,
+                            "reason": text})  # fmt: skip
+        else:
+            answers.append({"recordId": record.pk, "result": "accepted"})
+    return answers
+
+
+def answers_from_file(content: bytes) -> list:
+    """A board answer file is JSON: a list of answers, or {"answers": [...]}."""
+    data = json.loads(content)
+    return data["answers"] if isinstance(data, dict) and "answers" in data else data

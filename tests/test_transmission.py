@@ -1,0 +1,193 @@
+"""Transmission to the board and the board's answers (pars-spec §5 step 3), in both
+acceptance modes, with a real HTTP server on loopback standing in for the board."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from lxml import etree
+
+from participants.models import Completion, CompletionEvent, TransmissionBatch
+from participants.services import completion_delete
+from participants.transmission import ingest_answers, simulated_board_answers, transmit
+
+from .test_intake import row, submit
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+
+
+def batch_records(batch):
+    root = etree.fromstring(batch.file.read())
+    return [
+        (r.findtext(".//RecordID"), r.findtext(".//LearnerRecordAction"))
+        for r in root.iter("ActivityReport")
+    ]
+
+
+def test_accepted_records_go_in_a_batch_once(activity_a, editor_a, roster):
+    created = submit(activity_a, [row(activity_a, 1), row(activity_a, 2, learner_id="999999")],
+                     editor_a).outcomes  # fmt: skip
+    (batch,) = transmit()
+    accepted = Completion.objects.get(pk=created[0].completion_id)
+    assert batch_records(batch) == [(str(accepted.pk), "add")]  # the rejected one stays
+    assert (accepted.transmitted_in, accepted.transmitted_at is not None) == (batch, True)
+    assert batch.status == "file"  # no board endpoint configured
+    assert transmit() == []  # nothing is sent twice
+
+
+def test_sandbox_records_are_never_transmitted(activity_a, editor_a, roster):
+    from participants.intake import intake_submit
+
+    intake_submit(provider=activity_a.provider, rows=[row(activity_a)], actor=editor_a,
+                  channel="api", sandbox=True)  # fmt: skip
+    assert Completion.objects.get().status == "accepted"
+    assert transmit() == []
+
+
+def test_a_deleted_record_the_board_has_is_sent_as_a_deletion(activity_a, editor_a, roster):
+    outcome = submit(activity_a, [row(activity_a)], editor_a).outcomes[0]
+    transmit()
+    record = Completion.objects.get(pk=outcome.completion_id)
+    completion_delete(completion=record, actor=editor_a, reason="wrong learner", channel="form")
+    (batch,) = transmit()
+    assert batch_records(batch) == [(str(record.pk), "delete")]
+    assert transmit() == []
+
+
+class BoardServer:
+    def __init__(self):
+        self.fail = True
+        self.received = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if server.fail:
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                server.received.append((self.path, body))
+                self.send_response(202)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+
+def test_a_failed_push_sends_the_records_again_next_time_and_only_once(
+    activity_a, editor_a, roster, settings
+):
+    server = BoardServer()
+    settings.BOARD_ENDPOINT_URL = server.url
+    settings.BOARD_TIMEOUT_SECONDS = 2
+    submit(activity_a, [row(activity_a)], editor_a)
+    (failed,) = transmit()
+    assert failed.status == "failed" and "503" in failed.error
+    assert Completion.objects.get().transmitted_at is None  # not lost: still to send
+    server.fail = False
+    (sent,) = transmit()
+    assert sent.status == "sent"
+    assert len(server.received) == 1 and server.received[0][0] == "/batches"
+    assert transmit() == [] and len(server.received) == 1  # never sent twice
+    server.httpd.shutdown()
+
+
+def test_board_rejection_flips_the_record_and_replaying_changes_nothing(
+    activity_a, editor_a, roster
+):
+    outcome = submit(activity_a, [row(activity_a)], editor_a).outcomes[0]
+    transmit()
+    answers = [{"recordId": outcome.completion_id, "result": "rejected", "reasonCode": "DOB",
+                "reason": "Birth date does not match ABIM records"}]  # fmt: skip
+    report = ingest_answers(answers)
+    record = Completion.objects.get()
+    assert (report.rejected, record.status) == (1, "rejected")
+    assert record.status_reason == (
+        "Rejected by ABIM: Birth date does not match ABIM records (DOB)"
+    )
+    event = record.events.last()
+    assert (event.channel, event.from_status, event.to_status) == ("board", "accepted", "rejected")
+    events = CompletionEvent.objects.count()
+    again = ingest_answers(answers)
+    assert (again.rejected, again.unchanged, CompletionEvent.objects.count()) == (0, 1, events)
+
+
+def test_bad_answers_are_reported_and_change_nothing(activity_a, editor_a, roster):
+    outcome = submit(activity_a, [row(activity_a)], editor_a).outcomes[0]
+    untransmitted = submit(activity_a, [row(activity_a, credit_type="PS")], editor_a).outcomes[0]
+    transmit_only = Completion.objects.filter(pk=outcome.completion_id)
+    Completion.objects.exclude(pk=outcome.completion_id).update(transmitted_at=None)
+    del transmit_only
+    report = ingest_answers([
+        {"recordId": 999999, "result": "rejected"},
+        {"recordId": untransmitted.completion_id, "result": "rejected"},
+        {"recordId": outcome.completion_id, "result": "maybe"},
+        "garbage",
+    ])  # fmt: skip
+    assert len(report.problems) == 4
+    assert set(Completion.objects.values_list("status", flat=True)) == {"accepted"}
+    assert ingest_answers({"not": "a list"}).problems
+
+
+def test_an_answer_for_a_deleted_record_is_ignored(activity_a, editor_a, roster):
+    outcome = submit(activity_a, [row(activity_a)], editor_a).outcomes[0]
+    transmit()
+    record = Completion.objects.get()
+    completion_delete(completion=record, actor=editor_a, reason="oops", channel="form")
+    report = ingest_answers([{"recordId": outcome.completion_id, "result": "rejected"}])
+    assert report.problems and Completion.objects.get().status == "deleted"
+
+
+def test_provisional_mode_loop_with_the_simulated_board(activity_a, editor_a, roster):
+    good, name_differs = submit(
+        activity_a, [row(activity_a, 1), row(activity_a, 2, first_name="Janet", credit_type="PS")],
+        editor_a,
+    ).outcomes  # fmt: skip
+    assert (good.status, name_differs.status) == ("accepted", "accepted")  # provisional
+    (batch,) = transmit()
+    report = ingest_answers(simulated_board_answers(batch))
+    assert (report.confirmed, report.rejected) == (1, 1)
+    confirmed = Completion.objects.get(pk=good.completion_id)
+    assert confirmed.status == "accepted" and confirmed.board_confirmed_at is not None
+    rejected = Completion.objects.get(pk=name_differs.completion_id)
+    assert rejected.status == "rejected"
+    assert (
+        rejected.status_reason == "Rejected by ABIM: Name does not match the board's records (NAME)"
+    )
+
+
+def test_board_mode_accepts_only_after_the_board_confirms(activity_a, editor_a, roster, settings):
+    settings.ACCEPTANCE_MODE = "board"
+    outcome = submit(activity_a, [row(activity_a)], editor_a).outcomes[0]
+    assert outcome.status == "submitted"
+    (batch,) = transmit()
+    assert Completion.objects.get().status == "submitted"
+    ingest_answers(simulated_board_answers(batch))
+    record = Completion.objects.get()
+    assert (record.status, record.status_reason) == ("accepted", "Confirmed by ABIM")
+    assert record.events.last().channel == "board"
+
+
+def test_the_answer_endpoint_needs_the_board_token(client, activity_a, editor_a, roster, settings):
+    settings.BOARD_ANSWER_TOKEN = "abim-token"
+    outcome = submit(activity_a, [row(activity_a)], editor_a).outcomes[0]
+    transmit()
+    body = json.dumps([{"recordId": outcome.completion_id, "result": "accepted"}])
+    url = "/api/v1/board/answers"
+    assert client.post(url, body, content_type="application/json").status_code == 401
+    wrong = client.post(url, body, content_type="application/json",
+                        HTTP_AUTHORIZATION="Bearer nope")  # fmt: skip
+    assert wrong.status_code == 401
+    ok = client.post(url, body, content_type="application/json",
+                     HTTP_AUTHORIZATION="Bearer abim-token")  # fmt: skip
+    assert ok.status_code == 200 and ok.json()["confirmed"] == 1
+    assert TransmissionBatch.objects.count() == 1
