@@ -252,3 +252,5 @@ SPECTACULAR_SETTINGS = {
         "participants.api.strict_request_schemas",
     ],
 }
+# Links in emails point here.
+PORTAL_BASE_URL = envstr("PORTAL_BASE_URL", "http://127.0.0.1:8000")

@@ -32,6 +32,7 @@ from .apikeys import KeyRateThrottle, LearnerMatchThrottle
 from .intake import Result, intake_submit
 from .models import Completion
 from .parsers import FileRefused, parse_xml, read_birth_date, read_date, row_from_values
+from .tasks import send_rejection_digests
 from .verification import Candidate, Outcome, get_verifier
 
 TOO_MANY_RECORDS = "A request may carry at most {limit} records; this one has {count}."
@@ -293,6 +294,13 @@ class LearnerReportsView(APIView):
             channel=Channel.API,
             sandbox=key.is_sandbox,
         )
+        rejected = [
+            o.completion_id
+            for o in result.outcomes
+            if o.result == Result.CREATED and o.status == Completion.Status.REJECTED
+        ]
+        if rejected and not key.is_sandbox:
+            send_rejection_digests.enqueue(rejected)
         return Response(
             {
                 "sandbox": key.is_sandbox,

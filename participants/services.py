@@ -291,10 +291,14 @@ def upload_commit(*, upload_id: int) -> Upload:
         upload.issues.filter(phase=UploadIssue.Phase.COMMIT).delete()
         totals = {r.value: 0 for r in Result}
 
+    rejected = []
+
     def saved(outcomes):
         nonlocal done
         for outcome in outcomes:
             totals[outcome.result.value] += 1
+            if outcome.result == Result.CREATED and outcome.status == Completion.Status.REJECTED:
+                rejected.append(outcome.completion_id)
         done += len(outcomes)
         UploadIssue.objects.bulk_create(_issues(upload, UploadIssue.Phase.COMMIT, outcomes))
         Upload.objects.filter(pk=upload.pk).update(
@@ -327,6 +331,10 @@ def upload_commit(*, upload_id: int) -> Upload:
     Upload.objects.filter(pk=upload.pk).update(
         status=Upload.Status.DONE, finished_at=timezone.now()
     )
+    if rejected:  # one digest per provider for the whole upload
+        from .tasks import send_rejection_digests
+
+        send_rejection_digests.enqueue(rejected)
     return Upload.objects.get(pk=upload.pk)
 
 
@@ -394,4 +402,9 @@ def completions_verify_pending(*, limit: int = 10_000) -> dict[str, int]:
                     )  # fmt: skip
                 )
         CompletionEvent.objects.bulk_create(events)
+    rejected = [e.completion_id for e in events if e.to_status == Completion.Status.REJECTED]
+    if rejected:
+        from .tasks import send_rejection_digests
+
+        send_rejection_digests.enqueue(rejected)
     return counts

@@ -25,3 +25,10 @@ def transmit_to_board() -> int:
     from .transmission import transmit
 
     return len(transmit())
+
+
+@task()
+def send_rejection_digests(record_ids: list[int], by_board: bool = False) -> int:
+    from .notifications import notify_rejections
+
+    return notify_rejections(record_ids, by_board=by_board)

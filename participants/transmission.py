@@ -233,6 +233,11 @@ def ingest_answers(answers: list, *, board_code: str = "ABIM") -> AnswerReport:
         CompletionEvent.objects.bulk_create(events)
     for problem in report.problems:
         logger.warning("Board answer not applied: %s", problem)
+    rejected = [e.completion_id for e in events if e.to_status == Completion.Status.REJECTED]
+    if rejected:
+        from .tasks import send_rejection_digests
+
+        send_rejection_digests.enqueue(rejected, by_board=True)
     return report
 
 
