@@ -95,6 +95,8 @@ urlpatterns = [
     ),
     path("uploads/<int:upload_id>/retry/", participant_views.upload_retry, name="upload_retry"),
     path("uploads/<int:upload_id>/errors/", participant_views.upload_errors, name="upload_errors"),
+    path("review/", participant_views.review_queue, name="review_queue"),
+    path("review/<int:follow_up_id>/", participant_views.review_detail, name="review_detail"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]

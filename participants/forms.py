@@ -185,3 +185,17 @@ class ApiKeyForm(forms.Form):
             del self.fields["provider"]
         self.helper = FormHelper()
         self.helper.add_input(Submit("create", "Create API key"))
+
+
+class ContactForm(forms.Form):
+    contacted_on = forms.DateField(widget=DateInput(), label="Date")
+    method = forms.ChoiceField(
+        choices=[("email", "Email"), ("phone", "Phone"), ("letter", "Letter"), ("other", "Other")]
+    )
+    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class ResolveForm(forms.Form):
+    resolution = forms.ChoiceField(choices=[
+        ("resubmitted", "Provider resubmitted"), ("withdrawn", "Provider withdrew the record"),
+        ("unreachable", "Provider unreachable")])  # fmt: skip

@@ -420,3 +420,57 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class FollowUp(models.Model):
+    """A board-rejected record in the reviewers' queue: who follows it up, and how it ended."""
+
+    class Resolution(models.TextChoices):
+        RESUBMITTED = "resubmitted", "Provider resubmitted"
+        WITHDRAWN = "withdrawn", "Provider withdrew the record"
+        UNREACHABLE = "unreachable", "Provider unreachable"
+
+    completion = models.OneToOneField(
+        Completion, on_delete=models.PROTECT, related_name="follow_up"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    resolution = models.CharField(max_length=12, choices=Resolution.choices, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = "rejection follow-up"
+
+    def __str__(self):
+        return f"Follow-up of record {self.completion_id}"
+
+
+class ContactLog(models.Model):
+    """A reviewer's contact with the provider about a rejected record."""
+
+    class Method(models.TextChoices):
+        EMAIL = "email", "Email"
+        PHONE = "phone", "Phone"
+        LETTER = "letter", "Letter"
+        OTHER = "other", "Other"
+
+    follow_up = models.ForeignKey(FollowUp, on_delete=models.CASCADE, related_name="contacts")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    contacted_on = models.DateField()
+    method = models.CharField(max_length=10, choices=Method.choices)
+    note = models.TextField()
+    logged_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-contacted_on", "-id"]
+
+    def __str__(self):
+        return f"{self.get_method_display()} on {self.contacted_on:%m/%d/%Y}"

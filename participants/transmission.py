@@ -22,7 +22,7 @@ from activities.models import Board, Channel
 
 from .exports import learner_report_element, write_learner_report
 from .intake import VERIFIED_AWAITING_BOARD
-from .models import Completion, CompletionEvent, RosterEntry, TransmissionBatch
+from .models import Completion, CompletionEvent, FollowUp, RosterEntry, TransmissionBatch
 from .verification import same_name
 
 logger = logging.getLogger(__name__)
@@ -236,6 +236,14 @@ def ingest_answers(answers: list, *, board_code: str = "ABIM") -> AnswerReport:
     rejected = [e.completion_id for e in events if e.to_status == Completion.Status.REJECTED]
     if rejected:
         from .tasks import send_rejection_digests
+
+        # Board rejections enter the reviewers' queue (a new rejection reopens it).
+        FollowUp.objects.bulk_create(
+            [FollowUp(completion_id=pk) for pk in rejected], ignore_conflicts=True
+        )
+        FollowUp.objects.filter(completion_id__in=rejected).update(
+            resolution="", resolved_at=None, resolved_by=None
+        )
 
         send_rejection_digests.enqueue(rejected, by_board=True)
     return report

@@ -1,3 +1,4 @@
+import datetime as dt
 import tempfile
 
 from django.conf import settings
@@ -6,20 +7,29 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q, Sum
 from django.http import FileResponse, Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
 from activities.deadlines import deadline_table
 from activities.models import Activity, Channel
 from activities.views import get_activity_for_user
-from pars_portal.access import can_write, get_for_user, scope, visible_providers
+from pars_portal.access import can_write, get_for_user, is_reviewer, scope, visible_providers
 
 from . import exports, services
-from .forms import ApiKeyForm, DeleteForm, ParticipantFilterForm, ParticipantForm, UploadForm
+from .forms import (
+    ApiKeyForm,
+    ContactForm,
+    DeleteForm,
+    ParticipantFilterForm,
+    ParticipantForm,
+    ResolveForm,
+    UploadForm,
+)
 from .intake import Result
-from .models import ApiKey, Completion, Upload
+from .models import ApiKey, Completion, FollowUp, Upload
 
 STATUS_BADGES = {
     Completion.Status.SUBMITTED: "text-bg-info",
@@ -428,3 +438,90 @@ def api_key_revoke(request, key_id):
     revoke_key(key=key, user=request.user)
     messages.success(request, f"API key {key.prefix}… revoked; it no longer works.")
     return redirect("api_help")
+
+
+# --- The reviewers' queue of board rejections -------------------------------------------------
+
+
+def _reviewer_only(request):
+    # The queue spans every provider: for anyone else it does not exist.
+    if not is_reviewer(request.user):
+        raise Http404("No such page.")
+
+
+def review_queue(request):
+    """Board-rejected records across providers, oldest first, with their age."""
+    _reviewer_only(request)
+    follow_ups = FollowUp.objects.select_related(
+        "completion__provider", "completion__activity", "assigned_to"
+    ).order_by("created_at", "id")
+    state = request.GET.get("state", "open")
+    if state == "open":
+        follow_ups = follow_ups.filter(resolution="")
+    elif state == "resolved":
+        follow_ups = follow_ups.exclude(resolution="")
+    if provider := request.GET.get("provider", "").strip():
+        follow_ups = follow_ups.filter(completion__provider__accme_id=provider.zfill(7))
+    if reason := request.GET.get("reason", "").strip():
+        follow_ups = follow_ups.filter(completion__status_reason__icontains=reason)
+    assignee = request.GET.get("assignee", "")
+    if assignee == "me":
+        follow_ups = follow_ups.filter(assigned_to=request.user)
+    elif assignee == "nobody":
+        follow_ups = follow_ups.filter(assigned_to__isnull=True)
+    age = request.GET.get("older_than", "")
+    if age.isascii() and age.isdigit():
+        follow_ups = follow_ups.filter(created_at__lt=timezone.now() - dt.timedelta(days=int(age)))
+    page = Paginator(follow_ups, 50).get_page(request.GET.get("page"))
+    now = timezone.now()
+    for follow_up in page.object_list:
+        follow_up.age_days = (now - follow_up.created_at).days
+    return render(request, "participants/review_queue.html", {"page": page, "state": state})
+
+
+def review_detail(request, follow_up_id):
+    _reviewer_only(request)
+    follow_up = get_object_or_404(
+        FollowUp.objects.select_related("completion__provider", "completion__activity"),
+        pk=follow_up_id,
+    )
+    contact_form = ContactForm(initial={"contacted_on": timezone.localdate()})
+    resolve_form = ResolveForm()
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "assign":
+            services.follow_up_assign(follow_up=follow_up, reviewer=request.user)
+            messages.success(request, "Assigned to you.")
+            return redirect("review_detail", follow_up_id=follow_up.pk)
+        if action == "contact":
+            contact_form = ContactForm(request.POST)
+            if contact_form.is_valid():
+                services.follow_up_log_contact(
+                    follow_up=follow_up, reviewer=request.user, **contact_form.cleaned_data
+                )
+                messages.success(request, "Contact logged.")
+                return redirect("review_detail", follow_up_id=follow_up.pk)
+        elif action == "resolve":
+            resolve_form = ResolveForm(request.POST)
+            if resolve_form.is_valid():
+                try:
+                    services.follow_up_resolve(
+                        follow_up=follow_up, reviewer=request.user,
+                        resolution=resolve_form.cleaned_data["resolution"],
+                    )  # fmt: skip
+                except ValidationError as error:
+                    messages.error(request, error.messages[0])
+                return redirect("review_detail", follow_up_id=follow_up.pk)
+    return render(
+        request,
+        "participants/review_detail.html",
+        {
+            "follow_up": follow_up,
+            "completion": follow_up.completion,
+            "contacts": follow_up.contacts.select_related("reviewer"),
+            "events": follow_up.completion.events.select_related("actor"),
+            "contact_form": contact_form,
+            "resolve_form": resolve_form,
+            "badges": STATUS_BADGES,
+        },
+    )

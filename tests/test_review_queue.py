@@ -1,0 +1,81 @@
+"""The reviewers' queue of board rejections: oldest first with age, assign, log contact,
+resolve, filters — every action in the record's history; provider staff never see it."""
+
+import datetime as dt
+
+import time_machine
+from django.urls import reverse
+
+from participants.models import FollowUp
+from participants.transmission import ingest_answers, transmit
+
+from .test_intake import row, submit
+
+
+def board_rejects(activity, editor, learner="123456", credit_type="MK"):
+    outcome = submit(activity, [row(activity, learner_id=learner, credit_type=credit_type)],
+                     editor).outcomes[0]  # fmt: skip
+    transmit()
+    ingest_answers([{"recordId": outcome.completion_id, "result": "rejected",
+                     "reasonCode": "DOB", "reason": "Birth date does not match"}])  # fmt: skip
+    return FollowUp.objects.get(completion_id=outcome.completion_id)
+
+
+def test_board_rejections_enter_the_queue_oldest_first(
+    client_of, reviewer, activity_a, activity_b, editor_a, editor_b, roster, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path
+    with time_machine.travel(dt.datetime(2016, 1, 2, tzinfo=dt.UTC), tick=False):
+        older = board_rejects(activity_b, editor_b)
+    with time_machine.travel(dt.datetime(2016, 1, 20, tzinfo=dt.UTC), tick=False):
+        newer = board_rejects(activity_a, editor_a)
+    with time_machine.travel(dt.datetime(2016, 1, 22, tzinfo=dt.UTC), tick=False):
+        page = client_of(reviewer).get(reverse("review_queue")).context["page"]
+        assert [f.pk for f in page] == [older.pk, newer.pk]
+        assert [f.age_days for f in page] == [20, 2]
+        client = client_of(reviewer)
+        ids = lambda **p: [f.pk for f in client.get(reverse("review_queue"), p).context["page"]]  # noqa: E731
+        assert ids(provider="5678") == [older.pk]
+        assert ids(older_than="10") == [older.pk]
+        assert ids(reason="birth date") == [older.pk, newer.pk]
+        assert ids(assignee="me") == []
+
+
+def test_assign_contact_and_resolve_are_in_the_history(
+    client_of, reviewer, activity_a, editor_a, roster, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path
+    follow_up = board_rejects(activity_a, editor_a)
+    client = client_of(reviewer)
+    url = reverse("review_detail", args=[follow_up.pk])
+    client.post(url, {"action": "assign"})
+    client.post(url, {"action": "contact", "contacted_on": "2016-01-21", "method": "phone",
+                      "note": "Spoke with the CME coordinator"})  # fmt: skip
+    client.post(url, {"action": "resolve", "resolution": "resubmitted"})
+    follow_up.refresh_from_db()
+    assert (follow_up.assigned_to, follow_up.resolution) == (reviewer, "resubmitted")
+    assert follow_up.contacts.get().note == "Spoke with the CME coordinator"
+    reasons = list(follow_up.completion.events.values_list("reason", flat=True))
+    assert reasons[-3:] == [
+        "Follow-up assigned to reviewer",
+        "Provider contacted by phone on 01/21/2016: Spoke with the CME coordinator",
+        "Follow-up resolved: Provider resubmitted",
+    ]
+    assert [f.pk for f in client.get(reverse("review_queue")).context["page"]] == []
+    assert client.get(reverse("review_queue"), {"state": "resolved"}).context["page"][0] == (
+        follow_up
+    )
+
+
+def test_provider_staff_never_see_the_queue(
+    client_of, editor_a, viewer_a, activity_a, roster, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path
+    follow_up = board_rejects(activity_a, editor_a)
+    for user in (editor_a, viewer_a):
+        client = client_of(user)
+        assert client.get(reverse("review_queue")).status_code == 404
+        detail = reverse("review_detail", args=[follow_up.pk])
+        assert client.post(detail, {"action": "assign"}).status_code == 404
+    follow_up.refresh_from_db()
+    assert follow_up.assigned_to is None
