@@ -85,7 +85,10 @@ def portal_context(request):
     if not (user and user.is_authenticated):
         return {}
     memberships = list(ProviderMembership.objects.filter(user=user).select_related("provider"))
+    from django.conf import settings
+
     return {
+        "acceptance_mode": settings.ACCEPTANCE_MODE,
         "is_reviewer": is_reviewer(user),
         "my_memberships": memberships,
         "can_write_any": any(m.role == ProviderMembership.Role.EDITOR for m in memberships),

@@ -49,3 +49,18 @@ def test_record_received_in_the_2015_grace_period_shows_the_flag(client_of, edit
     page = client_of(editor_a).get(f"/participants/{record.pk}/").content.decode()
     assert "Sent in the grace period" in page
     assert "Late: sent after the deadline" not in page
+
+
+def test_home_shows_upcoming_deadlines_with_what_is_open(
+    client_of, editor_a, activity_a, provider_a
+):
+    from tests.conftest import make_activity
+
+    with time_machine.travel(dt.datetime(2015, 12, 20, 12, tzinfo=dt.UTC)):
+        make_completion(activity_a, completion_date=dt.date(2015, 12, 1), status="rejected")
+        make_activity(provider_a, editor_a, title="Nobody reported yet", start=dt.date(2015, 11, 1))
+        response = client_of(editor_a).get("/")
+    first = response.context["deadlines"][0]
+    assert (first.year, first.due_date) == (2015, dt.date(2015, 12, 31))
+    assert (first.rejected, first.without_records) == (1, 1)
+    assert "1 rejected record" in response.content.decode()
