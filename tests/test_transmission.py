@@ -191,3 +191,24 @@ def test_the_answer_endpoint_needs_the_board_token(client, activity_a, editor_a,
                      HTTP_AUTHORIZATION="Bearer abim-token")  # fmt: skip
     assert ok.status_code == 200 and ok.json()["confirmed"] == 1
     assert TransmissionBatch.objects.count() == 1
+
+
+def test_answer_file_command_replayed_changes_nothing(activity_a, editor_a, roster, tmp_path):
+    from django.core.management import CommandError, call_command
+
+    outcome = submit(activity_a, [row(activity_a)], editor_a).outcomes[0]
+    transmit()
+    answers = tmp_path / "answers.json"
+    answers.write_text(json.dumps({"answers": [
+        {"recordId": outcome.completion_id, "result": "rejected", "reasonCode": "ID",
+         "reason": "Unknown ABIM ID"}]}))  # fmt: skip
+    call_command("ingest_board_answers", str(answers))
+    events = CompletionEvent.objects.count()
+    call_command("ingest_board_answers", str(answers))
+    assert CompletionEvent.objects.count() == events
+    assert Completion.objects.get().status == "rejected"
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    with pytest.raises(CommandError, match="Cannot read"):
+        call_command("ingest_board_answers", str(broken))
+    assert Completion.objects.get().status == "rejected"
