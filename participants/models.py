@@ -434,6 +434,9 @@ class FollowUp(models.Model):
         Completion, on_delete=models.PROTECT, related_name="follow_up"
     )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    reason = models.CharField(
+        max_length=300, blank=True, default="", help_text="The board's reason for rejecting."
+    )
     assigned_to = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )

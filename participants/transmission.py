@@ -44,13 +44,15 @@ def _to_send(board):
 
 
 def _deletions(board):
-    """Deleted records the board already has: it must hear about the deletion."""
+    """Deleted records the board has and did not reject: it must hear about the deletion.
+    (A record the board rejected is not on its books; a correction replaces it.)"""
     return Completion.objects.filter(
         board=board,
         is_sandbox=False,
         status=Completion.Status.DELETED,
         transmitted_at__isnull=False,
         deletion_transmitted_in__isnull=True,
+        follow_up__isnull=True,
     )
 
 
@@ -238,12 +240,15 @@ def ingest_answers(answers: list, *, board_code: str = "ABIM") -> AnswerReport:
         from .tasks import send_rejection_digests
 
         # Board rejections enter the reviewers' queue (a new rejection reopens it).
+        reasons = {e.completion_id: e.reason for e in events if e.completion_id in rejected}
         FollowUp.objects.bulk_create(
-            [FollowUp(completion_id=pk) for pk in rejected], ignore_conflicts=True
+            [FollowUp(completion_id=pk, reason=reasons[pk]) for pk in rejected],
+            ignore_conflicts=True,
         )
-        FollowUp.objects.filter(completion_id__in=rejected).update(
-            resolution="", resolved_at=None, resolved_by=None
-        )
+        for pk in rejected:  # a new rejection reopens the follow-up with the new reason
+            FollowUp.objects.filter(completion_id=pk).update(
+                reason=reasons[pk], resolution="", resolved_at=None, resolved_by=None
+            )
 
         send_rejection_digests.enqueue(rejected, by_board=True)
     return report

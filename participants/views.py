@@ -463,7 +463,7 @@ def review_queue(request):
     if provider := request.GET.get("provider", "").strip():
         follow_ups = follow_ups.filter(completion__provider__accme_id=provider.zfill(7))
     if reason := request.GET.get("reason", "").strip():
-        follow_ups = follow_ups.filter(completion__status_reason__icontains=reason)
+        follow_ups = follow_ups.filter(reason__icontains=reason)
     assignee = request.GET.get("assignee", "")
     if assignee == "me":
         follow_ups = follow_ups.filter(assigned_to=request.user)
@@ -519,6 +519,7 @@ def review_detail(request, follow_up_id):
             "follow_up": follow_up,
             "completion": follow_up.completion,
             "contacts": follow_up.contacts.select_related("reviewer"),
+            "corrections": follow_up.completion.corrections.all(),
             "events": follow_up.completion.events.select_related("actor"),
             "contact_form": contact_form,
             "resolve_form": resolve_form,

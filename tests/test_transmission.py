@@ -212,3 +212,17 @@ def test_answer_file_command_replayed_changes_nothing(activity_a, editor_a, rost
     with pytest.raises(CommandError, match="Cannot read"):
         call_command("ingest_board_answers", str(broken))
     assert Completion.objects.get().status == "rejected"
+
+
+def test_a_board_rejected_record_that_is_corrected_is_not_sent_as_a_deletion(
+    activity_a, editor_a, roster
+):
+    outcome = submit(activity_a, [row(activity_a, first_name="Janet")], editor_a).outcomes[0]
+    (batch,) = transmit()
+    ingest_answers(simulated_board_answers(batch))
+    assert Completion.objects.get().status == "rejected"
+    submit(activity_a, [row(activity_a, corrects_id=outcome.completion_id)], editor_a)
+    (second,) = transmit()
+    assert (second.additions, second.deletions) == (1, 0)
+    follow_up = Completion.objects.get(pk=outcome.completion_id).follow_up
+    assert follow_up.reason == "Rejected by ABIM: Name does not match the board's records (NAME)"
