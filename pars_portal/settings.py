@@ -42,6 +42,8 @@ CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
 
 # The demo data command (fake users with printed passwords) runs only where this is on.
 DEMO_DATA_ALLOWED = envbool("DEMO_DATA_ALLOWED", True)
+# The simulated board (demo and tests only, never ABIM) can answer batches from the portal.
+SIMULATED_BOARD = envbool("SIMULATED_BOARD", DEMO_DATA_ALLOWED)
 
 INSTALLED_APPS = [
     "pars_portal.apps.PortalAdminConfig",

@@ -17,6 +17,7 @@ for _name in ("SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL"):
 
 DEBUG = False
 DEMO_DATA_ALLOWED = False
+SIMULATED_BOARD = False
 
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", True)
 # Behind a TLS-terminating proxy that sets X-Forwarded-Proto.

@@ -97,6 +97,12 @@ urlpatterns = [
     path("uploads/<int:upload_id>/errors/", participant_views.upload_errors, name="upload_errors"),
     path("review/", participant_views.review_queue, name="review_queue"),
     path("review/<int:follow_up_id>/", participant_views.review_detail, name="review_detail"),
+    path("review/transmit/", participant_views.review_transmit, name="review_transmit"),
+    path(
+        "review/simulate-board/",
+        participant_views.review_simulate_board,
+        name="review_simulate_board",
+    ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -29,7 +29,7 @@ from .forms import (
     UploadForm,
 )
 from .intake import Result
-from .models import ApiKey, Completion, FollowUp, Upload
+from .models import ApiKey, Completion, FollowUp, TransmissionBatch, Upload
 
 STATUS_BADGES = {
     Completion.Status.SUBMITTED: "text-bg-info",
@@ -476,7 +476,16 @@ def review_queue(request):
     now = timezone.now()
     for follow_up in page.object_list:
         follow_up.age_days = (now - follow_up.created_at).days
-    return render(request, "participants/review_queue.html", {"page": page, "state": state})
+    return render(
+        request,
+        "participants/review_queue.html",
+        {
+            "page": page,
+            "state": state,
+            "simulated_board": settings.SIMULATED_BOARD,
+            "last_batch": TransmissionBatch.objects.first(),
+        },
+    )
 
 
 def review_detail(request, follow_up_id):
@@ -526,3 +535,35 @@ def review_detail(request, follow_up_id):
             "badges": STATUS_BADGES,
         },
     )
+
+
+@require_POST
+def review_transmit(request):
+    """Reviewers may send the verified records now instead of waiting for the next run."""
+    _reviewer_only(request)
+    from .tasks import transmit_to_board
+
+    transmit_to_board.enqueue()
+    messages.success(request, "Sending verified records to ABIM (in the background).")
+    return redirect("review_queue")
+
+
+@require_POST
+def review_simulate_board(request):
+    """SIMULATED BOARD (demo only, off in production): answer the latest batch."""
+    _reviewer_only(request)
+    if not settings.SIMULATED_BOARD:
+        raise Http404("The simulated board is off.")
+    from .transmission import ingest_answers, simulated_board_answers
+
+    batch = TransmissionBatch.objects.exclude(status="failed").first()
+    if batch is None:
+        messages.info(request, "No batch has been sent yet.")
+        return redirect("review_queue")
+    report = ingest_answers(simulated_board_answers(batch), board_code=batch.board.code)
+    messages.success(
+        request,
+        f"Simulated board answered batch {batch.pk}: {report.confirmed} confirmed, "
+        f"{report.rejected} rejected, {report.unchanged} unchanged.",
+    )
+    return redirect("review_queue")

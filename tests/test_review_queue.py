@@ -79,3 +79,22 @@ def test_provider_staff_never_see_the_queue(
         assert client.post(detail, {"action": "assign"}).status_code == 404
     follow_up.refresh_from_db()
     assert follow_up.assigned_to is None
+
+
+def test_reviewers_can_send_now_and_let_the_simulated_board_answer(
+    client_of, reviewer, editor_a, activity_a, roster, settings, tmp_path
+):
+    from participants.models import Completion
+
+    settings.MEDIA_ROOT = tmp_path
+    submit(activity_a, [row(activity_a, first_name="Janet")], editor_a)
+    client = client_of(reviewer)
+    client.post(reverse("review_transmit"))
+    assert Completion.objects.get().transmitted_at is not None
+    page = client.post(reverse("review_simulate_board"), follow=True)
+    assert "Simulated board answered batch" in page.content.decode()
+    assert Completion.objects.get().status == "rejected"
+    assert len(page.context["page"]) == 1
+    settings.SIMULATED_BOARD = False
+    assert client.post(reverse("review_simulate_board")).status_code == 404
+    assert client_of(editor_a).post(reverse("review_transmit")).status_code == 404

@@ -18,7 +18,7 @@ READ_ONLY = {
 }  # fmt: skip
 PATTERNS = [p for p in get_resolver().url_patterns if not isinstance(p, URLResolver)]
 # Reviewer pages are tested in test_review_queue.py (provider staff get 404 there).
-REVIEWER_PAGES = {"review_queue", "review_detail"}
+REVIEWER_PAGES = {"review_queue", "review_detail", "review_transmit", "review_simulate_board"}
 WRITE_NAMES = sorted(p.name for p in PATTERNS if p.name not in READ_ONLY | REVIEWER_PAGES)
 
 
