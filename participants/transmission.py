@@ -87,11 +87,14 @@ def transmit(*, limit: int = 50_000) -> list[TransmissionBatch]:
         with transaction.atomic():
             related = ("provider", "activity", "board", "credit_type")
             adds = list(
-                _to_send(board).select_for_update().select_related(*related).order_by("id")[:limit]
+                _to_send(board)
+                .select_for_update(of=("self",))
+                .select_related(*related)
+                .order_by("id")[:limit]
             )
             deletes = list(
                 _deletions(board)
-                .select_for_update()
+                .select_for_update(of=("self",))  # lock the records, not the joined rows
                 .select_related(*related)
                 .order_by("id")[:limit]
             )
