@@ -20,7 +20,6 @@ DATE_INVALID = "{value!r} is not a date; use MM/DD/YYYY or YYYY-MM-DD."
 NUMBER_INVALID = "{value!r} is not a number; use a dot as the decimal separator (10.5)."
 MONTH_INVALID = "{value!r} is not a month; use 1 to 12."
 DAY_INVALID = "{value!r} is not a day of the month; use 1 to 31."
-DIGITS_INVALID = "{value!r} must contain only digits."
 REQUIRED = "This value is required."
 
 _US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
@@ -67,13 +66,6 @@ def read_padded_id(value, length: int | None) -> str:
         raise ValueError(REQUIRED)
     if length and text.isdigit() and len(text) < length:
         text = text.zfill(length)
-    return text
-
-
-def read_digits_id(value, length: int) -> str:
-    text = read_padded_id(value, length)
-    if not text.isdigit():
-        raise ValueError(DIGITS_INVALID.format(value=text))
     return text
 
 
