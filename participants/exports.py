@@ -169,7 +169,11 @@ def record_cells(c, table=None) -> list:
     ]
 
 
-def record_report(c) -> etree._Element:
+def record_report(c, *, action: str | None = None, extra: dict | None = None) -> etree._Element:
+    """A Completion as one ActivityReport. Exports mark deleted records `deleted` (history,
+    refused on upload); transmissions say `add` or `delete` to the board."""
+    if action is None:
+        action = "deleted" if c.status == "deleted" else "add"
     return learner_report_element(
         {
             "provider_name": c.provider.name,
@@ -186,9 +190,8 @@ def record_report(c) -> etree._Element:
             "credit_type": c.credit_type.code,
             "moc_points": c.moc_points,
             "credit_id": c.credit_id,
-            # As in the spreadsheet exports: a deleted record is history, refused on upload.
-            "action": "deleted" if c.status == "deleted" else "add",
-            "extra": {"RecordID": c.pk, "RecordStatus": c.status},
+            "action": action,
+            "extra": {"RecordID": c.pk, "RecordStatus": c.status} if extra is None else extra,
         }
     )
 

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from activities.models import Board, Channel
 
-from .exports import learner_report_element, write_learner_report
+from .exports import record_report, write_learner_report
 from .intake import VERIFIED_AWAITING_BOARD
 from .models import Completion, CompletionEvent, FollowUp, RosterEntry, TransmissionBatch
 from .verification import same_name
@@ -57,26 +57,7 @@ def _deletions(board):
 
 
 def _report(completion, action):
-    return learner_report_element(
-        {
-            "provider_name": completion.provider.name,
-            "provider_id": completion.provider.accme_id,
-            "first_name": completion.first_name,
-            "last_name": completion.last_name,
-            "birth_month": completion.birth_month,
-            "birth_day": completion.birth_day,
-            "pars_id": completion.activity.pars_id,
-            "title": completion.activity.title,
-            "completion_date": completion.completion_date,
-            "board": completion.board.code,
-            "learner_id": completion.learner_id,
-            "credit_type": completion.credit_type.code,
-            "moc_points": completion.moc_points,
-            "credit_id": completion.credit_id,
-            "action": action,
-            "extra": {"RecordID": completion.pk},
-        }
-    )
+    return record_report(completion, action=action, extra={"RecordID": completion.pk})
 
 
 def transmit(*, limit: int = 50_000) -> list[TransmissionBatch]:
