@@ -7,7 +7,7 @@ PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check --build-
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-test browser lint format bench-roster clean
+.PHONY: run test install install-test browser lint format bench-roster bench-load clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,12 @@ lint: install-test
 format: install-test
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+# Load test: 90 s of mixed API submissions and page views by 8 clients against gunicorn (2
+# workers) on a scratch database: SQLite, or a fresh PostgreSQL database when DATABASE_URL
+# points at PostgreSQL. Change it with e.g. BENCH_LOAD_ARGS="--seconds 60 --users 16 --workers 4".
+bench-load: install
+	$(PY) manage.py bench_load $(BENCH_LOAD_ARGS)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-* .pytest_cache .ruff_cache .staticfiles

@@ -8,23 +8,28 @@ authenticated GET (the cost of HTTP + auth alone) and the same XML reports throu
 pipeline in-process (the cost without HTTP). Prints `name: value` lines.
 """
 
-import datetime as dt
 import http.client
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from decimal import Decimal
 from pathlib import Path
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from .bench_import import XML_REPORT, argparse_hidden
+from participants.bench import (
+    SCRATCH_FLAG,
+    argparse_hidden,
+    gunicorn,
+    print_figures,
+    registered_activity,
+    require_scratch,
+    run_stage,
+    xml_body,
+)
 
 
 class Command(BaseCommand):
@@ -40,12 +45,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, stage, workdir, **options):
         if stage == "setup":
-            if os.environ.get("PARS_BENCH_SCRATCH") != "1":
-                raise CommandError("Internal stages run only on the scratch database.")
+            require_scratch()
             return self._setup(Path(workdir), options)
         if stage == "inprocess":
-            if os.environ.get("PARS_BENCH_SCRATCH") != "1":
-                raise CommandError("Internal stages run only on the scratch database.")
+            require_scratch()
             return self._inprocess(Path(workdir), options)
         return self._orchestrate(options)
 
@@ -54,48 +57,30 @@ class Command(BaseCommand):
             env = dict(os.environ)
             env.update(
                 DATABASE_URL=f"sqlite:///{workdir}/bench.sqlite3",
-                PARS_BENCH_SCRATCH="1",
+                **{SCRATCH_FLAG: "1"},
                 DJANGO_SETTINGS_MODULE="pars_portal.settings",
                 LOG_LEVEL="WARNING",
                 API_RATE="100000/min",
             )
             common = ["--workdir", workdir, "--bulk-posts", str(options["bulk_posts"]),
                       "--bulk-size", str(options["bulk_size"])]  # fmt: skip
-            self._run([sys.executable, "manage.py", "bench_api", "--stage", "setup", *common], env)
+            run_stage([sys.executable, "manage.py", "bench_api", "--stage", "setup", *common], env)
             secret = (Path(workdir) / "key.txt").read_text().strip()
             pars_id = (Path(workdir) / "activity.txt").read_text().strip()
-            port = _free_port()
-            server = subprocess.Popen(  # noqa: S603 - our own app on loopback
-                [sys.executable, "-m", "gunicorn", "pars_portal.wsgi", "-b", f"127.0.0.1:{port}",
-                 "-w", str(options["workers"]), "--log-level", "warning"],
-                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            )  # fmt: skip
-            try:
-                _wait_for(port)
+            with gunicorn(env, workers=options["workers"]) as port:
                 figures = self._measure(port, secret, pars_id, options)
-            finally:
-                server.terminate()
-                server.wait(timeout=10)
-            out = self._run(
+            out = run_stage(
                 [sys.executable, "manage.py", "bench_api", "--stage", "inprocess", *common], env
             )
             figures.update(json.loads(out))
             ratio = float(figures["bulk_records_per_s"]) / float(figures["inprocess_records_per_s"])
             figures["bulk_ratio_vs_inprocess"] = f"{ratio:.2f}"
-            for name, value in figures.items():
-                self.stdout.write(f"{name}: {value}")
-
-    def _run(self, command, env):
-        result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)  # noqa: S603
-        if result.returncode:
-            raise CommandError(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
-        return result.stdout
+            print_figures(self.stdout, figures)
 
     def _setup(self, workdir, options):
         from django.contrib.auth.models import User
 
-        from activities import services as activity_services
-        from activities.models import Activity, Attestation, Board, Provider, ProviderMembership
+        from activities.models import Provider, ProviderMembership
         from participants.apikeys import api_key_create
         from participants.parsers import RosterRow
         from participants.services import roster_load
@@ -104,16 +89,7 @@ class Command(BaseCommand):
         user = User.objects.create_user("bench", password=None)
         provider = Provider.objects.create(accme_id="0001234", name="Bench provider")
         ProviderMembership.objects.create(user=user, provider=provider, role="editor")
-        activity = activity_services.activity_create(
-            provider=provider, actor=user, title="Bench activity",
-            activity_type=Activity.Type.COURSE, start_date=dt.date(2015, 1, 1),
-            end_date=dt.date(2015, 12, 31), reporting_year=2015, cme_credits=Decimal("10"),
-        )  # fmt: skip
-        activity_services.registration_create(
-            activity=activity, actor=user, moc_points=Decimal("10"),
-            credit_types=Board.objects.get(code="ABIM").credit_types.filter(code="MK"),
-            attested=Attestation.Statement.values,
-        )  # fmt: skip
+        activity = registered_activity(provider=provider, user=user, title="Bench activity")
         total = 2 * options["bulk_posts"] * options["bulk_size"] + 2 * 1000
         roster_load(
             rows=(RosterRow(0, "ABIM", f"{i:06d}", f"First{i}", f"Last{i}", 1 + i % 12,
@@ -161,7 +137,7 @@ class Command(BaseCommand):
 
         size, posts = options["bulk_size"], options["bulk_posts"]
         bodies = [
-            _xml_body(pars_id, range(100_000 + n * size, 100_000 + (n + 1) * size))
+            xml_body(pars_id, range(100_000 + n * size, 100_000 + (n + 1) * size))
             for n in range(posts)
         ]
         started = time.perf_counter()
@@ -201,8 +177,7 @@ class Command(BaseCommand):
         size, posts = options["bulk_size"], options["bulk_posts"]
         start = 100_000 + size * posts
         bodies = [
-            _xml_body(pars_id, range(start + n * size, start + (n + 1) * size))
-            for n in range(posts)
+            xml_body(pars_id, range(start + n * size, start + (n + 1) * size)) for n in range(posts)
         ]
         started = time.perf_counter()
         created = 0
@@ -213,31 +188,3 @@ class Command(BaseCommand):
             created += result.totals["created"]
         seconds = time.perf_counter() - started
         self.stdout.write(json.dumps({"inprocess_records_per_s": f"{created / seconds:.0f}"}))
-
-
-def _xml_body(pars_id, numbers) -> bytes:
-    reports = "".join(
-        XML_REPORT.format(i=i, id=f"{i:06d}", month=1 + i % 12, day=1 + i % 28, pars_id=pars_id)
-        for i in numbers
-    )
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?><ACCMELearnerReports><ActivityReports>'
-        f"{reports}</ActivityReports></ACCMELearnerReports>"
-    ).encode()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for(port, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise CommandError("gunicorn did not start")

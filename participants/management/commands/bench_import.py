@@ -7,7 +7,6 @@ re-imports the same file, and times a plain bulk_create of the same rows as the 
 Prints one `name: value` per line.
 """
 
-import datetime as dt
 import os
 import resource
 import subprocess
@@ -19,6 +18,15 @@ from pathlib import Path
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+
+from participants.bench import (
+    SCRATCH_FLAG,
+    argparse_hidden,
+    print_figures,
+    registered_activity,
+    require_scratch,
+    xml_report,
+)
 
 STAGES = ("setup", "measure")
 
@@ -35,8 +43,7 @@ class Command(BaseCommand):
     def handle(self, *args, rows, format, stage, workdir, **options):
         if stage is None:
             return self._orchestrate(rows, format)
-        if os.environ.get("PARS_BENCH_SCRATCH") != "1":
-            raise CommandError("Internal stages run only on the scratch database.")
+        require_scratch()
         if stage == "setup":
             self._setup(rows, format, Path(workdir))
         else:
@@ -48,7 +55,7 @@ class Command(BaseCommand):
         with tempfile.TemporaryDirectory(prefix="pars-bench-") as workdir:
             env = dict(os.environ)
             env["DATABASE_URL"] = f"sqlite:///{workdir}/bench.sqlite3"
-            env["PARS_BENCH_SCRATCH"] = "1"
+            env[SCRATCH_FLAG] = "1"
             env["DJANGO_SETTINGS_MODULE"] = "pars_portal.settings"
             env.setdefault("LOG_LEVEL", "WARNING")
             base = [sys.executable, "manage.py", "bench_import", "--rows", str(rows),
@@ -68,26 +75,15 @@ class Command(BaseCommand):
     def _setup(self, rows, file_format, workdir):
         from django.contrib.auth.models import User
 
-        from activities import services as activity_services
-        from activities.models import Activity, Attestation, Board, Provider
+        from activities.models import Provider
         from participants.parsers import RosterRow
         from participants.services import roster_load
 
         call_command("migrate", verbosity=0)
         user = User.objects.create_user("bench", password=None)
         provider = Provider.objects.create(accme_id="0001234", name="Bench provider")
-        board = Board.objects.get(code="ABIM")
         for title in ("Bench activity", "Baseline activity"):
-            activity = activity_services.activity_create(
-                provider=provider, actor=user, title=title, activity_type=Activity.Type.COURSE,
-                start_date=dt.date(2015, 1, 1), end_date=dt.date(2015, 12, 31),
-                reporting_year=2015, cme_credits=Decimal("10"),
-            )  # fmt: skip
-            activity_services.registration_create(
-                activity=activity, actor=user, moc_points=Decimal("10"),
-                credit_types=board.credit_types.filter(code="MK"),
-                attested=Attestation.Statement.values,
-            )  # fmt: skip
+            registered_activity(provider=provider, user=user, title=title)
         roster_load(
             rows=(RosterRow(0, "ABIM", f"{i:06d}", f"First{i}", f"Last{i}", 1 + i % 12,
                             1 + i % 28) for i in range(rows))
@@ -169,29 +165,7 @@ class Command(BaseCommand):
             "baseline_rows_per_s": f"{baseline:.0f}",
             "ratio": f"{rate / baseline:.2f}",
         }
-        for name, value in figures.items():
-            self.stdout.write(f"{name}: {value}")
-
-
-XML_REPORT = (
-    "<ActivityReport><ReportingOrganization>Bench provider</ReportingOrganization>"
-    "<Member><Name><GivenName>First{i}</GivenName><FamilyName>Last{i}</FamilyName></Name>"
-    "<PersonalInfo><BirthDate>--{month:02d}-{day:02d}</BirthDate></PersonalInfo></Member>"
-    "<Activity><ProviderOrganization>0001234</ProviderOrganization><Module>"
-    '<ModuleName moduleID="{pars_id}">Bench</ModuleName><Status>Completed</Status>'
-    "<CompletedDateTime>2015-12-18</CompletedDateTime><CreditCertificate>"
-    '<UniqueID domain="ABIM">{id}</UniqueID>'
-    '<CreditReceived activityCertification="MK" creditUnit="Point" numberOfCredits="10"/>'
-    "</CreditCertificate></Module></Activity>"
-    "<XtensibleInfo><LearnerRecordAction>add</LearnerRecordAction></XtensibleInfo>"
-    "</ActivityReport>\n"
-)
-
-
-def argparse_hidden():
-    import argparse
-
-    return argparse.SUPPRESS
+        print_figures(self.stdout, figures)
 
 
 def write_file(path: Path, file_format: str, rows: int, pars_id: str) -> None:
@@ -204,11 +178,7 @@ def write_file(path: Path, file_format: str, rows: int, pars_id: str) -> None:
             out.write(f'<?xml version="1.0" encoding="UTF-8"?>\n<ACCMELearnerReports xmlns="{ns}">')
             out.write("<ActivityReports><DateTimeCreated>2015-12-20</DateTimeCreated>\n")
             for i in range(rows):
-                out.write(
-                    XML_REPORT.format(
-                        i=i, id=f"{i:06d}", month=1 + i % 12, day=1 + i % 28, pars_id=pars_id
-                    )
-                )
+                out.write(xml_report(i, pars_id=pars_id))
             out.write("</ActivityReports></ACCMELearnerReports>\n")
             return
         sep = "\t" if file_format == "tsv" else ","
