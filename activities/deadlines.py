@@ -8,6 +8,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.utils import timezone
 
 from .models import Deadline
 
@@ -48,3 +49,15 @@ def lateness(completion_date: dt.date, received: dt.date, table: dict) -> Latene
         flag = LATE
     over = (received - completion_date).days > settings.LATE_AFTER_COMPLETION_DAYS
     return Lateness(flag, over)
+
+
+def late_since(year: int, deadlines=None) -> dt.datetime:
+    """The moment records of `year` start counting as late (the LATE flag): local midnight
+    after the deadline's last day (its grace period if it has one). Lets a list or a
+    dashboard select late records with an indexed comparison on `created_at`."""
+    if deadlines is None:
+        deadlines = Deadline.objects.filter(year=year)
+    row = next((d for d in deadlines if d.year == year), None)
+    last_day = (row.grace_until or row.due_date) if row else dt.date(year, 12, 31)
+    midnight = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time.min)
+    return timezone.make_aware(midnight)

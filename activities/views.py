@@ -6,6 +6,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from pars_portal.access import get_for_user, scope, visible_providers
+from participants.models import activity_has_records
 
 from . import services
 from .forms import ActivityForm, RegistrationForm
@@ -49,6 +50,7 @@ def activity_list(request):
         "registered": request.GET.get("registered", ""),
         "type": request.GET.get("type", ""),
         "provider": request.GET.get("provider", ""),
+        "participants": request.GET.get("participants", ""),
     }
     if filters["q"]:
         q = filters["q"]
@@ -66,6 +68,9 @@ def activity_list(request):
         activities = activities.filter(activity_type=filters["type"])
     if filters["provider"]:
         activities = activities.filter(provider__accme_id=filters["provider"])
+    if filters["participants"] in ("none", "some"):
+        reported = activity_has_records()
+        activities = activities.filter(reported if filters["participants"] == "some" else ~reported)
     years = (
         scope(Activity.objects.all(), request.user)
         .order_by("-reporting_year")

@@ -39,13 +39,23 @@ def visible_providers(user, *, write: bool = False) -> QuerySet[Provider]:
     return Provider.objects.filter(memberships__user=user, memberships__role__in=roles)
 
 
-def scope(queryset: QuerySet, user, *, via: str = "provider", write: bool = False) -> QuerySet:
-    """Restrict `queryset` to what `user` may see; `via` is the path to the provider."""
+def visible_provider_ids(user, *, write: bool = False) -> list[int] | None:
+    """The primary keys of `visible_providers`, or None for "every provider"."""
     if is_reviewer(user) and not write:
+        return None
+    return list(visible_providers(user, write=write).values_list("pk", flat=True))
+
+
+def scope(queryset: QuerySet, user, *, via: str = "provider", write: bool = False) -> QuerySet:
+    """Restrict `queryset` to what `user` may see; `via` is the path to the provider.
+
+    The provider IDs go into the query as a list rather than a subquery: for the usual
+    one-provider user the database then sees `provider_id = 7` and can walk an index in
+    the list's order (newest first) instead of sorting all of the provider's records."""
+    ids = visible_provider_ids(user, write=write)
+    if ids is None:
         return queryset
-    if via == "":
-        return queryset.filter(pk__in=visible_providers(user, write=write).values("pk"))
-    return queryset.filter(**{f"{via}__in": visible_providers(user, write=write).values("pk")})
+    return queryset.filter(**{f"{via or 'pk'}__in": ids})
 
 
 def api_scope(queryset: QuerySet, key, *, via: str = "provider") -> QuerySet:

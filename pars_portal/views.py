@@ -1,58 +1,30 @@
-from django.db.models import Count, Exists, OuterRef, Q
+from django.http import Http404
 from django.shortcuts import render
-from django.utils import timezone
 
-from activities.models import Activity, Deadline, MocRegistration
-from participants.models import Completion
+from activities.models import Deadline
 
-from .access import is_reviewer, scope, visible_providers
+from . import dashboards
+from .access import is_reviewer, visible_providers
 
 
 def home(request):
-    providers = visible_providers(request.user).annotate(
-        activity_count=Count("activities", distinct=True),
-        registered_count=Count(
-            "activities",
-            filter=Q(activities__registrations__status=MocRegistration.Status.ACTIVE),
-            distinct=True,
-        ),
-    )
-    return render(
-        request,
-        "pars_portal/home.html",
-        {
-            "providers": providers,
-            "reviewer": is_reviewer(request.user),
-            "deadlines": upcoming_deadlines(request.user),
-        },
-    )
-
-
-def upcoming_deadlines(user, count=2):
-    """The next deadlines (or one still in its grace period) with what is still open: the
-    provider's rejected records of that year and registered activities with no records."""
-    today = timezone.localdate()
-    deadlines = [
-        d for d in Deadline.objects.order_by("due_date") if (d.grace_until or d.due_date) >= today
-    ][:count]
-    records = scope(Completion.objects.filter(is_sandbox=False), user)
-    activities = scope(Activity.objects.all(), user)
-    for deadline in deadlines:
-        deadline.rejected = records.filter(
-            status=Completion.Status.REJECTED, completion_date__year=deadline.year
-        ).count()
-        deadline.without_records = (
-            activities.filter(
-                reporting_year=deadline.year, registrations__status=MocRegistration.Status.ACTIVE
-            )
-            .exclude(
-                Exists(
-                    Completion.objects.filter(activity=OuterRef("pk"), is_sandbox=False).exclude(
-                        status=Completion.Status.DELETED
-                    )
-                )
-            )
-            .count()
-        )
-        deadline.in_grace = deadline.due_date < today
-    return deadlines
+    """The status dashboard: provider staff see their providers' figures; reviewers see
+    every provider's, or one provider's with ?provider=<ACCME ID>."""
+    deadlines = list(Deadline.objects.order_by("due_date"))
+    years = dashboards.year_choices(deadlines)
+    year = dashboards.selected_year(request, years)
+    context = {"years": years, "year": year, "reviewer": is_reviewer(request.user)}
+    # Provider staff have one provider or a few; reviewers choose among all of them.
+    options = list(visible_providers(request.user).order_by("name").only("accme_id", "name"))
+    context["provider_options"] = options
+    wanted = request.GET.get("provider", "").strip()
+    if context["reviewer"] and not wanted:
+        context.update(dashboards.reviewer_dashboard(request, deadlines, year))
+        return render(request, "pars_portal/dashboard_reviewer.html", context)
+    providers = [p for p in options if p.accme_id == wanted.zfill(7)] if wanted else options
+    if wanted and not providers:
+        raise Http404("No such provider.")
+    context["providers"] = providers
+    if providers:
+        context.update(dashboards.provider_dashboard(request, providers, deadlines, year))
+    return render(request, "pars_portal/dashboard_provider.html", context)

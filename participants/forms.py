@@ -4,9 +4,12 @@ import datetime as dt
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Layout, Row, Submit
 from django import forms
+from django.db.models import Q, Value
+from django.db.models.functions import Upper
 
+from activities.deadlines import late_since
 from activities.forms import DateInput
-from activities.models import Channel
+from activities.models import Channel, Deadline
 
 from .intake import Action, ParticipantRow, Result, intake_submit
 from .models import Completion
@@ -119,8 +122,14 @@ class DeleteForm(forms.Form):
         self.helper.add_input(Submit("delete", "Delete record", css_class="btn-danger"))
 
 
+CURRENT = "current"  # status filter: any status but deleted
+LATE = "late"
+WAITING = "waiting"
+
+
 class ParticipantFilterForm(forms.Form):
-    """Search across the provider's records (all fields optional)."""
+    """Search across the provider's records (all fields optional). The dashboards link
+    here, so each of their figures opens the list of exactly the records it counts."""
 
     learner_id = forms.CharField(label="ABIM ID", required=False)
     last_name = forms.CharField(required=False)
@@ -128,9 +137,27 @@ class ParticipantFilterForm(forms.Form):
     date_from = forms.DateField(label="Completed from", required=False, widget=DateInput())
     date_to = forms.DateField(label="Completed to", required=False, widget=DateInput())
     status = forms.ChoiceField(
-        choices=[("", "Any status")] + Completion.Status.choices, required=False
+        choices=[("", "Any status"), (CURRENT, "Any but deleted")] + Completion.Status.choices,
+        required=False,
+    )
+    provider = forms.CharField(label="Provider (ACCME ID)", required=False)
+    channel = forms.ChoiceField(
+        label="Received by", choices=[("", "Any way")] + Channel.choices, required=False
+    )
+    late = forms.ChoiceField(
+        label="Deadline",
+        choices=[("", "Any"), (LATE, "Sent after the deadline")],
+        required=False,
+    )
+    reason = forms.CharField(label="Reason", required=False)
+    board = forms.ChoiceField(
+        label="Board",
+        choices=[("", "Any"), (WAITING, "Sent, waiting for the board's answer")],
+        required=False,
     )
     upload = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    batch = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    deletion_batch = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     def filter(self, queryset):
         if not self.is_valid():
@@ -139,18 +166,54 @@ class ParticipantFilterForm(forms.Form):
         if data["learner_id"]:
             queryset = queryset.filter(learner_id=data["learner_id"].strip())
         if data["last_name"]:
-            queryset = queryset.filter(last_name__iexact=data["last_name"].strip())
+            # UPPER(last_name) = UPPER(…) on both sides, which an expression index serves.
+            queryset = queryset.alias(last_name_upper=Upper("last_name")).filter(
+                last_name_upper=Upper(Value(data["last_name"].strip()))
+            )
         if data["activity"]:
             queryset = queryset.filter(activity__pars_id=data["activity"].strip().zfill(9))
         if data["date_from"]:
             queryset = queryset.filter(completion_date__gte=data["date_from"])
         if data["date_to"]:
             queryset = queryset.filter(completion_date__lte=data["date_to"])
-        if data["status"]:
+        if data["status"] == CURRENT:
+            queryset = queryset.exclude(status=Completion.Status.DELETED)
+        elif data["status"]:
             queryset = queryset.filter(status=data["status"])
+        if data["provider"]:
+            queryset = queryset.filter(provider__accme_id=data["provider"].strip().zfill(7))
+        if data["channel"]:
+            queryset = queryset.filter(channel=data["channel"])
+        if data["late"] == LATE:
+            queryset = queryset.filter(late_records(data["date_from"], data["date_to"]))
+        if data["reason"]:
+            queryset = queryset.filter(status_reason=data["reason"])
+        if data["board"] == WAITING:
+            queryset = queryset.filter(
+                status=Completion.Status.SUBMITTED, transmitted_at__isnull=False
+            )
         if data["upload"]:
             queryset = queryset.filter(upload_id=data["upload"])
+        if data["batch"]:
+            queryset = queryset.filter(transmitted_in_id=data["batch"])
+        if data["deletion_batch"]:
+            queryset = queryset.filter(deletion_transmitted_in_id=data["deletion_batch"])
         return queryset
+
+
+def late_records(date_from=None, date_to=None) -> Q:
+    """Records sent after their year's deadline (grace period included), as one condition
+    per completion year in the range: each an indexed comparison on `created_at`."""
+    deadlines = list(Deadline.objects.all())
+    first = date_from.year if date_from else min([d.year for d in deadlines], default=2014)
+    last = date_to.year if date_to else max([d.year for d in deadlines] + [dt.date.today().year])
+    condition = Q(pk__in=[])
+    for year in range(first, last + 1):
+        condition |= Q(
+            completion_date__range=(dt.date(year, 1, 1), dt.date(year, 12, 31)),
+            created_at__gte=late_since(year, deadlines),
+        )
+    return condition
 
 
 class UploadForm(forms.Form):

@@ -4,7 +4,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 from activities.models import Activity, Board, Channel, CreditType, Provider
@@ -304,6 +305,37 @@ class Completion(models.Model):
             models.Index(fields=["activity", "status"], name="completion_act_status"),
             models.Index(fields=["board", "learner_id"], name="completion_learner"),
             models.Index(fields=["completion_date"], name="completion_date"),
+            # The dashboards and lists (real records only: sandbox records live in the API).
+            # Each serves its queries from the index alone, without reading the records.
+            models.Index(
+                fields=["completion_date", "status", "channel", "provider", "created_at"],
+                condition=Q(is_sandbox=False),
+                name="completion_year_figures",
+            ),
+            models.Index(
+                fields=["provider", "completion_date", "status", "channel"],
+                condition=Q(is_sandbox=False),
+                name="completion_prov_figures",
+            ),
+            models.Index(
+                fields=["provider", "created_at"],
+                condition=Q(is_sandbox=False),
+                name="completion_prov_newest",
+            ),
+            models.Index(
+                fields=["created_at"], condition=Q(is_sandbox=False), name="completion_newest"
+            ),
+            models.Index(
+                F("provider"),
+                Upper("last_name"),
+                condition=Q(is_sandbox=False),
+                name="completion_prov_last_name",
+            ),
+            models.Index(
+                fields=["status", "transmitted_at"],
+                condition=Q(is_sandbox=False),
+                name="completion_awaiting_board",
+            ),
         ]
 
     def __str__(self):
@@ -349,6 +381,16 @@ class Completion(models.Model):
     @property
     def birth_month_day(self) -> str:
         return f"{self.birth_month:02d}/{self.birth_day:02d}"
+
+
+def activity_has_records():
+    """For filtering activities: whether one has a participant record that counts (deleted
+    records and sandbox records do not)."""
+    return models.Exists(
+        Completion.objects.filter(activity=models.OuterRef("pk"), is_sandbox=False).exclude(
+            status=Completion.Status.DELETED
+        )
+    )
 
 
 class CompletionEvent(models.Model):

@@ -16,10 +16,18 @@ from django.views.decorators.http import require_POST
 from activities.deadlines import deadline_table
 from activities.models import Activity, Channel
 from activities.views import get_activity_for_user
-from pars_portal.access import can_write, get_for_user, is_reviewer, scope, visible_providers
+from pars_portal.access import (
+    can_write,
+    get_for_user,
+    is_reviewer,
+    scope,
+    visible_provider_ids,
+    visible_providers,
+)
 
 from . import exports, services
 from .forms import (
+    CURRENT,
     ApiKeyForm,
     ContactForm,
     DeleteForm,
@@ -74,6 +82,8 @@ def activity_page(request, activity, form=None):
     status = request.GET.get("status", "")
     if status in Completion.Status.values:
         records = records.filter(status=status)
+    elif status == CURRENT:
+        records = records.exclude(status=Completion.Status.DELETED)
     q = request.GET.get("q", "").strip()
     if q:
         records = records.filter(
@@ -138,6 +148,11 @@ def _saved_message(outcome) -> str:
     return text + "."
 
 
+def _sees_many_providers(user) -> bool:
+    ids = visible_provider_ids(user)
+    return ids is None or len(ids) > 1
+
+
 def participant_search(request):
     form = ParticipantFilterForm(request.GET or None)
     records = scope(Completion.objects.filter(is_sandbox=False), request.user)
@@ -146,7 +161,12 @@ def participant_search(request):
     return render(
         request,
         "participants/participant_search.html",
-        {"form": form, "page": _records_page(request, records), "badges": STATUS_BADGES},
+        {
+            "form": form,
+            "page": _records_page(request, records),
+            "badges": STATUS_BADGES,
+            "many_providers": _sees_many_providers(request.user),
+        },
     )
 
 
@@ -472,6 +492,9 @@ def review_queue(request):
     age = request.GET.get("older_than", "")
     if age.isascii() and age.isdigit():
         follow_ups = follow_ups.filter(created_at__lt=timezone.now() - dt.timedelta(days=int(age)))
+    age = request.GET.get("younger_than", "")
+    if age.isascii() and age.isdigit():
+        follow_ups = follow_ups.filter(created_at__gte=timezone.now() - dt.timedelta(days=int(age)))
     page = Paginator(follow_ups, 50).get_page(request.GET.get("page"))
     now = timezone.now()
     for follow_up in page.object_list:

@@ -22,3 +22,16 @@ def query(context, **changes):
         params.pop("page", None)  # a new filter starts again on page 1
     encoded = params.urlencode()
     return f"?{encoded}" if encoded else "?"
+
+
+@register.filter
+def duration(delta):
+    """A timedelta as "2 days 3 h", "3 h 20 min" or "45 min"."""
+    minutes = int(delta.total_seconds() // 60)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days} day{'s' if days != 1 else ''} {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min"

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 
 from activities import services
 from activities.models import Activity, Board, Channel, Provider, ProviderMembership
@@ -111,6 +112,74 @@ def synthetic_roster() -> list[RosterRow]:
     return rows
 
 
+def demo_records(roster: list[RosterRow]) -> int:
+    """Participant records for the dashboards to show, written the way real ones are: web
+    form and API submissions through the intake pipeline, a few deletions, a transmission
+    answered by the SIMULATED board (demo only, not ABIM), then newer records still waiting
+    to be sent. Only for a demo provider that has no records yet."""
+    from participants.intake import ParticipantRow, Result, intake_submit
+    from participants.models import Completion
+    from participants.services import completion_delete
+    from participants.transmission import ingest_answers, simulated_board_answers, transmit
+
+    rng = random.Random(2026)
+    learners = roster[len(KNOWN_DIPLOMATES) :]  # the known three stay free to enter by hand
+    first_day = dt.date(2026, 1, 15)
+    last_day = min(timezone.localdate(), dt.date(2026, 12, 31))
+    if not learners or last_day < first_day:
+        return 0
+    created = 0
+    later = []
+    for accme_id, _name, _kind, suffix in PROVIDERS:
+        provider = Provider.objects.get(accme_id=accme_id)
+        if Completion.objects.filter(provider=provider).exists():
+            continue
+        editor = User.objects.get(username=f"editor-{suffix}")
+        registrations = [
+            a.registrations.prefetch_related("credit_types").get()
+            for a in provider.activities.filter(registrations__status="active").order_by("pk")
+        ]
+        rows = []
+        for number in range(1, (160 if suffix == "a" else 90) + 1):
+            learner = rng.choice(learners)
+            registration = rng.choice(registrations)
+            month, day = learner.birth_month, learner.birth_day
+            first_name = learner.first_name
+            roll = rng.random()
+            if roll < 0.06:  # a typo in the birth date: the roster check rejects it
+                day = day % 28 + 1
+            elif roll < 0.10:  # another first name: a warning here, the board rejects it
+                first_name = rng.choice([n for n in FIRST_NAMES if n != learner.first_name])
+            rows.append(ParticipantRow(
+                row_number=number, activity_ref=registration.activity.pars_id,
+                learner_id=learner.learner_id, first_name=first_name,
+                last_name=learner.last_name, birth_month=month, birth_day=day,
+                completion_date=first_day
+                + dt.timedelta(days=rng.randrange((last_day - first_day).days + 1)),
+                credit_type=rng.choice(list(registration.credit_types.all())).code,
+                moc_points=registration.moc_points, learner_permission=True,
+            ))  # fmt: skip
+        cut = len(rows) * 4 // 5
+        for channel, part in (
+            (Channel.FORM, rows[: cut // 3]),
+            (Channel.API, rows[cut // 3 : cut]),
+        ):
+            result = intake_submit(provider=provider, rows=part, actor=editor, channel=channel)
+            created += result.count(Result.CREATED)
+        for completion in Completion.objects.filter(provider=provider, status="accepted")[:3]:
+            completion_delete(completion=completion, actor=editor, channel=Channel.FORM,
+                              reason="Entered twice by mistake")  # fmt: skip
+        later.append((provider, editor, rows[cut:]))
+    if not later:
+        return created
+    for batch in transmit():
+        ingest_answers(simulated_board_answers(batch), board_code=batch.board.code)
+    for provider, editor, rows in later:  # newer records, not sent yet
+        result = intake_submit(provider=provider, rows=rows, actor=editor, channel=Channel.API)
+        created += result.count(Result.CREATED)
+    return created
+
+
 class Command(BaseCommand):
     help = "Load demo providers, activities, roster and users (idempotent)."
 
@@ -159,11 +228,13 @@ class Command(BaseCommand):
                                 attested=[s for s, _ in services.Attestation.Statement.choices],
                                 channel=Channel.SYSTEM,
                             )
-        result = roster_load(rows=synthetic_roster())
+        roster = synthetic_roster()
+        result = roster_load(rows=roster)
+        records = demo_records(roster)
         self.stdout.write(
             f"Demo data ready: {Provider.objects.count()} providers, "
             f"{Activity.objects.count()} activities, roster of {result['rows']} diplomates "
-            f"({result['created']} new)."
+            f"({result['created']} new), {records} new participant records."
         )
         self.stdout.write(
             f"\nDemo logins (password for all: {DEMO_PASSWORD})\n"

@@ -1,0 +1,435 @@
+"""The status dashboards: the home page of provider staff and of ACCME reviewers.
+
+Every figure is an SQL aggregate over indexed columns (see the indexes on Completion);
+nothing loops over records in Python and nothing is cached, so a figure always agrees with
+the list its link opens. A dashboard covers one reporting year: the records whose
+completion date falls in it (the year whose deadline they count against).
+"""
+
+import datetime as dt
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+from django.db.models import Count, Exists, F, Func, IntegerField, Max, Min, OuterRef, Q, Sum
+from django.urls import reverse
+from django.utils import timezone
+
+from activities.deadlines import late_since
+from activities.models import Activity, Channel, Deadline, MocRegistration, Provider
+from participants.forms import CURRENT, WAITING
+from participants.models import (
+    ApiKey,
+    Completion,
+    FollowUp,
+    TransmissionBatch,
+    Upload,
+    activity_has_records,
+)
+
+STATUSES = [
+    Completion.Status.SUBMITTED,
+    Completion.Status.ACCEPTED,
+    Completion.Status.REJECTED,
+    Completion.Status.DELETED,
+]
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+# Bar colours of the chart (Bootstrap's palette), in STATUSES order.
+COLOURS = {
+    Completion.Status.SUBMITTED: "#0d6efd",
+    Completion.Status.ACCEPTED: "#198754",
+    Completion.Status.REJECTED: "#dc3545",
+    Completion.Status.DELETED: "#adb5bd",
+}
+AGE_BUCKETS = [(0, 7), (7, 30), (30, 90), (90, None)]  # days in the reviewers' queue
+RECORD_CHANNELS = [Channel.FORM, Channel.UPLOAD, Channel.API, Channel.ADMIN]
+TOP = 10  # rows in the "needing action" and ranking tables
+
+
+class _DatePart(Func):
+    """A part of a date computed by the database itself (Django's Extract functions call
+    back into Python for every row on SQLite). SQLite keeps dates as 'YYYY-MM-DD' text."""
+
+    output_field = IntegerField()
+    sqlite_slice = ""  # substr() arguments
+    sql_part = ""
+
+    def as_sqlite(self, compiler, connection, **extra):
+        template = f"CAST(substr(%(expressions)s, {self.sqlite_slice}) AS INTEGER)"
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+    def as_sql(self, compiler, connection, **extra):
+        extra.setdefault(
+            "template", f"CAST(EXTRACT({self.sql_part} FROM %(expressions)s) AS INTEGER)"
+        )
+        return super().as_sql(compiler, connection, **extra)
+
+
+class Year(_DatePart):
+    sqlite_slice, sql_part = "1, 4", "YEAR"
+
+
+class Month(_DatePart):
+    sqlite_slice, sql_part = "6, 2", "MONTH"
+
+
+def year_bounds(year: int) -> tuple[dt.date, dt.date]:
+    return dt.date(year, 1, 1), dt.date(year, 12, 31)
+
+
+def records_url(**params) -> str:
+    """The participant list filtered by `params` (empty values left out)."""
+    query = {k: v for k, v in params.items() if v not in (None, "")}
+    return f"{reverse('participant_search')}?{urlencode(query)}"
+
+
+def year_filter(year: int) -> dict:
+    start, end = year_bounds(year)
+    return {"date_from": start.isoformat(), "date_to": end.isoformat()}
+
+
+def selected_year(request, years: list[int]) -> int:
+    """The ?year= of the request if it is one of `years`, else the current year."""
+    value = request.GET.get("year", "")
+    if value.isascii() and value.isdigit() and int(value) in years:
+        return int(value)
+    return timezone.localdate().year
+
+
+def year_choices(deadlines: list[Deadline]) -> list[int]:
+    """Years a dashboard can show: those in the deadlines table, up to the current one."""
+    current = timezone.localdate().year
+    return sorted({d.year for d in deadlines if d.year <= current} | {current}, reverse=True)
+
+
+@dataclass
+class StatusFigures:
+    """Counts by status, by month and status, and by channel for one year."""
+
+    year: int
+    link: dict  # extra query parameters of every link (provider)
+    by_status: dict = field(default_factory=dict)
+    by_channel: dict = field(default_factory=dict)
+    by_month: list = field(default_factory=list)  # 12 × {status: n}
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_status.values())
+
+    def url(self, **params) -> str:
+        return records_url(**{**year_filter(self.year), **self.link, **params})
+
+    @property
+    def cards(self):
+        return [
+            {
+                "status": status,
+                "label": status.label,
+                "count": self.by_status.get(status, 0),
+                "url": self.url(status=status),
+            }
+            for status in STATUSES
+        ]
+
+    @property
+    def channels(self):
+        return [
+            {
+                "value": channel.value,
+                "label": channel.label,
+                "count": self.by_channel.get(channel.value, 0),
+                "url": self.url(channel=channel.value, status=CURRENT),
+            }
+            for channel in RECORD_CHANNELS
+        ]
+
+    def chart(self, width=720, height=220, pad_left=44, pad_bottom=24, pad_top=8):
+        """Geometry of a stacked bar chart of records per month (rendered as inline SVG)."""
+        peak = max([sum(m.values()) for m in self.by_month] + [1])
+        step = _nice_step(peak)
+        top = step * -(-peak // step)
+        plot_h = height - pad_bottom - pad_top
+        slot = (width - pad_left) / 12
+        bar_w = slot * 0.7
+        bars = []
+        for index, counts in enumerate(self.by_month):
+            x = pad_left + index * slot + (slot - bar_w) / 2
+            y = height - pad_bottom
+            segments = []
+            for status in STATUSES:
+                n = counts.get(status, 0)
+                if not n:
+                    continue
+                h = n / top * plot_h
+                y -= h
+                start = dt.date(self.year, index + 1, 1)
+                end = (start + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+                segments.append({
+                    "x": round(x, 1), "y": round(y, 1), "w": round(bar_w, 1), "h": round(h, 1),
+                    "colour": COLOURS[status], "count": n, "label": status.label,
+                    "url": records_url(**self.link, status=status, date_from=start.isoformat(),
+                                       date_to=end.isoformat()),
+                })  # fmt: skip
+            bars.append({
+                "month": MONTHS[index], "label_x": round(pad_left + (index + 0.5) * slot, 1),
+                "total": sum(counts.values()), "segments": segments,
+            })  # fmt: skip
+        ticks = [
+            {"value": v, "y": round(height - pad_bottom - v / top * plot_h, 1)}
+            for v in range(0, top + 1, step)
+        ]
+        return {
+            "width": width, "height": height, "bars": bars, "ticks": ticks,
+            "axis_x": pad_left, "axis_y": height - pad_bottom, "label_y": height - 6,
+            "legend": [{"label": s.label, "colour": COLOURS[s]} for s in STATUSES],
+        }  # fmt: skip
+
+
+def _nice_step(peak: int) -> int:
+    """A round tick step giving 2–5 gridlines up to `peak`."""
+    magnitude = 10 ** max(len(str(peak)) - 1, 0)
+    for factor in (1, 2, 5, 10):
+        if peak / (factor * magnitude) <= 5:
+            return factor * magnitude
+    return 10 * magnitude
+
+
+def status_figures(records, year: int, link: dict) -> StatusFigures:
+    """One GROUP BY over the year's records: month × status × channel."""
+    start, end = year_bounds(year)
+    rows = (
+        records.filter(completion_date__range=(start, end))
+        .annotate(month=Month("completion_date"))
+        .values("month", "status", "channel")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    figures = StatusFigures(year=year, link=link, by_month=[{} for _ in MONTHS])
+    for row in rows:
+        status, n = Completion.Status(row["status"]), row["n"]
+        figures.by_status[status] = figures.by_status.get(status, 0) + n
+        if status != Completion.Status.DELETED:
+            figures.by_channel[row["channel"]] = figures.by_channel.get(row["channel"], 0) + n
+        month = figures.by_month[row["month"] - 1]
+        month[status] = month.get(status, 0) + n
+    return figures
+
+
+def upcoming_deadlines(deadlines, records, activities, link: dict, count=2):
+    """The next deadlines (or one still in its grace period) with what is still open: the
+    rejected records of that year and registered activities with no records. Two queries
+    whatever the number of deadlines."""
+    today = timezone.localdate()
+    upcoming = [d for d in deadlines if (d.grace_until or d.due_date) >= today][:count]
+    if not upcoming:
+        return []
+    years = [d.year for d in upcoming]
+    first, last = year_bounds(min(years))[0], year_bounds(max(years))[1]
+    rejected = dict(
+        records.filter(status=Completion.Status.REJECTED, completion_date__range=(first, last))
+        .annotate(year=Year("completion_date"))
+        .values("year")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("year", "n")
+    )
+    empty = dict(
+        activities.filter(reporting_year__in=years)
+        .filter(_registered())
+        .exclude(activity_has_records())
+        .values("reporting_year")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("reporting_year", "n")
+    )
+    for deadline in upcoming:
+        deadline.rejected = rejected.get(deadline.year, 0)
+        deadline.rejected_url = records_url(
+            **link, status=Completion.Status.REJECTED, **year_filter(deadline.year)
+        )
+        deadline.without_records = empty.get(deadline.year, 0)
+        deadline.without_records_url = activities_url(
+            **link, year=deadline.year, registered="yes", participants="none"
+        )
+        deadline.in_grace = deadline.due_date < today
+    return upcoming
+
+
+def activities_url(**params) -> str:
+    query = {k: v for k, v in params.items() if v not in (None, "")}
+    return f"{reverse('activity_list')}?{urlencode(query)}"
+
+
+def _registered():
+    return Exists(
+        MocRegistration.objects.filter(
+            activity=OuterRef("pk"), status=MocRegistration.Status.ACTIVE
+        )
+    )
+
+
+def registered_activities(activities, year: int):
+    """The year's activities registered for ABIM MOC with their records and points; the
+    ones with no participants yet first."""
+    live = ~Q(completions__status=Completion.Status.DELETED) & Q(completions__is_sandbox=False)
+    return list(
+        activities.filter(reporting_year=year)
+        .filter(_registered())
+        .annotate(
+            records=Count("completions", filter=live),
+            points=Sum("completions__moc_points", filter=live),
+            rejected=Count(
+                "completions",
+                filter=Q(completions__status=Completion.Status.REJECTED)
+                & Q(completions__is_sandbox=False),
+            ),
+        )
+        .order_by("records", "title")
+        .values("pars_id", "title", "records", "points", "rejected")
+    )
+
+
+def provider_dashboard(request, providers: list[Provider], deadlines: list[Deadline], year):
+    """Figures for provider staff, over `providers` (already scoped to the user)."""
+    ids = [p.pk for p in providers]
+    # Links name the provider when there is one, so a reviewer's click stays on it.
+    link = {"provider": providers[0].accme_id} if len(providers) == 1 else {}
+    records = Completion.objects.filter(provider__in=ids, is_sandbox=False)
+    activities = Activity.objects.filter(provider__in=ids)
+    figures = status_figures(records, year, link)
+    needing_action = list(
+        records.filter(
+            status=Completion.Status.REJECTED, completion_date__range=year_bounds(year)
+        )
+        .select_related("activity")
+        .only(
+            "id", "learner_id", "first_name", "last_name", "completion_date", "status_reason",
+            "status_changed_at", "activity__pars_id", "activity__title",
+        )
+        .order_by("-status_changed_at", "-id")[:TOP]
+    )  # fmt: skip
+    registered = registered_activities(activities, year)
+    return {
+        "figures": figures,
+        "needing_action": needing_action,
+        "registered": registered[: TOP + 5],
+        "registered_total": len(registered),
+        "registered_empty": sum(1 for a in registered if not a["records"]),
+        "registered_url": activities_url(**link, year=year, registered="yes"),
+        "registered_empty_url": activities_url(
+            **link, year=year, registered="yes", participants="none"
+        ),
+        "deadlines": upcoming_deadlines(deadlines, records, activities, figures.link),
+        "uploads": list(
+            Upload.objects.filter(provider__in=ids)
+            .defer("header", "preview_rows")
+            .order_by("-uploaded_at", "-id")[:5]
+        ),
+        "api_keys": list(
+            ApiKey.objects.filter(provider__in=ids, revoked_at__isnull=True).order_by(
+                F("last_used_at").desc(nulls_last=True), "-id"
+            )[:5]
+        ),
+    }
+
+
+def reviewer_dashboard(request, deadlines: list[Deadline], year):
+    """The same figures across every provider, plus what reviewers follow up."""
+    records = Completion.objects.filter(is_sandbox=False)
+    figures = status_figures(records, year, {})
+    start, end = year_bounds(year)
+    in_year = records.filter(completion_date__range=(start, end))
+    by_rejected = _ranked(
+        in_year.filter(status=Completion.Status.REJECTED), figures, status="rejected"
+    )
+    late = in_year.exclude(status=Completion.Status.DELETED).filter(
+        created_at__gte=late_since(year, deadlines)
+    )
+    by_late = _ranked(late, figures, status=CURRENT, late="late")
+    reasons = [
+        {**row, "url": figures.url(status=Completion.Status.REJECTED, reason=row["status_reason"])}
+        for row in in_year.filter(status=Completion.Status.REJECTED)
+        .values("status_reason")
+        .annotate(n=Count("id"))
+        .order_by("-n", "status_reason")[:TOP]
+    ]
+    now = timezone.now()
+    buckets = {
+        f"age_{low}": Count(
+            "id",
+            filter=Q(created_at__lt=now - dt.timedelta(days=low))
+            & (Q(created_at__gte=now - dt.timedelta(days=high)) if high else Q()),
+        )
+        for low, high in AGE_BUCKETS
+    }
+    ages = FollowUp.objects.filter(resolution="").aggregate(**buckets, oldest=Min("created_at"))
+    queue_url = reverse("review_queue")
+    age_rows = [
+        {
+            "label": f"{low}–{high} days" if high else f"over {low} days",
+            "count": ages[f"age_{low}"],
+            "url": f"{queue_url}?"
+            + urlencode({"state": "open", "older_than": low, "younger_than": high or ""}),
+        }
+        for low, high in AGE_BUCKETS
+    ]
+    batches = list(TransmissionBatch.objects.select_related("board").order_by("-created_at")[:5])
+    answers = {
+        row["transmitted_in"]: row
+        for row in Completion.objects.filter(transmitted_in__in=[b.pk for b in batches])
+        .values("transmitted_in")
+        .annotate(
+            **{s.value: Count("id", filter=Q(status=s)) for s in STATUSES},
+            last_answer=Max("board_confirmed_at"),
+        )
+        .order_by()
+    }
+    for batch in batches:
+        row = answers.get(batch.pk, {})
+        batch.counts = [
+            {"count": row.get(s.value, 0), "url": records_url(batch=batch.pk, status=s.value)}
+            for s in STATUSES
+        ]
+        batch.records_url = records_url(batch=batch.pk)
+        batch.deletions_url = records_url(deletion_batch=batch.pk)
+        last = row.get("last_answer")
+        batch.lag = last - batch.created_at if last else None
+    awaiting = records.filter(
+        status=Completion.Status.SUBMITTED, transmitted_at__isnull=False
+    ).aggregate(n=Count("id"), oldest=Min("transmitted_at"))
+    return {
+        "figures": figures,
+        "by_rejected": by_rejected,
+        "by_late": by_late,
+        "reasons": reasons,
+        "ages": age_rows,
+        "open_follow_ups": sum(a["count"] for a in age_rows),
+        "oldest_follow_up": ages["oldest"],
+        "batches": batches,
+        "awaiting": awaiting,
+        "awaiting_days": (now - awaiting["oldest"]).days if awaiting["oldest"] else None,
+        "awaiting_url": records_url(board=WAITING),
+        "statuses": STATUSES,
+        "deadlines": upcoming_deadlines(deadlines, records, Activity.objects.all(), {}),
+        "year_late_since": late_since(year, deadlines),
+    }
+
+
+def _ranked(records, figures, **params):
+    """Providers ranked by how many of `records` they have, each with a link to the list
+    of exactly those records and to that provider's dashboard."""
+    rows = (
+        records.values("provider__accme_id", "provider__name")
+        .annotate(n=Count("id"))
+        .order_by("-n", "provider__name")[:TOP]
+    )
+    return [
+        {
+            "name": row["provider__name"],
+            "accme_id": row["provider__accme_id"],
+            "count": row["n"],
+            "url": figures.url(provider=row["provider__accme_id"], **params),
+            "dashboard_url": f"{reverse('home')}?"
+            + urlencode({"provider": row["provider__accme_id"], "year": figures.year}),
+        }
+        for row in rows
+    ]

@@ -1,0 +1,333 @@
+"""Benchmark of the dashboards and lists: `manage.py bench_dashboard --records N`.
+
+Fills a scratch SQLite database (never the configured one) with N synthetic participant
+records across providers and activities — a skewed mix like the real one (the largest
+provider holds about a quarter of all records), five reporting years, statuses, channels,
+reasons, late records, transmission batches, board answers, queue follow-ups, uploads and
+API keys — then requests both dashboards and the main lists through Django's test client
+and prints `name: value` lines: p50/p95 ms and SQL queries per page. The provider pages are
+measured as the editor of the largest provider (the worst case). Baseline from the same run:
+a page that reads no records (the upload help page), with each page's p95 as a ratio of it.
+
+`--keep PATH` keeps the generated database at PATH and reuses it on the next run.
+"""
+
+import datetime as dt
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from participants.bench import (
+    argparse_hidden,
+    percentile,
+    print_figures,
+    require_scratch,
+    run_stage,
+    scratch_database,
+)
+
+LAST_NAMES = ["Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis",
+              "Rodriguez", "Martinez", "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson",
+              "Thomas", "Taylor", "Moore", "Jackson", "Martin", "Lee", "Perez", "Thompson",
+              "White", "Harris", "Sanchez", "Clark", "Ramirez", "Lewis", "Robinson", "Walker",
+              "Young", "Allen", "King", "Wright", "Scott", "Torres", "Nguyen", "Hill", "Flores",
+              "Green", "Adams", "Nelson", "Baker", "Hall", "Rivera", "Campbell", "Mitchell",
+              "Carter", "Roberts", "Haddad", "Liu", "Okafor", "Kowalski", "Novak", "Rossi"]  # fmt: skip
+FIRST_NAMES = ["James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda",
+               "David", "Elizabeth", "William", "Barbara", "Richard", "Susan", "Joseph",
+               "Jessica", "Thomas", "Sarah", "Omar", "Grace", "Wei", "Priya", "Chidi", "Ana"]  # fmt: skip
+REASONS = [
+    "Learner not found at ABIM (ABIM ID unknown)",
+    "Birth date does not match ABIM's record",
+    "Learner is not enrolled in ABIM MOC",
+    "Completion date outside the activity's dates",
+    "Credit type not offered by this activity",
+    "Name does not match ABIM's record",
+]
+CHANNELS = ["upload"] * 60 + ["api"] * 30 + ["form"] * 9 + ["admin"]
+YEARS = 5
+
+
+class Command(BaseCommand):
+    help = "Benchmark the dashboards and lists on N synthetic records (scratch SQLite)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--records", type=int, default=100_000)
+        parser.add_argument("--providers", type=int, default=25)
+        parser.add_argument("--requests", type=int, default=30, help="measured per page")
+        parser.add_argument("--keep", help="keep the database at this path and reuse it")
+        parser.add_argument("--stage", help=argparse_hidden())
+
+    def handle(self, *args, stage, keep, **options):
+        if stage == "run":
+            require_scratch()
+            return self._run(options)
+        env = dict(os.environ, PARS_BENCH_SCRATCH="1", DJANGO_SETTINGS_MODULE="pars_portal.settings",
+                   LOG_LEVEL="ERROR", DEBUG="false")  # fmt: skip
+        command = [sys.executable, "manage.py", "bench_dashboard", "--stage", "run",
+                   "--records", str(options["records"]), "--providers", str(options["providers"]),
+                   "--requests", str(options["requests"])]  # fmt: skip
+        if keep:
+            env["DATABASE_URL"] = f"sqlite:///{Path(keep).resolve()}"
+            self.stdout.write(run_stage(command, env), ending="")
+            return
+        with scratch_database("pars-bench-dashboard-") as (_workdir, url, _vendor):
+            env["DATABASE_URL"] = url
+            self.stdout.write(run_stage(command, env), ending="")
+
+    # --- in the scratch database --------------------------------------------------------------
+
+    def _run(self, options):
+        from participants.models import Completion
+
+        call_command("migrate", verbosity=0)
+        figures = {}
+        existing = Completion.objects.count()
+        if existing == 0:
+            started = time.perf_counter()
+            generate(options["records"], options["providers"])
+            figures["generate_s"] = f"{time.perf_counter() - started:.1f}"
+        figures["records"] = Completion.objects.count()
+        figures.update(measure(options["requests"]))
+        print_figures(self.stdout, figures)
+
+
+def generate(total: int, provider_count: int, seed: int = 2015):
+    """Synthetic data written with multi-row INSERTs (the ORM's bulk_create per table)."""
+    from django.contrib.auth.models import Group, User
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from activities.models import Activity, Board, MocRegistration, Provider, ProviderMembership
+    from participants.models import ApiKey, Completion, FollowUp, TransmissionBatch, Upload
+
+    rng = random.Random(seed)
+    now = timezone.now()
+    today = timezone.localdate()
+    years = list(range(today.year - YEARS + 1, today.year + 1))
+    abim = Board.objects.get(code="ABIM")
+    credit_types = list(abim.credit_types.order_by("code"))
+    with transaction.atomic():
+        editor = User.objects.create_user("bench-editor", password=None)
+        reviewer = User.objects.create_user("bench-reviewer", password=None, is_staff=True)
+        reviewer.groups.add(Group.objects.get(name="reviewers"))
+        # Zipf-like sizes: provider i holds a share proportional to 1/(i+1).
+        weights = [1 / (i + 1) for i in range(provider_count)]
+        providers = Provider.objects.bulk_create(
+            Provider(accme_id=f"{1000000 + i:07d}", name=f"Bench provider {i + 1:02d}")
+            for i in range(provider_count)
+        )
+        ProviderMembership.objects.create(user=editor, provider=providers[0], role="editor")
+        activities, k = [], 0
+        for provider, weight in zip(providers, weights, strict=True):
+            for year in years:
+                for n in range(max(2, round(60 * weight))):
+                    k += 1
+                    activities.append(Activity(
+                        provider=provider, pars_id=f"{200000000 + k:09d}",
+                        title=f"{rng.choice(['Cardiology', 'Nephrology', 'Oncology', 'Geriatrics', 'Infectious disease'])} update {year} #{n + 1}",
+                        activity_type=Activity.Type.COURSE, start_date=dt.date(year, 1, 1),
+                        end_date=dt.date(year, 12, 31), reporting_year=year,
+                    ))  # fmt: skip
+        activities = Activity.objects.bulk_create(activities, batch_size=2000)
+        registered = [a for a in activities if rng.random() < 0.9]
+        registrations = MocRegistration.objects.bulk_create(
+            (MocRegistration(activity=a, board=abim, moc_points=10, registered_by=editor)
+             for a in registered), batch_size=2000,
+        )  # fmt: skip
+        through = MocRegistration.credit_types.through
+        through.objects.bulk_create(
+            (through(mocregistration=r, credittype=ct) for r in registrations for ct in credit_types),
+            batch_size=5000,
+        )  # fmt: skip
+        # Monthly transmission batches (the last ones still being answered).
+        batches = {}
+        for year in years:
+            for month in range(1, 13):
+                sent = timezone.make_aware(dt.datetime(year, month, 1, 6)) + dt.timedelta(days=31)
+                if sent < now:
+                    batches[(year, month)] = TransmissionBatch(
+                        board=abim, file=f"transmissions/bench-{year}-{month}.xml",
+                        status=TransmissionBatch.Status.SENT,
+                    )  # fmt: skip
+        TransmissionBatch.objects.bulk_create(batches.values())
+        for (year, month), batch in batches.items():
+            sent = timezone.make_aware(dt.datetime(year, month, 1, 6)) + dt.timedelta(days=31)
+            TransmissionBatch.objects.filter(pk=batch.pk).update(created_at=sent)
+            batch.created_at = sent
+        for provider in providers[:5]:
+            ApiKey.objects.bulk_create(
+                ApiKey(provider=provider, name=f"LMS {m}", mode=m, prefix=f"bench{provider.pk}{m[:1]}",
+                       key_hash=f"{provider.pk}-{m}", created_by=editor, last_used_at=now)
+                for m in ("production", "sandbox")
+            )  # fmt: skip
+        Upload.objects.bulk_create(
+            Upload(provider=providers[0], uploaded_by=editor, file=f"uploads/bench-{i}.txt",
+                   file_name=f"roster-{i}.txt", file_format="tsv", sha256=f"{i:064d}",
+                   status="done", total_rows=500, processed_rows=500, committed_rows=500)
+            for i in range(200)
+        )  # fmt: skip
+
+    by_provider = {}
+    for activity in activities:
+        by_provider.setdefault(activity.provider_id, []).append(activity)
+    weight_sum = sum(weights)
+    columns = [
+        "provider_id", "activity_id", "board_id", "learner_id", "first_name", "last_name",
+        "birth_month", "birth_day", "completion_date", "credit_type_id", "moc_points",
+        "learner_permission", "channel", "status", "status_reason", "status_changed_at",
+        "warning", "created_by_id", "created_at", "transmitted_in_id", "transmitted_at",
+        "board_confirmed_at", "is_sandbox",
+    ]  # fmt: skip
+    sql = (
+        f"INSERT INTO {Completion._meta.db_table} ({', '.join(columns)}) "
+        f"VALUES ({', '.join(['%s'] * len(columns))})"
+    )
+    queued = 0  # board rejections that go to the reviewers' queue
+    rows = []
+
+    def flush():
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.executemany(sql, rows)
+        rows.clear()
+
+    for provider, weight in zip(providers, weights, strict=True):
+        count = round(total * weight / weight_sum)
+        acts = by_provider[provider.pk]
+        per_activity = {a.pk: 0 for a in acts}
+        for _ in range(count):
+            activity = acts[rng.randrange(len(acts))]
+            year = activity.reporting_year
+            last_day = today if year == today.year else dt.date(year, 12, 31)
+            completed = dt.date(year, 1, 1) + dt.timedelta(
+                days=rng.randrange((last_day - dt.date(year, 1, 1)).days + 1)
+            )
+            n = per_activity[activity.pk]
+            per_activity[activity.pk] = n + 1
+            learner = f"{100000 + (n * 7 + activity.pk) % 900000:06d}"
+            delay = dt.timedelta(days=rng.randrange(45), hours=rng.randrange(24))
+            if rng.random() < 0.03:  # late: sent weeks after the year's deadline
+                delay += dt.timedelta(days=400)
+            created = min(
+                timezone.make_aware(dt.datetime.combine(completed, dt.time(9))) + delay, now
+            )
+            current = year == today.year
+            roll = rng.random()
+            if roll < (0.30 if current else 0.08):
+                status = "submitted"
+            elif roll < (0.38 if current else 0.14):
+                status = "rejected"
+            elif roll < (0.42 if current else 0.18):
+                status = "deleted"
+            else:
+                status = "accepted"
+            reason = rng.choice(REASONS) if status == "rejected" else ""
+            batch = batches.get((created.year, created.month))
+            sent = batch is not None and (status != "submitted" or rng.random() < 0.2)
+            sent_at = batch.created_at if sent else None
+            changed = (sent_at or created) + dt.timedelta(hours=rng.randrange(1, 72))
+            changed = min(changed, now)
+            confirmed = changed if status == "accepted" and sent else None
+            sandbox = rng.random() < 0.01
+            rows.append((
+                provider.pk, activity.pk, abim.pk, learner, rng.choice(FIRST_NAMES),
+                rng.choice(LAST_NAMES), 1 + n % 12, 1 + n % 28, completed,
+                credit_types[n % len(credit_types)].pk, 10, True, rng.choice(CHANNELS), status,
+                reason, changed, "", editor.pk, created, batch.pk if sent else None, sent_at,
+                confirmed, sandbox,
+            ))  # fmt: skip
+            if status == "rejected" and sent and not sandbox and rng.random() < 0.5:
+                queued += 1
+            if len(rows) >= 20_000:
+                flush()
+    if rows:
+        flush()
+    # Board rejections in the reviewers' queue, of every age; 40% resolved.
+    queue = list(
+        Completion.objects.filter(status="rejected", is_sandbox=False, transmitted_in__isnull=False)
+        .order_by("-status_changed_at")
+        .values_list("pk", "status_reason")[:queued]
+    )
+    FollowUp.objects.bulk_create(
+        (FollowUp(completion_id=pk, reason=reason, resolution="withdrawn" if i % 5 < 2 else "",
+                  resolved_at=now if i % 5 < 2 else None) for i, (pk, reason) in enumerate(queue)),
+        batch_size=5000,
+    )  # fmt: skip
+    with connection.cursor() as cursor:  # queued when the board rejected them
+        cursor.execute(  # noqa: S608 - table names from our own models
+            f"UPDATE {FollowUp._meta.db_table} SET created_at = (SELECT status_changed_at FROM "
+            f"{Completion._meta.db_table} c WHERE c.id = completion_id)"
+        )
+
+
+def measure(requests: int) -> dict:
+    from django.contrib.auth.models import User
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from activities.models import Provider
+
+    editor = User.objects.get(username="bench-editor")
+    reviewer = User.objects.get(username="bench-reviewer")
+    biggest = Provider.objects.get(memberships__user=editor)
+    year = timezone.localdate().year
+    last_name = "Smith"
+    learner = "123456"
+    pages = {
+        "baseline_help_page": (editor, "/uploads/help/"),
+        "provider_dashboard": (editor, "/"),
+        "provider_dashboard_last_year": (editor, f"/?year={year - 1}"),
+        "reviewer_dashboard": (reviewer, "/"),
+        "reviewer_dashboard_last_year": (reviewer, f"/?year={year - 1}"),
+        "reviewer_provider_dashboard": (reviewer, f"/?provider={biggest.accme_id}"),
+        "participant_list": (editor, "/participants/"),
+        "participant_search_name": (editor, f"/participants/?last_name={last_name}"),
+        "participant_search_abim_id": (editor, f"/participants/?learner_id={learner}"),
+        "participant_search_rejected_year": (
+            editor,
+            f"/participants/?status=rejected&date_from={year}-01-01&date_to={year}-12-31",
+        ),
+        "participant_search_late_year": (
+            editor,
+            f"/participants/?late=late&status=current&date_from={year - 1}-01-01"
+            f"&date_to={year - 1}-12-31",
+        ),
+        "participant_list_reviewer": (reviewer, "/participants/"),
+        "activity_list": (editor, "/activities/"),
+        "review_queue": (reviewer, "/review/"),
+        "admin_rejected_list": (reviewer, "/admin/participants/completion/?status__exact=rejected"),
+    }
+    clients = {}
+    for user in (editor, reviewer):
+        clients[user.pk] = Client(HTTP_HOST="localhost")
+        clients[user.pk].force_login(user)
+    figures = {}
+    for name, (user, url) in pages.items():
+        client = clients[user.pk]
+        for _ in range(2):  # warm up (templates, caches of the database file)
+            response = client.get(url)
+            if response.status_code != 200:
+                raise RuntimeError(f"{name}: {url} answered {response.status_code}")
+        times = []
+        for _ in range(requests):
+            started = time.perf_counter()
+            client.get(url)
+            times.append((time.perf_counter() - started) * 1000)
+        with CaptureQueriesContext(connection) as queries:
+            client.get(url)
+        figures[f"{name}_p50_ms"] = f"{percentile(times, 50):.1f}"
+        figures[f"{name}_p95_ms"] = f"{percentile(times, 95):.1f}"
+        figures[f"{name}_queries"] = len(queries)
+    baseline = float(figures["baseline_help_page_p95_ms"])
+    for name in pages:
+        if name != "baseline_help_page":
+            ratio = float(figures[f"{name}_p95_ms"]) / baseline
+            figures[f"{name}_p95_ratio_vs_baseline"] = f"{ratio:.1f}"
+    return figures
