@@ -240,6 +240,7 @@ class Completion(models.Model):
     transmitted_in = models.ForeignKey(
         TransmissionBatch, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
         help_text="The batch that carried the record to the board.",
+        db_index=False,  # served by the index completion_batch_answers, which starts with it
     )  # fmt: skip
     transmitted_at = models.DateTimeField(null=True, blank=True)
     deletion_transmitted_in = models.ForeignKey(
@@ -302,7 +303,11 @@ class Completion(models.Model):
         ]
         indexes = [
             models.Index(fields=["provider", "status"], name="completion_prov_status"),
-            models.Index(fields=["activity", "status"], name="completion_act_status"),
+            # Per-activity figures (count, points) come from this index alone.
+            models.Index(
+                fields=["activity", "status", "is_sandbox", "moc_points"],
+                name="completion_act_status",
+            ),
             models.Index(fields=["board", "learner_id"], name="completion_learner"),
             models.Index(fields=["completion_date"], name="completion_date"),
             # The dashboards and lists (real records only: sandbox records live in the API).
@@ -313,7 +318,7 @@ class Completion(models.Model):
                 name="completion_year_figures",
             ),
             models.Index(
-                fields=["provider", "completion_date", "status", "channel"],
+                fields=["provider", "completion_date", "status", "channel", "created_at"],
                 condition=Q(is_sandbox=False),
                 name="completion_prov_figures",
             ),
@@ -335,6 +340,22 @@ class Completion(models.Model):
                 fields=["status", "transmitted_at"],
                 condition=Q(is_sandbox=False),
                 name="completion_awaiting_board",
+            ),
+            models.Index(
+                fields=["status", "completion_date", "provider", "status_reason"],
+                condition=Q(is_sandbox=False),
+                name="completion_status_year",
+            ),
+            models.Index(
+                fields=["learner_id", "provider"],
+                condition=Q(is_sandbox=False),
+                name="completion_learner_search",
+            ),
+            # The admin's list (all records, sandbox included) by status, newest first.
+            models.Index(fields=["status", "created_at"], name="completion_status_newest"),
+            models.Index(
+                fields=["transmitted_in", "status", "board_confirmed_at"],
+                name="completion_batch_answers",
             ),
         ]
 
