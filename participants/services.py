@@ -128,7 +128,6 @@ def upload_create(*, provider, user, uploaded_file) -> Upload:
     except FileRefused as error:
         raise ValidationError(str(error)) from None
     sha256 = digest.hexdigest()
-    same = Upload.objects.filter(provider=provider, sha256=sha256).order_by("uploaded_at").first()
     uploaded_file.seek(0)
     upload = Upload.objects.create(
         provider=provider,
@@ -138,8 +137,14 @@ def upload_create(*, provider, user, uploaded_file) -> Upload:
         file_format=file_format,
         size=uploaded_file.size,
         sha256=sha256,
-        same_file_as=same,
     )
+    # Looked up after our own row is saved, so that of two copies uploaded at the same
+    # moment the later one still learns of the earlier (whichever of us runs this last sees
+    # both): every copy points to the first.
+    copies = Upload.objects.filter(provider=provider, sha256=sha256)
+    first = copies.order_by("pk").values_list("pk", flat=True).first()
+    copies.filter(pk__gt=first, same_file_as__isnull=True).update(same_file_as=first)
+    upload.same_file_as_id = first if first != upload.pk else None
     check_upload.enqueue(upload.pk)
     return upload
 
@@ -266,14 +271,24 @@ def upload_retry(*, upload: Upload, user) -> Upload:
     upload = Upload.objects.get(pk=upload.pk)
     if not upload.can_retry:
         raise ValidationError(UPLOAD_NOT_RETRYABLE)
+    # Only if nothing changed since we looked: of two clicks at the same moment (or a
+    # worker that came back to life meanwhile), one resumes and the other is refused.
+    unchanged = Upload.objects.filter(
+        pk=upload.pk, status=upload.status, heartbeat_at=upload.heartbeat_at
+    )
     if upload.status == Upload.Status.VALIDATING:
-        Upload.objects.filter(pk=upload.pk).update(status=Upload.Status.RECEIVED, message="")
-        check_upload.enqueue(upload.pk)
+        changed = unchanged.update(
+            status=Upload.Status.RECEIVED, message="", heartbeat_at=timezone.now()
+        )
+        task = check_upload
     else:
-        Upload.objects.filter(pk=upload.pk).update(
+        changed = unchanged.update(
             status=Upload.Status.COMMITTING, message="", heartbeat_at=timezone.now()
         )
-        commit_upload.enqueue(upload.pk)
+        task = commit_upload
+    if not changed:
+        raise ValidationError(UPLOAD_NOT_RETRYABLE)
+    task.enqueue(upload.pk)
     return Upload.objects.get(pk=upload.pk)
 
 
@@ -288,23 +303,37 @@ def upload_commit(*, upload_id: int) -> Upload:
     if done:
         totals = {r.value: upload.result_totals.get(r.value, 0) for r in Result}
     else:
-        upload.issues.filter(phase=UploadIssue.Phase.COMMIT).delete()
+        # (Only while no batch is saved: never another save's rows, should one run.)
+        upload.issues.filter(phase=UploadIssue.Phase.COMMIT, upload__committed_rows=0).delete()
         totals = {r.value: 0 for r in Result}
 
     rejected = []
 
     def saved(outcomes):
         nonlocal done
+        # Progress is saved only if it is still where this save left it: if another save of
+        # the same upload (a resume while this worker was merely slow) got there first, this
+        # batch is rolled back and this save stops; the other finishes the upload.
+        still_ours = Upload.objects.filter(
+            pk=upload.pk, status=Upload.Status.COMMITTING, committed_rows=done
+        )
+        counted = dict(totals)
         for outcome in outcomes:
-            totals[outcome.result.value] += 1
-            if outcome.result == Result.CREATED and outcome.status == Completion.Status.REJECTED:
-                rejected.append(outcome.completion_id)
-        done += len(outcomes)
-        UploadIssue.objects.bulk_create(_issues(upload, UploadIssue.Phase.COMMIT, outcomes))
-        Upload.objects.filter(pk=upload.pk).update(
-            committed_rows=done, processed_rows=done, result_totals=totals,
-            heartbeat_at=timezone.now(),
+            counted[outcome.result.value] += 1
+        changed = still_ours.update(
+            committed_rows=done + len(outcomes), processed_rows=done + len(outcomes),
+            result_totals=counted, heartbeat_at=timezone.now(),
         )  # fmt: skip
+        if not changed:
+            raise _SavedElsewhere
+        UploadIssue.objects.bulk_create(_issues(upload, UploadIssue.Phase.COMMIT, outcomes))
+        done += len(outcomes)
+        totals.update(counted)
+        rejected.extend(
+            o.completion_id
+            for o in outcomes
+            if o.result == Result.CREATED and o.status == Completion.Status.REJECTED
+        )
 
     try:
         for _ in intake_batches(
@@ -316,6 +345,9 @@ def upload_commit(*, upload_id: int) -> Upload:
             after_write=saved,
         ):
             pass
+    except _SavedElsewhere:
+        logger.warning("Upload %s is being saved by another worker; this one stops", upload.pk)
+        return Upload.objects.get(pk=upload.pk)
     except Exception as error:
         logger.exception("Upload %s interrupted after %s rows", upload.pk, done)
         saved_rows = Upload.objects.get(pk=upload.pk).committed_rows
@@ -324,11 +356,11 @@ def upload_commit(*, upload_id: int) -> Upload:
             if isinstance(error, FileRefused)
             else UPLOAD_INTERRUPTED.format(done=saved_rows, total=upload.total_rows or "?")
         )
-        Upload.objects.filter(pk=upload.pk).update(
+        Upload.objects.filter(pk=upload.pk, status=Upload.Status.COMMITTING).update(
             status=Upload.Status.FAILED, message=message[:500]
         )
         return Upload.objects.get(pk=upload.pk)
-    Upload.objects.filter(pk=upload.pk).update(
+    Upload.objects.filter(pk=upload.pk, status=Upload.Status.COMMITTING).update(
         status=Upload.Status.DONE, finished_at=timezone.now()
     )
     if rejected:  # one digest per provider for the whole upload
@@ -336,6 +368,10 @@ def upload_commit(*, upload_id: int) -> Upload:
 
         send_rejection_digests.enqueue(rejected)
     return Upload.objects.get(pk=upload.pk)
+
+
+class _SavedElsewhere(Exception):
+    """Another save of the same upload saved this batch's place first."""
 
 
 def upload_issue_phase(upload: Upload) -> str:
