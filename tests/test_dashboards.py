@@ -140,7 +140,8 @@ def test_every_provider_figure_opens_a_list_of_that_many_records(
     links = figure_links(client.get(f"/?year={YEAR}").content.decode())
     kinds = {name for name, _, _ in links}
     assert {"status", "month", "channel", "rejected", "without-records", "registered",
-            "registered-empty", "activity-records", "activity-rejected", "api-records"} <= kinds  # fmt: skip
+            "registered-empty", "activity-records", "activity-rejected",
+            "api-records"} <= kinds  # fmt: skip
     for name, shown, href in links:
         assert listed(client, href) == shown, (name, href)
 

@@ -37,10 +37,12 @@ LAST_NAMES = ["Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Mille
               "White", "Harris", "Sanchez", "Clark", "Ramirez", "Lewis", "Robinson", "Walker",
               "Young", "Allen", "King", "Wright", "Scott", "Torres", "Nguyen", "Hill", "Flores",
               "Green", "Adams", "Nelson", "Baker", "Hall", "Rivera", "Campbell", "Mitchell",
-              "Carter", "Roberts", "Haddad", "Liu", "Okafor", "Kowalski", "Novak", "Rossi"]  # fmt: skip
+              "Carter", "Roberts", "Haddad", "Liu", "Okafor", "Kowalski", "Novak",
+              "Rossi"]  # fmt: skip
 FIRST_NAMES = ["James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda",
                "David", "Elizabeth", "William", "Barbara", "Richard", "Susan", "Joseph",
-               "Jessica", "Thomas", "Sarah", "Omar", "Grace", "Wei", "Priya", "Chidi", "Ana"]  # fmt: skip
+               "Jessica", "Thomas", "Sarah", "Omar", "Grace", "Wei", "Priya", "Chidi",
+               "Ana"]  # fmt: skip
 REASONS = [
     "Learner not found at ABIM (ABIM ID unknown)",
     "Birth date does not match ABIM's record",
@@ -49,6 +51,7 @@ REASONS = [
     "Credit type not offered by this activity",
     "Name does not match ABIM's record",
 ]
+TOPICS = ["Cardiology", "Nephrology", "Oncology", "Geriatrics", "Infectious disease"]
 CHANNELS = ["upload"] * 60 + ["api"] * 30 + ["form"] * 9 + ["admin"]
 YEARS = 5
 
@@ -67,8 +70,8 @@ class Command(BaseCommand):
         if stage == "run":
             require_scratch()
             return self._run(options)
-        env = dict(os.environ, PARS_BENCH_SCRATCH="1", DJANGO_SETTINGS_MODULE="pars_portal.settings",
-                   LOG_LEVEL="ERROR", DEBUG="false")  # fmt: skip
+        env = dict(os.environ, PARS_BENCH_SCRATCH="1", LOG_LEVEL="ERROR", DEBUG="false",
+                   DJANGO_SETTINGS_MODULE="pars_portal.settings")  # fmt: skip
         command = [sys.executable, "manage.py", "bench_dashboard", "--stage", "run",
                    "--records", str(options["records"]), "--providers", str(options["providers"]),
                    "--requests", str(options["requests"])]  # fmt: skip
@@ -101,6 +104,7 @@ def generate(total: int, provider_count: int, seed: int = 2015):
     """Synthetic data written with multi-row INSERTs (the ORM's bulk_create per table)."""
     from django.contrib.auth.models import Group, User
     from django.db import connection, transaction
+    from django.db.models import OuterRef, Subquery
     from django.utils import timezone
 
     from activities.models import Activity, Board, MocRegistration, Provider, ProviderMembership
@@ -130,7 +134,7 @@ def generate(total: int, provider_count: int, seed: int = 2015):
                     k += 1
                     activities.append(Activity(
                         provider=provider, pars_id=f"{200000000 + k:09d}",
-                        title=f"{rng.choice(['Cardiology', 'Nephrology', 'Oncology', 'Geriatrics', 'Infectious disease'])} update {year} #{n + 1}",
+                        title=f"{rng.choice(TOPICS)} update {year} #{n + 1}",
                         activity_type=Activity.Type.COURSE, start_date=dt.date(year, 1, 1),
                         end_date=dt.date(year, 12, 31), reporting_year=year,
                     ))  # fmt: skip
@@ -142,7 +146,8 @@ def generate(total: int, provider_count: int, seed: int = 2015):
         )  # fmt: skip
         through = MocRegistration.credit_types.through
         through.objects.bulk_create(
-            (through(mocregistration=r, credittype=ct) for r in registrations for ct in credit_types),
+            (through(mocregistration=r, credittype=ct)
+             for r in registrations for ct in credit_types),
             batch_size=5000,
         )  # fmt: skip
         # Monthly transmission batches (the last ones still being answered).
@@ -162,8 +167,8 @@ def generate(total: int, provider_count: int, seed: int = 2015):
             batch.created_at = sent
         for provider in providers[:5]:
             ApiKey.objects.bulk_create(
-                ApiKey(provider=provider, name=f"LMS {m}", mode=m, prefix=f"bench{provider.pk}{m[:1]}",
-                       key_hash=f"{provider.pk}-{m}", created_by=editor, last_used_at=now)
+                ApiKey(provider=provider, name=f"LMS {m}", mode=m, key_hash=f"{provider.pk}-{m}",
+                       prefix=f"bench{provider.pk}{m[:1]}", created_by=editor, last_used_at=now)
                 for m in ("production", "sandbox")
             )  # fmt: skip
         Upload.objects.bulk_create(
@@ -184,8 +189,8 @@ def generate(total: int, provider_count: int, seed: int = 2015):
         "warning", "created_by_id", "created_at", "transmitted_in_id", "transmitted_at",
         "board_confirmed_at", "is_sandbox",
     ]  # fmt: skip
-    sql = (
-        f"INSERT INTO {Completion._meta.db_table} ({', '.join(columns)}) "
+    sql = (  # table and column names from our own model
+        f"INSERT INTO {Completion._meta.db_table} ({', '.join(columns)}) "  # noqa: S608
         f"VALUES ({', '.join(['%s'] * len(columns))})"
     )
     queued = 0  # board rejections that go to the reviewers' queue
@@ -258,11 +263,12 @@ def generate(total: int, provider_count: int, seed: int = 2015):
                   resolved_at=now if i % 5 < 2 else None) for i, (pk, reason) in enumerate(queue)),
         batch_size=5000,
     )  # fmt: skip
-    with connection.cursor() as cursor:  # queued when the board rejected them
-        cursor.execute(  # noqa: S608 - table names from our own models
-            f"UPDATE {FollowUp._meta.db_table} SET created_at = (SELECT status_changed_at FROM "
-            f"{Completion._meta.db_table} c WHERE c.id = completion_id)"
+    # Queued when the board rejected them.
+    FollowUp.objects.update(
+        created_at=Subquery(
+            Completion.objects.filter(pk=OuterRef("completion_id")).values("status_changed_at")
         )
+    )
 
 
 def measure(requests: int) -> dict:
