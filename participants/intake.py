@@ -11,6 +11,8 @@ bulk inside one short transaction. The result is one outcome per row, in input o
 import datetime as dt
 import enum
 import functools
+import random
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -605,6 +607,20 @@ class _Conflict(Exception):
     pass
 
 
+WRITE_ATTEMPTS = 5
+
+
+class IntakeContention(Exception):
+    """Other submissions kept writing the same records first, attempt after attempt;
+    nothing of this batch was saved. Web pages and the API answer 503 "try again"
+    (`pars_portal.middleware`); an upload's save stops and can be resumed."""
+
+    message = (
+        "Other submissions were saving the same records at the same moment, so nothing was "
+        "saved this time. Please send again."
+    )
+
+
 def status_after(verdict, board_code: str) -> tuple[str, str]:
     """A record's status and reason after provisional verification (pars-spec §5 step 2),
     in the configured acceptance mode."""
@@ -668,7 +684,7 @@ def intake_batches(
     dry_run = _DryRunState() if not commit else None
     deleted_by_key: dict = {}
     for chunk in _chunks(rows, size):
-        for attempt in range(3):
+        for attempt in range(WRITE_ATTEMPTS):
             batch = _Batch(
                 provider=provider, rows=chunk, actor=actor, channel=channel, upload=upload,
                 today=today, dry_run=dry_run, sandbox=sandbox,
@@ -685,11 +701,12 @@ def intake_batches(
                 batch.write()
                 deleted_by_key = batch.deleted_by_key
                 break
-            except (IntegrityError, _Conflict):
+            except (IntegrityError, _Conflict) as error:
                 # A concurrent submission wrote one of these records first; re-read and
                 # re-check the batch so those rows come out as "already reported".
-                if attempt == 2:
-                    raise
+                if attempt == WRITE_ATTEMPTS - 1:
+                    raise IntakeContention(IntakeContention.message) from error
+                time.sleep(random.uniform(0, 0.05) * (attempt + 1))  # let the other finish
         yield batch.outcomes
 
 

@@ -1,0 +1,30 @@
+"""Answers for the one expected failure no single view should handle on its own."""
+
+from django.http import JsonResponse
+from django.shortcuts import render
+
+from participants.intake import IntakeContention
+
+RETRY_AFTER_SECONDS = "2"
+
+
+class IntakeContentionMiddleware:
+    """When other submissions keep winning the race for the same records, the pipeline
+    gives up without saving anything (`IntakeContention`): say so with a 503 and
+    Retry-After — JSON for the API, a page for people — instead of a server error."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, IntakeContention):
+            return None
+        if request.path.startswith("/api/"):
+            response = JsonResponse({"detail": str(exception)}, status=503)
+        else:
+            response = render(request, "503.html", {"message": str(exception)}, status=503)
+        response["Retry-After"] = RETRY_AFTER_SECONDS
+        return response
