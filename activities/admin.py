@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from import_export.admin import ImportExportMixin
-from import_export.formats.base_formats import CSV, XLSX
+from import_export.formats.base_formats import CSV
 
 from activities import services
 from activities.models import (
@@ -17,7 +17,7 @@ from activities.models import (
     ProviderMembership,
 )
 from activities.resources import ActivityResource
-from pars_portal.admin import ReadOnlyInline, ReviewerInline, ReviewerModelAdmin
+from pars_portal.admin import CheckedXLSX, ReadOnlyInline, ReviewerInline, ReviewerModelAdmin
 
 
 class MembershipInline(ReviewerInline):
@@ -96,7 +96,7 @@ class ActivityAdmin(ImportExportMixin, ReviewerModelAdmin):
     readonly_fields = ["pars_id", "provider", "created_at", "updated_at"]
     inlines = [RegistrationInline, ActivityEventInline]
     resource_classes = [ActivityResource]
-    formats = [CSV, XLSX]
+    formats = [CSV, CheckedXLSX]
 
     def generate_log_entries(self, result, request):
         pass  # the import wrote its own history entries (who, when, channel admin)

@@ -1,7 +1,10 @@
 """The admin is the ACCME reviewers' workplace. Provider staff use the portal instead."""
 
+import io
+
 from django.contrib import admin
 from django.http import Http404
+from import_export.formats.base_formats import XLSX
 
 from .access import is_reviewer, scope
 
@@ -101,3 +104,15 @@ def adopt_third_party_admins(site):
         cls = type(model_admin)
         site.unregister(model)
         site.register(model, type(f"Reviewer{cls.__name__}", (ReviewerViewAccess, cls), {}))
+
+
+class CheckedXLSX(XLSX):
+    """Excel for the admin's imports, checked like an uploaded workbook: a zip bomb is
+    refused before openpyxl decompresses anything (django-import-export would expand it
+    all into memory)."""
+
+    def create_dataset(self, in_stream):
+        from participants.parsers import refuse_xlsx_bomb
+
+        refuse_xlsx_bomb(io.BytesIO(in_stream))
+        return super().create_dataset(in_stream)

@@ -5,10 +5,10 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from import_export.admin import ImportExportMixin
-from import_export.formats.base_formats import CSV, XLSX
+from import_export.formats.base_formats import CSV
 
 from activities.models import Channel, Deadline
-from pars_portal.admin import ReadOnlyInline, ReviewerModelAdmin
+from pars_portal.admin import CheckedXLSX, ReadOnlyInline, ReviewerModelAdmin
 
 from . import services
 from .intake import ParticipantRow, Result, intake_submit
@@ -134,7 +134,7 @@ class CompletionAdmin(ImportExportMixin, ReviewerModelAdmin):
     reviewer_can_add = True
     # Import/export through the intake pipeline (see participants/resources.py).
     resource_classes = [CompletionResource]
-    formats = [CSV, XLSX]
+    formats = [CSV, CheckedXLSX]
 
     def generate_log_entries(self, result, request):
         pass  # the import wrote its own history entries (who, when, channel admin)

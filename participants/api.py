@@ -46,7 +46,11 @@ class XMLBodyParser(parsers.BaseParser):
     media_type = "application/xml"
 
     def parse(self, stream, media_type=None, parser_context=None):
-        return stream.read() if stream is not None else b""
+        if stream is None:
+            return b""
+        # Through Django's request.body, as DRF's JSON parser does: a body over
+        # DATA_UPLOAD_MAX_MEMORY_SIZE (API_MAX_BODY_MB) is refused before it is read.
+        return parser_context["request"].body
 
 
 class TextXMLBodyParser(XMLBodyParser):

@@ -271,10 +271,13 @@ def write_error_report(stream, upload, issues) -> None:
         rows.append(cells + [row_number, fields, reasons])
     header = header + ERROR_COLUMNS
     if upload.file_format == "xlsx":
+        # Cells as sent: text cells, never formulas, so the report uploads back unchanged.
         write_xlsx(stream, header, rows, title="Errors", safe=False)
     else:
+        # CSV has no cell types: a value starting with = + - @ gets the apostrophe, as in
+        # every other export (a spreadsheet would run it as a formula).
         delimiter = "\t" if upload.file_format == "tsv" else ","
-        write_delimited(stream, header, rows, delimiter=delimiter, safe=False)
+        write_delimited(stream, header, rows, delimiter=delimiter)
 
 
 ERROR_COLUMNS = ["Row", "Field", "Reason"]

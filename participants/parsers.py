@@ -501,21 +501,28 @@ XLSX_MAX_EXPANDED = 1024 * 1024 * 1024
 XLSX_MAX_RATIO = 200
 
 
+def refuse_xlsx_bomb(file) -> None:
+    """Refuse a workbook (a path or a binary file) whose parts would expand to more than
+    XLSX_MAX_EXPANDED, or more than XLSX_MAX_RATIO times their size (a zip bomb), before
+    anything decompresses them. zipfile never expands a part beyond its declared size."""
+    import zipfile
+
+    with zipfile.ZipFile(file) as archive:
+        expanded = 0
+        for info in archive.infolist():
+            expanded += info.file_size
+            ratio = info.file_size / max(info.compress_size, 1)
+            if expanded > XLSX_MAX_EXPANDED or ratio > XLSX_MAX_RATIO:
+                raise FileRefused(XLSX_TOO_LARGE.format(limit=XLSX_MAX_EXPANDED // 2**20))
+
+
 def parse_xlsx(path, *, id_lengths, meta) -> Iterator:
     """The same columns in the first sheet of an .xlsx workbook, header row first. Excel
     number and date cells count; a formula cell is a row error, never evaluated."""
-    import zipfile
-
     from openpyxl import load_workbook
 
     try:
-        with zipfile.ZipFile(path) as archive:
-            expanded = 0
-            for info in archive.infolist():
-                expanded += info.file_size
-                ratio = info.file_size / max(info.compress_size, 1)
-                if expanded > XLSX_MAX_EXPANDED or ratio > XLSX_MAX_RATIO:
-                    raise FileRefused(XLSX_TOO_LARGE.format(limit=XLSX_MAX_EXPANDED // 2**20))
+        refuse_xlsx_bomb(path)
         workbook = load_workbook(path, read_only=True, data_only=False)
     except FileRefused:
         raise
