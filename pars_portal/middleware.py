@@ -1,5 +1,7 @@
-"""Answers for the one expected failure no single view should handle on its own."""
+"""Answers for expected failures that no single view should handle on its own."""
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.shortcuts import render
 
@@ -9,7 +11,7 @@ RETRY_AFTER_SECONDS = "2"
 
 
 class IntakeContentionMiddleware:
-    """When other submissions keep winning the race for the same records, the pipeline
+    """An API body over the size limit gets a JSON 413 that says the limit. When other submissions keep winning the race for the same records, the pipeline
     gives up without saving anything (`IntakeContention`): say so with a 503 and
     Retry-After — JSON for the API, a page for people — instead of a server error."""
 
@@ -20,6 +22,14 @@ class IntakeContentionMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
+        if isinstance(exception, RequestDataTooBig) and request.path.startswith("/api/"):
+            # Django's default is an HTML 400 page; an LMS needs to be told what to do.
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE / 1024 / 1024
+            detail = (
+                f"Request body too large: the limit is {limit:g} MB. Nothing was stored; send "
+                "the records in several smaller reports."
+            )
+            return JsonResponse({"detail": detail}, status=413)
         if not isinstance(exception, IntakeContention):
             return None
         if request.path.startswith("/api/"):
