@@ -76,10 +76,18 @@ def year_bounds(year: int) -> tuple[dt.date, dt.date]:
     return dt.date(year, 1, 1), dt.date(year, 12, 31)
 
 
-def records_url(**params) -> str:
-    """The participant list filtered by `params` (empty values left out)."""
+def list_url(url_name: str, **params) -> str:
+    """A list page filtered by `params` (empty values left out)."""
     query = {k: v for k, v in params.items() if v not in (None, "")}
-    return f"{reverse('participant_search')}?{urlencode(query)}"
+    return f"{reverse(url_name)}?{urlencode(query)}"
+
+
+def records_url(**params) -> str:
+    return list_url("participant_search", **params)
+
+
+def activities_url(**params) -> str:
+    return list_url("activity_list", **params)
 
 
 def year_filter(year: int) -> dict:
@@ -254,11 +262,6 @@ def upcoming_deadlines(deadlines, records, activities, link: dict, count=2):
     return upcoming
 
 
-def activities_url(**params) -> str:
-    query = {k: v for k, v in params.items() if v not in (None, "")}
-    return f"{reverse('activity_list')}?{urlencode(query)}"
-
-
 def _registered():
     return Exists(
         MocRegistration.objects.filter(
@@ -288,7 +291,7 @@ def registered_activities(activities, year: int):
     )
 
 
-def provider_dashboard(request, providers: list[Provider], deadlines: list[Deadline], year):
+def provider_dashboard(providers: list[Provider], deadlines: list[Deadline], year):
     """Figures for provider staff, over `providers` (already scoped to the user)."""
     ids = [p.pk for p in providers]
     # Links name the provider when there is one, so a reviewer's click stays on it.
@@ -332,7 +335,7 @@ def provider_dashboard(request, providers: list[Provider], deadlines: list[Deadl
     }
 
 
-def reviewer_dashboard(request, deadlines: list[Deadline], year):
+def reviewer_dashboard(deadlines: list[Deadline], year):
     """The same figures across every provider, plus what reviewers follow up."""
     records = Completion.objects.filter(is_sandbox=False)
     figures = status_figures(records, year, {})

@@ -11,9 +11,10 @@ RETRY_AFTER_SECONDS = "2"
 
 
 class IntakeContentionMiddleware:
-    """An API body over the size limit gets a JSON 413 that says the limit. When other submissions keep winning the race for the same records, the pipeline
-    gives up without saving anything (`IntakeContention`): say so with a 503 and
-    Retry-After — JSON for the API, a page for people — instead of a server error."""
+    """An API body over the size limit gets a JSON 413 that says the limit. When other
+    submissions keep winning the race for the same records, the pipeline gives up without
+    saving anything (`IntakeContention`): say so with a 503 and Retry-After — JSON for the
+    API, a page for people — instead of a server error."""
 
     def __init__(self, get_response):
         self.get_response = get_response

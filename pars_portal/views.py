@@ -19,12 +19,12 @@ def home(request):
     context["provider_options"] = options
     wanted = request.GET.get("provider", "").strip()
     if context["reviewer"] and not wanted:
-        context.update(dashboards.reviewer_dashboard(request, deadlines, year))
+        context.update(dashboards.reviewer_dashboard(deadlines, year))
         return render(request, "pars_portal/dashboard_reviewer.html", context)
     providers = [p for p in options if p.accme_id == wanted.zfill(7)] if wanted else options
     if wanted and not providers:
         raise Http404("No such provider.")
     context["providers"] = providers
     if providers:
-        context.update(dashboards.provider_dashboard(request, providers, deadlines, year))
+        context.update(dashboards.provider_dashboard(providers, deadlines, year))
     return render(request, "pars_portal/dashboard_provider.html", context)
