@@ -67,8 +67,9 @@ def test_editor_logs_in_and_sees_own_activities_only(
     page, editor_a, activity_a, activity_b, artifacts
 ):
     log_in(page, "editor-a")
-    assert page.get_by_role("heading", name="Your providers").is_visible()
-    assert page.get_by_text("Provider A").first.is_visible()
+    # The home page is the provider's dashboard.
+    assert page.get_by_role("heading", name="Provider A", exact=True).is_visible()
+    assert page.locator("#status-counts").is_visible()
 
     page.get_by_role("link", name="Activities", exact=True).first.click()
     page.wait_for_load_state()
@@ -88,4 +89,4 @@ def test_wrong_password_is_refused_with_a_message(page, editor_a):
     page.wait_for_load_state()
     assert page.url.endswith("/accounts/login/")
     assert page.get_by_role("alert").is_visible()
-    assert "Your providers" not in page.locator("body").inner_text()
+    assert page.locator("#status-counts").count() == 0

@@ -70,7 +70,7 @@ def test_editor_registers_enters_participants_and_corrects_a_rejection(
 
     # 1. Log in.
     log_in(page, "editor-a")
-    assert page.get_by_role("heading", name="Your providers").is_visible()
+    assert page.get_by_role("heading", name="Provider A", exact=True).is_visible()
 
     # 2. Register the activity for ABIM MOC.
     page.goto(activity_url)
