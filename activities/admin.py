@@ -1,7 +1,5 @@
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from import_export.admin import ImportExportMixin
-from import_export.formats.base_formats import CSV
 
 from activities import services
 from activities.models import (
@@ -17,7 +15,12 @@ from activities.models import (
     ProviderMembership,
 )
 from activities.resources import ActivityResource
-from pars_portal.admin import CheckedXLSX, ReadOnlyInline, ReviewerInline, ReviewerModelAdmin
+from pars_portal.admin import (
+    CheckedImportExportMixin,
+    ReadOnlyInline,
+    ReviewerInline,
+    ReviewerModelAdmin,
+)
 
 
 class MembershipInline(ReviewerInline):
@@ -80,7 +83,7 @@ class RegistrationInline(ReadOnlyInline):
 
 
 @admin.register(Activity)
-class ActivityAdmin(ImportExportMixin, ReviewerModelAdmin):
+class ActivityAdmin(CheckedImportExportMixin, ReviewerModelAdmin):
     reviewer_can_change = True
     list_display = ["pars_id", "title", "provider", "activity_type", "reporting_year", "registered"]
     list_filter = ["reporting_year", "activity_type", "registrations__status"]
@@ -96,7 +99,6 @@ class ActivityAdmin(ImportExportMixin, ReviewerModelAdmin):
     readonly_fields = ["pars_id", "provider", "created_at", "updated_at"]
     inlines = [RegistrationInline, ActivityEventInline]
     resource_classes = [ActivityResource]
-    formats = [CSV, CheckedXLSX]
 
     def generate_log_entries(self, result, request):
         pass  # the import wrote its own history entries (who, when, channel admin)

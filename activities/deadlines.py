@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils import timezone
 
-from .models import Deadline
+from .models import MOC_FIRST_YEAR, Deadline
 
 ON_TIME = ""
 IN_GRACE = "grace"
@@ -61,3 +61,11 @@ def late_since(year: int, deadlines=None) -> dt.datetime:
     last_day = (row.grace_until or row.due_date) if row else dt.date(year, 12, 31)
     midnight = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time.min)
     return timezone.make_aware(midnight)
+
+
+def year_choices(deadlines) -> list[int]:
+    """Reporting years a page can offer, newest first: every year from the first one (or
+    an earlier deadline row) to the current one."""
+    current = timezone.localdate().year
+    first = min([d.year for d in deadlines if d.year <= current] + [MOC_FIRST_YEAR])
+    return list(range(current, first - 1, -1))

@@ -8,6 +8,8 @@ from django.db.models import F, Q
 
 from .validators import validate_activity_id, validate_moc_points, validate_provider_id
 
+MOC_FIRST_YEAR = 2014  # the first reporting year of ABIM MOC through PARS
+
 
 class Channel(models.TextChoices):
     """How a write reached the portal; every event records one."""
@@ -142,7 +144,9 @@ class Activity(models.Model):
     activity_type = models.CharField("activity type", max_length=5, choices=Type.choices)
     start_date = models.DateField()
     end_date = models.DateField()
-    reporting_year = models.PositiveSmallIntegerField(validators=[MinValueValidator(2014)])
+    reporting_year = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(MOC_FIRST_YEAR)]
+    )
     cme_credits = models.DecimalField(
         "CME credits offered",
         max_digits=6,
@@ -231,6 +235,15 @@ class MocRegistration(models.Model):
 
     def __str__(self):
         return f"{self.activity.pars_id} for {self.board.code} MOC ({self.moc_points} points)"
+
+
+def registered_for_moc():
+    """For filtering activities: whether one has an active MOC registration."""
+    return models.Exists(
+        MocRegistration.objects.filter(
+            activity=models.OuterRef("pk"), status=MocRegistration.Status.ACTIVE
+        )
+    )
 
 
 class Attestation(models.Model):

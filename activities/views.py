@@ -1,7 +1,7 @@
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Exists, OuterRef, Prefetch, Q
+from django.db.models import Prefetch, Q
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -10,7 +10,7 @@ from participants.models import activity_has_records
 
 from . import services
 from .forms import ActivityForm, RegistrationForm
-from .models import Activity, Board, Channel, MocRegistration
+from .models import Activity, Board, Channel, MocRegistration, registered_for_moc
 
 _ACTIVE_REGISTRATIONS = Prefetch(
     "registrations",
@@ -35,13 +35,7 @@ def activity_list(request):
         scope(Activity.objects.all(), request.user)
         .select_related("provider")
         .prefetch_related(_ACTIVE_REGISTRATIONS)
-        .annotate(
-            registered=Exists(
-                MocRegistration.objects.filter(
-                    activity=OuterRef("pk"), status=MocRegistration.Status.ACTIVE
-                )
-            )
-        )
+        .annotate(registered=registered_for_moc())
         .order_by("-reporting_year", "title")
     )
     filters = {
@@ -60,7 +54,7 @@ def activity_list(request):
             | Q(provider_activity_id__iexact=q)
             | Q(legacy_module_code__iexact=q)
         )
-    if filters["year"].isascii() and filters["year"].isdigit():
+    if filters["year"].isascii() and filters["year"].isdigit() and len(filters["year"]) == 4:
         activities = activities.filter(reporting_year=int(filters["year"]))
     if filters["registered"] in ("yes", "no"):
         activities = activities.filter(registered=filters["registered"] == "yes")

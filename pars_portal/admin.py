@@ -4,7 +4,8 @@ import io
 
 from django.contrib import admin
 from django.http import Http404
-from import_export.formats.base_formats import XLSX
+from import_export.admin import ImportExportMixin
+from import_export.formats.base_formats import CSV, XLSX
 
 from .access import is_reviewer, scope
 
@@ -116,3 +117,19 @@ class CheckedXLSX(XLSX):
 
         refuse_xlsx_bomb(io.BytesIO(in_stream))
         return super().create_dataset(in_stream)
+
+
+class CheckedImportExportMixin(ImportExportMixin):
+    """The admin's import/export, CSV and checked Excel; a refused file gets its reason
+    (e.g. "the workbook expands to more than …") instead of import-export's generic
+    "'FileRefused' encountered while trying to read file"."""
+
+    formats = [CSV, CheckedXLSX]
+
+    def add_data_read_fail_error_to_form(self, form, e):
+        from participants.parsers import FileRefused
+
+        if isinstance(e, FileRefused):
+            form.add_error("import_file", str(e))
+        else:
+            super().add_data_read_fail_error_to_form(form, e)

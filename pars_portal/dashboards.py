@@ -10,13 +10,19 @@ import datetime as dt
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from django.db.models import Count, Exists, F, Func, IntegerField, Max, Min, OuterRef, Q, Sum
+from django.db.models import Count, F, Func, IntegerField, Max, Min, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 
 from activities.deadlines import late_since
-from activities.models import Activity, Channel, Deadline, MocRegistration, Provider
-from participants.forms import CURRENT, WAITING
+from activities.models import (
+    Activity,
+    Channel,
+    Deadline,
+    Provider,
+    registered_for_moc,
+)
+from participants.forms import CONFIRMED, CURRENT, LATE, NO_REASON, WAITING, late_records
 from participants.models import (
     ApiKey,
     Completion,
@@ -24,6 +30,8 @@ from participants.models import (
     TransmissionBatch,
     Upload,
     activity_has_records,
+    awaiting_board,
+    board_confirmed,
 )
 
 STATUSES = [
@@ -101,12 +109,6 @@ def selected_year(request, years: list[int]) -> int:
     if value.isascii() and value.isdigit() and int(value) in years:
         return int(value)
     return timezone.localdate().year
-
-
-def year_choices(deadlines: list[Deadline]) -> list[int]:
-    """Years a dashboard can show: those in the deadlines table, up to the current one."""
-    current = timezone.localdate().year
-    return sorted({d.year for d in deadlines if d.year <= current} | {current}, reverse=True)
 
 
 @dataclass
@@ -242,7 +244,7 @@ def upcoming_deadlines(deadlines, records, activities, link: dict, count=2):
     )
     empty = dict(
         activities.filter(reporting_year__in=years)
-        .filter(_registered())
+        .filter(registered_for_moc())
         .exclude(activity_has_records())
         .values("reporting_year")
         .annotate(n=Count("id"))
@@ -262,21 +264,13 @@ def upcoming_deadlines(deadlines, records, activities, link: dict, count=2):
     return upcoming
 
 
-def _registered():
-    return Exists(
-        MocRegistration.objects.filter(
-            activity=OuterRef("pk"), status=MocRegistration.Status.ACTIVE
-        )
-    )
-
-
 def registered_activities(activities, year: int):
     """The year's activities registered for ABIM MOC with their records and points; the
     ones with no participants yet first."""
     live = ~Q(completions__status=Completion.Status.DELETED) & Q(completions__is_sandbox=False)
     return list(
         activities.filter(reporting_year=year)
-        .filter(_registered())
+        .filter(registered_for_moc())
         .annotate(
             records=Count("completions", filter=live),
             points=Sum("completions__moc_points", filter=live),
@@ -344,12 +338,18 @@ def reviewer_dashboard(deadlines: list[Deadline], year):
     by_rejected = _ranked(
         in_year.filter(status=Completion.Status.REJECTED), figures, status="rejected"
     )
+    # The list's own "late" condition, so the ranking and the list it links to agree.
     late = in_year.exclude(status=Completion.Status.DELETED).filter(
-        created_at__gte=late_since(year, deadlines)
+        late_records(start, end, deadlines)
     )
-    by_late = _ranked(late, figures, status=CURRENT, late="late")
+    by_late = _ranked(late, figures, status=CURRENT, late=LATE)
     reasons = [
-        {**row, "url": figures.url(status=Completion.Status.REJECTED, reason=row["status_reason"])}
+        {
+            **row,
+            "url": figures.url(
+                status=Completion.Status.REJECTED, reason=row["status_reason"] or NO_REASON
+            ),
+        }
         for row in in_year.filter(status=Completion.Status.REJECTED)
         .values("status_reason")
         .annotate(n=Count("id"))
@@ -376,29 +376,35 @@ def reviewer_dashboard(deadlines: list[Deadline], year):
         for low, high in AGE_BUCKETS
     ]
     batches = list(TransmissionBatch.objects.select_related("board").order_by("-created_at")[:5])
+    # Per batch: what the board has not answered, what it confirmed, what was rejected.
+    columns = {
+        WAITING: ("Waiting", awaiting_board(), {"board": WAITING}),
+        CONFIRMED: ("Confirmed", board_confirmed(), {"board": CONFIRMED}),
+        "rejected": ("Rejected", Q(status=Completion.Status.REJECTED), {"status": "rejected"}),
+    }
     answers = {
         row["transmitted_in"]: row
         for row in Completion.objects.filter(transmitted_in__in=[b.pk for b in batches])
         .values("transmitted_in")
         .annotate(
-            **{s.value: Count("id", filter=Q(status=s)) for s in STATUSES},
-            last_answer=Max("board_confirmed_at"),
+            **{key: Count("id", filter=q) for key, (_, q, _) in columns.items()},
+            last_confirmed=Max("board_confirmed_at"),
         )
         .order_by()
     }
     for batch in batches:
         row = answers.get(batch.pk, {})
         batch.counts = [
-            {"count": row.get(s.value, 0), "url": records_url(batch=batch.pk, status=s.value)}
-            for s in STATUSES
+            {"key": key, "count": row.get(key, 0), "url": records_url(batch=batch.pk, **params)}
+            for key, (_, _, params) in columns.items()
         ]
         batch.records_url = records_url(batch=batch.pk)
         batch.deletions_url = records_url(deletion_batch=batch.pk)
-        last = row.get("last_answer")
+        last = row.get("last_confirmed")
         batch.lag = last - batch.created_at if last else None
-    awaiting = records.filter(
-        status=Completion.Status.SUBMITTED, transmitted_at__isnull=False
-    ).aggregate(n=Count("id"), oldest=Min("transmitted_at"))
+    awaiting = records.filter(awaiting_board()).aggregate(
+        n=Count("id"), oldest=Min("transmitted_at")
+    )
     return {
         "figures": figures,
         "by_rejected": by_rejected,
@@ -411,7 +417,7 @@ def reviewer_dashboard(deadlines: list[Deadline], year):
         "awaiting": awaiting,
         "awaiting_days": (now - awaiting["oldest"]).days if awaiting["oldest"] else None,
         "awaiting_url": records_url(board=WAITING),
-        "statuses": STATUSES,
+        "batch_columns": [label for label, _, _ in columns.values()],
         "deadlines": upcoming_deadlines(deadlines, records, Activity.objects.all(), {}),
         "year_late_since": late_since(year, deadlines),
     }

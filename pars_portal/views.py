@@ -1,6 +1,7 @@
 from django.http import Http404
 from django.shortcuts import render
 
+from activities.deadlines import year_choices
 from activities.models import Deadline
 
 from . import dashboards
@@ -11,7 +12,7 @@ def home(request):
     """The status dashboard: provider staff see their providers' figures; reviewers see
     every provider's, or one provider's with ?provider=<ACCME ID>."""
     deadlines = list(Deadline.objects.order_by("due_date"))
-    years = dashboards.year_choices(deadlines)
+    years = year_choices(deadlines)
     year = dashboards.selected_year(request, years)
     context = {"years": years, "year": year, "reviewer": is_reviewer(request.user)}
     # Provider staff have one provider or a few; reviewers choose among all of them.

@@ -3,12 +3,10 @@ import datetime as dt
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.utils import timezone
-from import_export.admin import ImportExportMixin
-from import_export.formats.base_formats import CSV
 
+from activities.deadlines import year_choices
 from activities.models import Channel, Deadline
-from pars_portal.admin import CheckedXLSX, ReadOnlyInline, ReviewerModelAdmin
+from pars_portal.admin import CheckedImportExportMixin, ReadOnlyInline, ReviewerModelAdmin
 
 from . import services
 from .intake import ParticipantRow, Result, intake_submit
@@ -30,13 +28,12 @@ class CompletionYearFilter(admin.SimpleListFilter):
     parameter_name = "completion_year"
 
     def lookups(self, request, model_admin):
-        current = timezone.localdate().year
-        years = Deadline.objects.filter(year__lte=current).values_list("year", flat=True)
-        return [(str(y), str(y)) for y in sorted({*years, current}, reverse=True)]
+        years = year_choices(list(Deadline.objects.all()))
+        return [(str(y), str(y)) for y in years]
 
     def queryset(self, request, queryset):
         value = self.value()
-        if value and value.isascii() and value.isdigit():
+        if value and value.isascii() and value.isdigit() and 1 <= int(value) <= 9999:
             year = int(value)
             return queryset.filter(
                 completion_date__range=(dt.date(year, 1, 1), dt.date(year, 12, 31))
@@ -98,7 +95,7 @@ class CompletionEventInline(ReadOnlyInline):
 
 
 @admin.register(Completion)
-class CompletionAdmin(ImportExportMixin, ReviewerModelAdmin):
+class CompletionAdmin(CheckedImportExportMixin, ReviewerModelAdmin):
     """Records are never edited in place (pars-spec §5); reviewers read them and their
     history, and withdraw them through the service."""
 
@@ -134,7 +131,6 @@ class CompletionAdmin(ImportExportMixin, ReviewerModelAdmin):
     reviewer_can_add = True
     # Import/export through the intake pipeline (see participants/resources.py).
     resource_classes = [CompletionResource]
-    formats = [CSV, CheckedXLSX]
 
     def generate_log_entries(self, result, request):
         pass  # the import wrote its own history entries (who, when, channel admin)

@@ -6,13 +6,14 @@ from crispy_forms.layout import Column, Layout, Row, Submit
 from django import forms
 from django.db.models import Q, Value
 from django.db.models.functions import Upper
+from django.utils import timezone
 
 from activities.deadlines import late_since
 from activities.forms import DateInput
-from activities.models import Channel, Deadline
+from activities.models import MOC_FIRST_YEAR, Channel, Deadline
 
 from .intake import Action, ParticipantRow, Result, intake_submit
-from .models import Completion
+from .models import Completion, awaiting_board, board_confirmed
 
 MONTHS = [(m, f"{m:02d} – {calendar.month_name[m]}") for m in range(1, 13)]
 
@@ -125,6 +126,9 @@ class DeleteForm(forms.Form):
 CURRENT = "current"  # status filter: any status but deleted
 LATE = "late"
 WAITING = "waiting"
+CONFIRMED = "confirmed"
+NO_REASON = "-"  # reason filter: records with no reason recorded
+ROW_ID = {"min_value": 1, "max_value": 2**63 - 1}  # a database id: anything else matches nothing
 
 
 class ParticipantFilterForm(forms.Form):
@@ -149,15 +153,21 @@ class ParticipantFilterForm(forms.Form):
         choices=[("", "Any"), (LATE, "Sent after the deadline")],
         required=False,
     )
-    reason = forms.CharField(label="Reason", required=False)
+    reason = forms.CharField(
+        label="Reason", required=False, help_text=f"The exact reason; “{NO_REASON}” for none."
+    )
     board = forms.ChoiceField(
         label="Board",
-        choices=[("", "Any"), (WAITING, "Sent, waiting for the board's answer")],
+        choices=[
+            ("", "Any"),
+            (WAITING, "Sent, waiting for the board's answer"),
+            (CONFIRMED, "Confirmed by the board"),
+        ],
         required=False,
     )
-    upload = forms.IntegerField(required=False, widget=forms.HiddenInput)
-    batch = forms.IntegerField(required=False, widget=forms.HiddenInput)
-    deletion_batch = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    upload = forms.IntegerField(required=False, widget=forms.HiddenInput, **ROW_ID)
+    batch = forms.IntegerField(required=False, widget=forms.HiddenInput, **ROW_ID)
+    deletion_batch = forms.IntegerField(required=False, widget=forms.HiddenInput, **ROW_ID)
 
     def filter(self, queryset):
         if not self.is_valid():
@@ -187,11 +197,12 @@ class ParticipantFilterForm(forms.Form):
         if data["late"] == LATE:
             queryset = queryset.filter(late_records(data["date_from"], data["date_to"]))
         if data["reason"]:
-            queryset = queryset.filter(status_reason=data["reason"])
+            reason = "" if data["reason"] == NO_REASON else data["reason"]
+            queryset = queryset.filter(status_reason=reason)
         if data["board"] == WAITING:
-            queryset = queryset.filter(
-                status=Completion.Status.SUBMITTED, transmitted_at__isnull=False
-            )
+            queryset = queryset.filter(awaiting_board())
+        elif data["board"] == CONFIRMED:
+            queryset = queryset.filter(board_confirmed())
         if data["upload"]:
             queryset = queryset.filter(upload_id=data["upload"])
         if data["batch"]:
@@ -201,12 +212,17 @@ class ParticipantFilterForm(forms.Form):
         return queryset
 
 
-def late_records(date_from=None, date_to=None) -> Q:
+def late_records(date_from=None, date_to=None, deadlines=None) -> Q:
     """Records sent after their year's deadline (grace period included), as one condition
-    per completion year in the range: each an indexed comparison on `created_at`."""
-    deadlines = list(Deadline.objects.all())
-    first = date_from.year if date_from else min([d.year for d in deadlines], default=2014)
-    last = date_to.year if date_to else max([d.year for d in deadlines] + [dt.date.today().year])
+    per completion year in the range: each an indexed comparison on `created_at`. Only
+    years that can hold records count (from the first deadline year, or 2014, to this
+    year), however wide the range asked for."""
+    if deadlines is None:
+        deadlines = list(Deadline.objects.all())
+    earliest = min([d.year for d in deadlines] + [MOC_FIRST_YEAR])
+    this_year = timezone.localdate().year
+    first = max(date_from.year if date_from else earliest, earliest)
+    last = min(date_to.year if date_to else this_year, this_year)
     condition = Q(pk__in=[])
     for year in range(first, last + 1):
         condition |= Q(

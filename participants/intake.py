@@ -612,12 +612,14 @@ WRITE_ATTEMPTS = 5
 
 class IntakeContention(Exception):
     """Other submissions kept writing the same records first, attempt after attempt;
-    nothing of this batch was saved. Web pages and the API answer 503 "try again"
+    nothing of this batch was saved (nor of later ones; earlier batches of a multi-batch
+    submission stay saved). Web pages and the API answer 503 "try again"
     (`pars_portal.middleware`); an upload's save stops and can be resumed."""
 
     message = (
-        "Other submissions were saving the same records at the same moment, so nothing was "
-        "saved this time. Please send again."
+        "Other submissions were saving the same records at the same moment, so this "
+        "submission could not be saved. Please send again: a record of it that did get saved "
+        "comes back as already reported, never twice."
     )
 
 

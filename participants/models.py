@@ -336,10 +336,13 @@ class Completion(models.Model):
                 condition=Q(is_sandbox=False),
                 name="completion_prov_last_name",
             ),
+            # Sent and not answered yet (see awaiting_board()): a small part of the table.
             models.Index(
-                fields=["status", "transmitted_at"],
-                condition=Q(is_sandbox=False),
-                name="completion_awaiting_board",
+                fields=["transmitted_at"],
+                condition=Q(
+                    is_sandbox=False, transmitted_at__isnull=False, board_confirmed_at__isnull=True
+                ),
+                name="completion_unanswered",
             ),
             models.Index(
                 fields=["status", "completion_date", "provider", "status_reason"],
@@ -412,6 +415,22 @@ def activity_has_records():
             status=Completion.Status.DELETED
         )
     )
+
+
+def awaiting_board() -> models.Q:
+    """Records sent to the board that it has not answered yet: neither confirmed nor
+    rejected (in acceptance mode "board" they are still submitted; in "provisional" mode
+    they are already accepted, provisionally). Deleted records are not waiting."""
+    return models.Q(
+        transmitted_at__isnull=False,
+        board_confirmed_at__isnull=True,
+        status__in=[Completion.Status.SUBMITTED, Completion.Status.ACCEPTED],
+    )
+
+
+def board_confirmed() -> models.Q:
+    """Records the board confirmed (whatever happened to them afterwards)."""
+    return models.Q(board_confirmed_at__isnull=False)
 
 
 class CompletionEvent(models.Model):

@@ -469,6 +469,12 @@ def _reviewer_only(request):
         raise Http404("No such page.")
 
 
+def _days(value: str) -> int | None:
+    if not (value.isascii() and value.isdigit()):
+        return None
+    return min(int(value), 36_500)
+
+
 def review_queue(request):
     """Board-rejected records across providers, oldest first, with their age."""
     _reviewer_only(request)
@@ -489,12 +495,11 @@ def review_queue(request):
         follow_ups = follow_ups.filter(assigned_to=request.user)
     elif assignee == "nobody":
         follow_ups = follow_ups.filter(assigned_to__isnull=True)
-    age = request.GET.get("older_than", "")
-    if age.isascii() and age.isdigit():
-        follow_ups = follow_ups.filter(created_at__lt=timezone.now() - dt.timedelta(days=int(age)))
-    age = request.GET.get("younger_than", "")
-    if age.isascii() and age.isdigit():
-        follow_ups = follow_ups.filter(created_at__gte=timezone.now() - dt.timedelta(days=int(age)))
+    # Ages in days; anything past a century means "all of them" (and stays a valid date).
+    if (days := _days(request.GET.get("older_than", ""))) is not None:
+        follow_ups = follow_ups.filter(created_at__lt=timezone.now() - dt.timedelta(days=days))
+    if (days := _days(request.GET.get("younger_than", ""))) is not None:
+        follow_ups = follow_ups.filter(created_at__gte=timezone.now() - dt.timedelta(days=days))
     page = Paginator(follow_ups, 50).get_page(request.GET.get("page"))
     now = timezone.now()
     for follow_up in page.object_list:

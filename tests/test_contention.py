@@ -49,7 +49,7 @@ def test_web_form_says_send_again(always_beaten, client_of, editor_a, activity_a
     response = client_of(editor_a).post(add_url(activity_a), entry())
     assert response.status_code == 503
     assert response["Retry-After"] == "2"
-    assert "Nothing was saved this time" in response.content.decode()
+    assert "could not be saved" in response.content.decode()
     assert not Completion.objects.exists()
 
 

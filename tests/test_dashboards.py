@@ -184,7 +184,7 @@ def test_reviewer_dashboard_counts(client_of, reviewer, data, at_today):
     assert [a["count"] for a in context["ages"]] == [1, 0, 1, 0]
     assert context["open_follow_ups"] == 2
     (shown,) = context["batches"]
-    assert [c["count"] for c in shown.counts] == [1, 1, 1, 0]  # submitted, accepted, rejected
+    assert [c["count"] for c in shown.counts] == [1, 1, 1]  # waiting, confirmed, rejected
     assert shown.lag == dt.timedelta(hours=3)
     assert "3 h 0 min" in html
     assert context["awaiting"]["n"] == 1  # sent, no answer yet
@@ -204,6 +204,7 @@ def test_every_reviewer_figure_opens_a_list_of_that_many_records(
         transmitted_in=batch, transmitted_at=timezone.now()
     )
     Completion.objects.filter(pk=data["del_mar"].pk).update(deletion_transmitted_in=batch)
+    Completion.objects.filter(pk=data["b_rej_3"].pk).update(status_reason="")  # no reason
     for key, days in (("rej_jul", 3), ("rej_aug", 40), ("b_rej_1", 200)):
         follow_up = FollowUp.objects.create(completion=data[key])
         FollowUp.objects.filter(pk=follow_up.pk).update(
@@ -213,8 +214,9 @@ def test_every_reviewer_figure_opens_a_list_of_that_many_records(
     links = figure_links(client.get(f"/?year={YEAR}").content.decode())
     kinds = {name for name, _, _ in links}
     assert {"status", "month", "channel", "rejected", "late", "reason", "age", "queue-open",
-            "batch-records", "batch-deletions", "batch-status", "awaiting",
-            "without-records"} <= kinds  # fmt: skip
+            "batch-records", "batch-deletions", "batch-waiting", "batch-confirmed",
+            "batch-rejected", "awaiting", "without-records"} <= kinds  # fmt: skip
+    assert ("reason", 1) in {(name, shown) for name, shown, _ in links}  # the one without
     for name, shown, href in links:
         assert listed(client, href) == shown, (name, href)
 
@@ -293,3 +295,63 @@ def test_late_filter_lists_records_sent_after_their_deadline(client_of, editor_a
     Completion.objects.filter(pk=data["acc_mar_api"].pk).update(created_at=aware(2025, 12, 31, 23))
     page = client_of(editor_a).get("/participants/?late=late").context["page"]
     assert [r.pk for r in page.object_list] == [data["acc_jun_upload"].pk]
+
+
+@pytest.mark.parametrize("mode", ["provisional", "board"])
+def test_records_sent_and_not_answered_are_waiting_in_either_acceptance_mode(
+    client_of, reviewer, activity_a, editor_a, roster, settings, tmp_path, mode
+):
+    """Through the real pipeline and transmission: in provisional mode the records sent are
+    already accepted, in board mode still submitted; either way they wait for the board
+    until it answers (here the SIMULATED board: one confirmed, one rejected)."""
+    from participants.transmission import ingest_answers, simulated_board_answers, transmit
+
+    from .test_intake import row, submit
+
+    settings.ACCEPTANCE_MODE, settings.MEDIA_ROOT = mode, tmp_path
+    rows = [row(activity_a, 1), row(activity_a, 2, first_name="Janet", credit_type="PS")]
+    submit(activity_a, rows, editor_a)
+    (batch,) = transmit()
+    client = client_of(reviewer)
+    year = rows[0].completion_date.year
+
+    def board_figures():
+        links = figure_links(client.get(f"/?year={year}").content.decode())
+        for name, shown, href in links:
+            assert listed(client, href) == shown, (name, href)
+        wanted = ("awaiting", "batch-waiting", "batch-confirmed", "batch-rejected")
+        return {name: shown for name, shown, _ in links if name in wanted}
+
+    assert board_figures() == {
+        "awaiting": 2, "batch-waiting": 2, "batch-confirmed": 0, "batch-rejected": 0,
+    }  # fmt: skip
+    ingest_answers(simulated_board_answers(batch))
+    assert board_figures() == {
+        "awaiting": 0, "batch-waiting": 0, "batch-confirmed": 1, "batch-rejected": 1,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/participants/?late=late&date_to=9999-12-31",
+        "/participants/?late=late&date_from=0001-01-01",
+        "/participants/?late=late&date_from=1000-01-01&date_to=9999-12-31",
+        "/participants/?batch=99999999999999999999",
+        "/participants/?deletion_batch=-1",
+        "/participants/?upload=99999999999999999999999999",
+        "/activities/?year=99999999999999999999",
+        "/review/?older_than=99999999999999999999",
+        "/review/?younger_than=99999999999999999999",
+        "/admin/participants/completion/?completion_year=0",
+        "/admin/participants/completion/?completion_year=10000",
+        "/admin/participants/completion/?completion_year=99999999999999999999",
+        "/?year=99999999999999999999",
+    ],
+)
+def test_extreme_filter_values_are_answered_not_a_server_error(client_of, reviewer, data, url):
+    response = client_of(reviewer).get(url)
+    assert response.status_code in (200, 302), url
+    if url.startswith(("/participants/", "/review/")):
+        # Nothing matches an impossible id or age; none of the records is late.
+        assert response.context["page"].paginator.count == 0, url

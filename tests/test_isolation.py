@@ -332,9 +332,18 @@ def test_filters_naming_a_find_nothing_in_lists_and_exports(world):
     filters = [{"provider": a.provider.accme_id}, {"activity": a.pars_id},
                {"learner_id": record.learner_id, "last_name": LEARNER["Provider A"]},
                {"upload": world["upload"].pk}, {"status": "submitted"}]  # fmt: skip
-    batch = TransmissionBatch.objects.first()
-    filters.append({"batch": batch.pk})
+    # A's record went out in a batch (and a deletion notice in it) and awaits the board.
+    batch = TransmissionBatch.objects.get()
+    Completion.objects.filter(pk=record.pk).update(
+        transmitted_in=batch, transmitted_at=batch.created_at, deletion_transmitted_in=batch
+    )
+    filters += [{"batch": batch.pk}, {"deletion_batch": batch.pk}, {"board": "waiting"}]
+    own = Client()
+    own.force_login(a.provider.memberships.get(role="editor").user)
     for params in filters:
+        # Each filter does find A's record for A's own staff: B's empty lists are scoping.
+        mine = own.get(reverse("participant_search"), params).context["page"].object_list
+        assert record.pk in [r.pk for r in mine], params
         page = client.get(reverse("participant_search"), params)
         assert page.status_code == 200
         shown = list(page.context["page"].object_list)

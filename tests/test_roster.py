@@ -3,6 +3,7 @@
 
 import io
 
+import lxml.html
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
@@ -154,6 +155,26 @@ def test_demo_data_twice_changes_nothing(db):
     assert first["activities"] == 6
     assert first["roster"] == 10_000
     assert User.objects.get(username="reviewer").groups.filter(name="reviewers").exists()
+
+
+@pytest.mark.parametrize("today", ["2031-03-10", "2032-01-02"])
+def test_demo_data_is_of_the_current_year_so_the_dashboard_opens_on_figures(db, client, today):
+    import time_machine
+
+    from participants.models import Completion
+
+    with time_machine.travel(f"{today} 15:00", tick=False):
+        call_command("load_demo", stdout=io.StringIO())
+        year = int(today[:4])
+        assert set(Activity.objects.values_list("reporting_year", flat=True)) == {year}
+        dates = Completion.objects.values_list("completion_date", flat=True)
+        assert dates and {d.year for d in dates} == {year}
+        client.force_login(User.objects.get(username="editor-a"))
+        page = client.get("/").content.decode()
+    assert f"Hypertension Update {year}" in page
+    cards = lxml.html.fromstring(page).xpath('//*[@data-figure="status"]')
+    counts = {card.get("data-status"): int(card.get("data-count")) for card in cards}
+    assert counts["accepted"] > 0 and counts["rejected"] > 0, counts
 
 
 def test_demo_data_refused_where_disabled(db, settings):

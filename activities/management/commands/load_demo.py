@@ -86,10 +86,16 @@ PROVIDERS = [
 ]
 ACTIVITIES = [
     # key, title, type, registered points (None: not registered), credit types
-    ("1", "Hypertension Update 2026", Activity.Type.COURSE, Decimal("10"), ["MK"]),
+    ("1", "Hypertension Update {year}", Activity.Type.COURSE, Decimal("10"), ["MK"]),
     ("2", "Grand Rounds: Internal Medicine", Activity.Type.RSS, Decimal("20"), ["MK", "PS"]),
     ("3", "Diabetes Care Online Module", Activity.Type.INTERNET_ENDURING, None, []),
 ]
+
+
+def demo_year() -> int:
+    """The demo's activities and records are of the current reporting year, so the
+    dashboards open on figures whenever the demo is loaded."""
+    return timezone.localdate().year
 
 
 def synthetic_roster() -> list[RosterRow]:
@@ -124,8 +130,7 @@ def demo_records(roster: list[RosterRow]) -> int:
 
     rng = random.Random(2026)
     learners = roster[len(KNOWN_DIPLOMATES) :]  # the known three stay free to enter by hand
-    first_day = dt.date(2026, 1, 15)
-    last_day = min(timezone.localdate(), dt.date(2026, 12, 31))
+    first_day, last_day = dt.date(demo_year(), 1, 1), timezone.localdate()
     if not learners or last_day < first_day:
         return 0
     created = 0
@@ -212,11 +217,13 @@ class Command(BaseCommand):
                             actor=editor,
                             channel=Channel.SYSTEM,
                             provider_activity_id=own_id,
-                            title=title if suffix == "a" else f"{title} (Lakeside)",
+                            title=(title if suffix == "a" else f"{title} (Lakeside)").format(
+                                year=demo_year()
+                            ),
                             activity_type=activity_type,
-                            start_date=dt.date(2026, 1, 15),
-                            end_date=dt.date(2026, 12, 31),
-                            reporting_year=2026,
+                            start_date=dt.date(demo_year(), 1, 1),
+                            end_date=dt.date(demo_year(), 12, 31),
+                            reporting_year=demo_year(),
                             cme_credits=points or Decimal("2"),
                         )
                         if points:
