@@ -338,7 +338,7 @@ class Completion(models.Model):
             ),
             # Sent and not answered yet (see awaiting_board()): a small part of the table.
             models.Index(
-                fields=["transmitted_at"],
+                fields=["status", "transmitted_at"],
                 condition=Q(
                     is_sandbox=False, transmitted_at__isnull=False, board_confirmed_at__isnull=True
                 ),

@@ -5,6 +5,7 @@ Idempotent: running it again changes nothing. Refused where DEMO_DATA_ALLOWED is
 """
 
 import datetime as dt
+import io
 import random
 from decimal import Decimal
 
@@ -118,6 +119,39 @@ def synthetic_roster() -> list[RosterRow]:
     return rows
 
 
+def demo_upload(provider, editor, rows) -> int:
+    """`rows` as a tab-delimited template file, uploaded, checked, confirmed and saved by
+    the same services the upload pages and the worker use (run here in turn; the queued
+    tasks then find the upload done and change nothing). Returns the records created."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from participants.exports import write_delimited
+    from participants.models import Upload
+    from participants.parsers import TEMPLATE_COLUMNS, TEMPLATE_HEADERS
+    from participants.services import upload_check, upload_commit, upload_confirm, upload_create
+
+    def cells(row):
+        values = {
+            **{name: getattr(row, name, "") for name, _, _ in TEMPLATE_COLUMNS},
+            "action": "add", "board_code": "ABIM", "learner_permission": "Y", "credit_id": "",
+            "completion_date": row.completion_date.strftime("%m/%d/%Y"), "cme_credits": "",
+        }  # fmt: skip
+        return [values[name] for name, _, _ in TEMPLATE_COLUMNS]
+
+    buffer = io.BytesIO()
+    write_delimited(buffer, TEMPLATE_HEADERS, [cells(r) for r in rows], delimiter="\t")
+    name = f"learners-{provider.accme_id}-{timezone.localdate():%Y%m%d}.txt"
+    upload = upload_create(
+        provider=provider, user=editor, uploaded_file=SimpleUploadedFile(name, buffer.getvalue())
+    )
+    upload_check(upload_id=upload.pk)
+    upload = Upload.objects.get(pk=upload.pk)
+    if upload.status == Upload.Status.PREVIEW:
+        upload_confirm(upload=upload, user=editor)
+    upload = upload_commit(upload_id=upload.pk)
+    return upload.completions.count()
+
+
 def demo_records(roster: list[RosterRow]) -> int:
     """Participant records for the dashboards to show, written the way real ones are: web
     form and API submissions through the intake pipeline, a few deletions, a transmission
@@ -167,10 +201,11 @@ def demo_records(roster: list[RosterRow]) -> int:
         cut = len(rows) * 4 // 5
         for channel, part in (
             (Channel.FORM, rows[: cut // 3]),
-            (Channel.API, rows[cut // 3 : cut]),
+            (Channel.API, rows[cut // 3 : cut * 2 // 3]),
         ):
             result = intake_submit(provider=provider, rows=part, actor=editor, channel=channel)
             created += result.count(Result.CREATED)
+        created += demo_upload(provider, editor, rows[cut * 2 // 3 : cut])
         for completion in Completion.objects.filter(provider=provider, status="accepted")[:3]:
             completion_delete(completion=completion, actor=editor, channel=Channel.FORM,
                               reason="Entered twice by mistake")  # fmt: skip
