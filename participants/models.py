@@ -357,6 +357,11 @@ class Completion(models.Model):
             # The admin's list (all records, sandbox included) by status, newest first.
             models.Index(fields=["status", "created_at"], name="completion_status_newest"),
             models.Index(
+                fields=["board_confirmed_at"],
+                condition=Q(is_sandbox=False, board_confirmed_at__isnull=False),
+                name="completion_confirmed",
+            ),
+            models.Index(
                 fields=["transmitted_in", "status", "board_confirmed_at"],
                 name="completion_batch_answers",
             ),

@@ -306,6 +306,8 @@ def measure(requests: int) -> dict:
             f"&date_to={year - 1}-12-31",
         ),
         "participant_list_reviewer": (reviewer, "/participants/"),
+        "participant_list_waiting_for_board": (reviewer, "/participants/?board=waiting"),
+        "participant_list_confirmed_by_board": (reviewer, "/participants/?board=confirmed"),
         "activity_list": (editor, "/activities/"),
         "review_queue": (reviewer, "/review/"),
         "admin_rejected_list": (reviewer, "/admin/participants/completion/?status__exact=rejected"),
