@@ -69,3 +69,11 @@ def year_choices(deadlines) -> list[int]:
     current = timezone.localdate().year
     first = min([d.year for d in deadlines if d.year <= current] + [MOC_FIRST_YEAR])
     return list(range(current, first - 1, -1))
+
+
+def parse_year(value: str | None) -> int | None:
+    """A year typed in a query string (?year=, ?completion_year=): four digits, else None
+    (so a page ignores it rather than building an impossible date)."""
+    if value and len(value) == 4 and value.isascii() and value.isdigit() and value != "0000":
+        return int(value)
+    return None

@@ -9,6 +9,7 @@ from pars_portal.access import get_for_user, scope, visible_providers
 from participants.models import activity_has_records
 
 from . import services
+from .deadlines import parse_year
 from .forms import ActivityForm, RegistrationForm
 from .models import Activity, Board, Channel, MocRegistration, registered_for_moc
 
@@ -54,8 +55,8 @@ def activity_list(request):
             | Q(provider_activity_id__iexact=q)
             | Q(legacy_module_code__iexact=q)
         )
-    if filters["year"].isascii() and filters["year"].isdigit() and len(filters["year"]) == 4:
-        activities = activities.filter(reporting_year=int(filters["year"]))
+    if (year := parse_year(filters["year"])) is not None:
+        activities = activities.filter(reporting_year=year)
     if filters["registered"] in ("yes", "no"):
         activities = activities.filter(registered=filters["registered"] == "yes")
     if filters["type"]:

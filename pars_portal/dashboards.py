@@ -14,7 +14,7 @@ from django.db.models import Count, F, Func, IntegerField, Max, Min, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 
-from activities.deadlines import late_since
+from activities.deadlines import late_since, parse_year
 from activities.models import (
     Activity,
     Channel,
@@ -105,10 +105,8 @@ def year_filter(year: int) -> dict:
 
 def selected_year(request, years: list[int]) -> int:
     """The ?year= of the request if it is one of `years`, else the current year."""
-    value = request.GET.get("year", "")
-    if value.isascii() and value.isdigit() and int(value) in years:
-        return int(value)
-    return timezone.localdate().year
+    year = parse_year(request.GET.get("year"))
+    return year if year in years else timezone.localdate().year
 
 
 @dataclass

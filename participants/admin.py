@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
-from activities.deadlines import year_choices
+from activities.deadlines import parse_year, year_choices
 from activities.models import Channel, Deadline
 from pars_portal.admin import CheckedImportExportMixin, ReadOnlyInline, ReviewerModelAdmin
 
@@ -32,9 +32,7 @@ class CompletionYearFilter(admin.SimpleListFilter):
         return [(str(y), str(y)) for y in years]
 
     def queryset(self, request, queryset):
-        value = self.value()
-        if value and value.isascii() and value.isdigit() and 1 <= int(value) <= 9999:
-            year = int(value)
+        if (year := parse_year(self.value())) is not None:
             return queryset.filter(
                 completion_date__range=(dt.date(year, 1, 1), dt.date(year, 12, 31))
             )
