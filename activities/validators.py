@@ -19,6 +19,15 @@ BOARD_ID_INVALID = "{board} ID must be {description}."
 BIRTH_MONTH_INVALID = "Birth month must be a number from 1 to 12."
 BIRTH_DAY_INVALID = "Birth day must be a number from 1 to {last_day} for that month."
 
+# pars-spec §9: a credit ID is echoed back in everything the portal writes, so it must have
+# the form ACCME's drafts require (`ccid:<source>:<id>`, at most 300 characters).
+CREDIT_ID_RE = re.compile(r"ccid:[^:]+:[^:]+")
+CREDIT_ID_MAX = 300
+CREDIT_ID_INVALID = (
+    "The credit ID must have the form ccid:<your system>:<your ID> (for example "
+    "ccid:mylms:42): two colons, nothing empty between them; {value!r} does not."
+)
+
 AMOUNT_TOO_LARGE = "{field} must be at most 9999.99."
 CME_CREDITS_INVALID = "CME credits must be 0 or more, with at most 2 decimals."
 MAX_AMOUNT = Decimal("9999.99")  # the columns hold 6 digits, 2 of them decimals
@@ -41,6 +50,16 @@ DAYS_IN_MONTH = {
     11: 30,
     12: 31,
 }
+
+
+def credit_id_problem(value: str) -> str:
+    """'' when `value` is a credit ID of the drafts' form, else the message for the user."""
+    if len(value) > CREDIT_ID_MAX:
+        return f"The credit ID is {len(value)} characters long; at most 300 are allowed."
+    if not CREDIT_ID_RE.fullmatch(value):
+        shown = value if len(value) <= 60 else value[:57] + "..."
+        return CREDIT_ID_INVALID.format(value=shown)
+    return ""
 
 
 def validate_provider_id(value: str) -> None:

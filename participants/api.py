@@ -91,7 +91,10 @@ class CreditSerializer(StrictSerializer):
     creditType = _value(help_text="MK, PA or PS")
     points = _value(help_text="MOC points, a multiple of 0.25")
     cmeCredits = _value(required=False)
-    creditId = _value(required=False, help_text="Your idempotency key, e.g. ccid:1234")
+    creditId = _value(
+        required=False,
+        help_text="Your idempotency key: ccid:<your system>:<your ID>, e.g. ccid:mylms:42",
+    )
 
 
 class ReportSerializer(StrictSerializer):

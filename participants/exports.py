@@ -5,14 +5,22 @@ spreadsheet shows them as text instead of running them as formulas.
 """
 
 import csv
+import datetime as dt
 import io
 from collections.abc import Iterable
+from decimal import Decimal
 
 from lxml import etree
 
 from activities.deadlines import deadline_table
 
-from .parsers import REPORT_COLUMNS, TEMPLATE_HEADERS, field_label, header_key
+from .parsers import (
+    REPORT_COLUMNS,
+    TEMPLATE_HEADERS,
+    element_from_json,
+    field_label,
+    header_key,
+)
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 LEARNER_REPORT_ROOT = "ACCMELearnerReports"
@@ -56,43 +64,81 @@ def write_xlsx(stream, header: list, rows: Iterable[list], *, title="Records", s
     workbook.save(stream)
 
 
-def learner_report_element(record: dict) -> etree._Element:
-    """One ActivityReport (pars-spec §8.1) for one record. `record` holds: provider_name,
-    provider_id, first_name, last_name, birth_month, birth_day, pars_id, title,
-    completion_date, board, learner_id, credit_type, moc_points, credit_id, action and
-    optional extra {name: value} for XtensibleInfo."""
-    report = etree.Element("ActivityReport")
-    etree.SubElement(report, "ReportingOrganization").text = record["provider_name"]
-    member = etree.SubElement(report, "Member")
-    name = etree.SubElement(member, "Name")
-    etree.SubElement(name, "GivenName").text = record["first_name"]
-    etree.SubElement(name, "FamilyName").text = record["last_name"]
-    info = etree.SubElement(member, "PersonalInfo")
-    birth = f"--{record['birth_month']:02d}-{record['birth_day']:02d}"
-    etree.SubElement(info, "BirthDate").text = birth
-    activity = etree.SubElement(report, "Activity")
-    etree.SubElement(activity, "ProviderOrganization").text = record["provider_id"]
-    module = etree.SubElement(activity, "Module")
-    module_name = etree.SubElement(module, "ModuleName", moduleID=record["pars_id"])
-    module_name.text = record["title"]
-    etree.SubElement(module, "Status").text = "Completed"
-    etree.SubElement(module, "CompletedDateTime").text = record["completion_date"].isoformat()
-    certificate = etree.SubElement(module, "CreditCertificate")
-    etree.SubElement(certificate, "UniqueID", domain=record["board"]).text = record["learner_id"]
-    etree.SubElement(
-        certificate,
-        "CreditReceived",
-        activityCertification=record["credit_type"],
-        creditUnit="Point",
-        numberOfCredits=format(record["moc_points"].normalize(), "f"),
-    )
-    if record.get("credit_id"):
-        etree.SubElement(certificate, "CreditID").text = record["credit_id"]
-    xtensible = etree.SubElement(report, "XtensibleInfo")
-    etree.SubElement(xtensible, "LearnerRecordAction").text = record.get("action", "add")
-    for key, value in (record.get("extra") or {}).items():
-        etree.SubElement(xtensible, key).text = str(value)
-    return report
+# --- The learner report of pars-spec §8.1 / §9 ------------------------------------------------
+#
+# One report is built once, as the JSON shape of §9 (`report_data`); the XML is written from
+# that same structure (`report_element`), so the two can never disagree.
+
+# The portal never stores a birth year (pars-spec §3), but the drafts require BirthDate as
+# YYYY-MM-DD: it writes this placeholder year, a leap year so that 29 February exists.
+# Readers ignore the year.
+PLACEHOLDER_BIRTH_YEAR = 1904
+
+
+def _amount(value: Decimal) -> Decimal:
+    return value.normalize() if value == value.to_integral() else value
+
+
+def report_data(
+    *, provider_name: str, provider_id: str, first_name: str, last_name: str,
+    birth_month: int, birth_day: int, pars_id: str, title: str, completion_date: dt.date,
+    board: str, learner_id: str, credit_type: str, moc_points: Decimal, credit_id: str,
+    action: str = "add", cme_credits: Decimal | None = None, extra: dict | None = None,
+) -> dict:  # fmt: skip
+    """One ActivityReport of one record, meeting every constraint of pars-spec §9.
+
+    `action` is `add` or `delete`, never a status: a record's status and other portal
+    facts go into XtensibleInfo (`extra`), the format's place for extensions. CME credits
+    travel there too (`CMECredits`), since a CreditReceived must be in MOC points."""
+    if action not in ("add", "delete"):
+        raise ValueError(f"A learner report action is add or delete, not {action!r}.")
+    info = {"LearnerRecordAction": action}
+    if cme_credits is not None:
+        info["CMECredits"] = _amount(cme_credits)
+    info.update(extra or {})
+    birth = f"{PLACEHOLDER_BIRTH_YEAR:04d}-{birth_month:02d}-{birth_day:02d}"
+    return {
+        "ReportingOrganization": provider_name,
+        "Member": {
+            "Name": {"GivenName": first_name, "FamilyName": last_name},
+            "PersonalInfo": {"BirthDate": birth},
+        },
+        "Activity": {
+            "ProviderOrganization": provider_id,
+            "Module": {
+                "ModuleName": {"value": title, "moduleID": pars_id},
+                "Status": "Completed",
+                "CompletedDateTime": f"{completion_date.isoformat()}T00:00:00",
+                "CreditCertificate": [
+                    {
+                        "UniqueID": {"value": learner_id, "domain": board},
+                        "CreditReceived": {
+                            "activityCertification": credit_type,
+                            "creditUnit": "Point",
+                            "numberOfCredits": _amount(moc_points),
+                        },
+                        "CreditID": credit_id,
+                    }
+                ],
+            },
+        },
+        "XtensibleInfo": info,
+    }
+
+
+def report_element(data: dict) -> etree._Element:
+    """The XML of a structure built by `report_data`."""
+    return element_from_json(data)
+
+
+def document_data(reports: list[dict], *, created=None) -> dict:
+    """The whole learner report document in the JSON shape of pars-spec §9."""
+    created = created or dt.datetime.now(dt.UTC).replace(microsecond=0)
+    return {
+        LEARNER_REPORT_ROOT: {
+            "ActivityReports": {"DateTimeCreated": created.isoformat(), "ActivityReport": reports}
+        }
+    }
 
 
 def write_learner_report(
@@ -100,8 +146,6 @@ def write_learner_report(
 ):
     """Stream an XML learner report: reports are written one by one, never all in memory.
     With `namespace`, the wrapper elements are in it (as the reports are)."""
-    import datetime as dt
-
     created = created or dt.datetime.now(dt.UTC).replace(microsecond=0)
 
     def name(local):
@@ -143,9 +187,10 @@ def record_cells(c, table=None) -> list:
     """A Completion as the template's columns (so an export can be uploaded again) plus its
     status."""
     return [
-        # A deleted record is history, not an instruction: uploading the export again must
-        # neither delete its correction nor add it back, so its action is refused there.
-        "deleted" if c.status == "deleted" else "add",
+        # A deleted record's last instruction was a delete; its credit ID names exactly that
+        # record, so uploading the export again reports it "already deleted" and never
+        # touches its correction.
+        record_action(c),
         c.activity.pars_id,
         c.board.code,
         c.learner_id,
@@ -158,7 +203,7 @@ def record_cells(c, table=None) -> list:
         _points(c.moc_points),
         _points(c.cme_credits),
         "Y" if c.learner_permission else "N",
-        c.credit_id or "",
+        c.credit_id,
         c.pk,
         c.get_status_display(),
         c.status_reason,
@@ -169,31 +214,41 @@ def record_cells(c, table=None) -> list:
     ]
 
 
-def record_report(c, *, action: str | None = None, extra: dict | None = None) -> etree._Element:
-    """A Completion as one ActivityReport. Exports mark deleted records `deleted` (history,
-    refused on upload); transmissions say `add` or `delete` to the board."""
-    if action is None:
-        action = "deleted" if c.status == "deleted" else "add"
-    return learner_report_element(
-        {
-            "provider_name": c.provider.name,
-            "provider_id": c.provider.accme_id,
-            "first_name": c.first_name,
-            "last_name": c.last_name,
-            "birth_month": c.birth_month,
-            "birth_day": c.birth_day,
-            "pars_id": c.activity.pars_id,
-            "title": c.activity.title,
-            "completion_date": c.completion_date,
-            "board": c.board.code,
-            "learner_id": c.learner_id,
-            "credit_type": c.credit_type.code,
-            "moc_points": c.moc_points,
-            "credit_id": c.credit_id,
-            "action": action,
-            "extra": {"RecordID": c.pk, "RecordStatus": c.status} if extra is None else extra,
-        }
+def record_action(c) -> str:
+    return "delete" if c.status == "deleted" else "add"
+
+
+def record_data(c, *, action: str | None = None, extra: dict | None = None) -> dict:
+    """A Completion as one ActivityReport (pars-spec §9 JSON shape). Exports describe the
+    record in XtensibleInfo (RecordID, RecordStatus, StatusReason); transmissions pass their
+    own `extra`."""
+    if extra is None:
+        extra = {"RecordID": c.pk, "RecordStatus": c.status}
+        if c.status_reason:
+            extra["StatusReason"] = c.status_reason
+    return report_data(
+        provider_name=c.provider.name,
+        provider_id=c.provider.accme_id,
+        first_name=c.first_name,
+        last_name=c.last_name,
+        birth_month=c.birth_month,
+        birth_day=c.birth_day,
+        pars_id=c.activity.pars_id,
+        title=c.activity.title,
+        completion_date=c.completion_date,
+        board=c.board.code,
+        learner_id=c.learner_id,
+        credit_type=c.credit_type.code,
+        moc_points=c.moc_points,
+        credit_id=c.credit_id,
+        cme_credits=c.cme_credits,
+        action=action or record_action(c),
+        extra=extra,
     )
+
+
+def record_report(c, *, action: str | None = None, extra: dict | None = None) -> etree._Element:
+    return report_element(record_data(c, action=action, extra=extra))
 
 
 def write_records(stream, file_format: str, completions) -> None:
@@ -215,21 +270,17 @@ def write_records(stream, file_format: str, completions) -> None:
 
 def write_template(stream, file_format: str) -> None:
     """An empty template with one example row, for providers to fill in."""
-    import datetime as dt
-    from decimal import Decimal
-
     example = ["add", "123456789", "ABIM", "123456", "Jane", "Smith", "7", "14", "12/18/2015",
                "MK", "10", "", "Y", ""]  # fmt: skip
     if file_format == "xml":
-        report = learner_report_element(
-            {
-                "provider_name": "Your provider name", "provider_id": "0001234",
-                "first_name": "Jane", "last_name": "Smith", "birth_month": 7, "birth_day": 14,
-                "pars_id": "123456789", "title": "Activity title",
-                "completion_date": dt.date(2015, 12, 18), "board": "ABIM",
-                "learner_id": "123456", "credit_type": "MK", "moc_points": Decimal("10"),
-                "credit_id": "ccid:your-own-id-1",
-            }
+        report = report_element(
+            report_data(
+                provider_name="Your provider name", provider_id="0001234",
+                first_name="Jane", last_name="Smith", birth_month=7, birth_day=14,
+                pars_id="123456789", title="Activity title",
+                completion_date=dt.date(2015, 12, 18), board="ABIM", learner_id="123456",
+                credit_type="MK", moc_points=Decimal("10"), credit_id="ccid:mylms:1",
+            )
         )  # fmt: skip
         write_learner_report(stream, [report])
     elif file_format == "xlsx":

@@ -23,8 +23,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from activities.models import Activity, Board, MocRegistration
+from activities.validators import credit_id_problem
 
-from .models import Completion, CompletionEvent
+from .models import Completion, CompletionEvent, mint_credit_id
 from .validation import completion_errors, fmt_date
 from .verification import Candidate, Outcome, get_verifier, same_name
 
@@ -35,6 +36,7 @@ LEGACY_CODE_SUNSET = (
     "use PARS activity ID {pars_id}."
 )
 BOARD_UNKNOWN = "Unknown board {code!r}."
+CREDIT_TYPE_REQUIRED = "The credit type is required (use {codes})."
 CREDIT_TYPE_UNKNOWN = "Unknown credit type {value!r} for {board} (use {codes})."
 ACTION_INVALID = "Action must be add or delete, not {value!r}."
 ALREADY_REPORTED = "Already reported: record {id}, entered {date}."
@@ -48,6 +50,7 @@ NOTHING_TO_DELETE = (
     "No record to delete: no current record for this learner, activity, credit type and "
     "completion date."
 )
+ALREADY_DELETED = "Already deleted: record {id} (credit ID {credit_id})."
 DELETE_OF_NEW_ROW = (
     "Row {row} of this submission adds this record; it cannot be deleted in the same submission."
 )
@@ -88,6 +91,10 @@ class ParticipantRow:
     corrects_id: int | None = None  # the web form's "correct this record"
     errors: dict[str, str] = field(default_factory=dict)
     source: object = None  # the row as the file had it, for the error report
+
+
+def _is_delete(row: ParticipantRow) -> bool:
+    return (row.action or "").strip().lower() == Action.DELETE
 
 
 class Result(enum.StrEnum):
@@ -211,10 +218,14 @@ class _Batch:
             )
         learner_ids = {r.learner_id for r in self.rows if r.learner_id}
         credit_ids = {r.credit_id for r in self.rows if r.credit_id}
+        # A delete names its record by credit ID first, deleted ones included: deleting a
+        # record again (a retry, or an export uploaded again) is "already reported".
+        deleting = {r.credit_id for r in self.rows if r.credit_id and _is_delete(r)}
         corrects = {r.corrects_id for r in self.rows if r.corrects_id}
         self.existing_by_key: dict[tuple, _Existing] = {}
         self.existing_by_credit_id: dict[str, _Existing] = {}
         self.existing_by_id: dict[int, _Existing] = {}
+        self.deleted_by_credit_id: dict[str, _Existing] = {}
         current = (
             Completion.objects.filter(provider=self.provider, is_sandbox=self.sandbox)
             .exclude(status=Completion.Status.DELETED)
@@ -230,6 +241,12 @@ class _Batch:
         ).values_list(*fields)
         if credit_ids:
             found = found.union(current.filter(credit_id__in=credit_ids).values_list(*fields))
+        if deleting:
+            gone = Completion.objects.filter(
+                provider=self.provider, is_sandbox=self.sandbox, credit_id__in=deleting,
+                status=Completion.Status.DELETED,
+            ).order_by()  # fmt: skip
+            found = found.union(gone.values_list(*fields))
         if corrects:
             corrected = Completion.objects.filter(
                 provider=self.provider, is_sandbox=self.sandbox, pk__in=corrects
@@ -251,6 +268,10 @@ class _Batch:
                 self.existing_by_key[existing.key] = existing
                 if credit_id:
                     self.existing_by_credit_id[credit_id] = existing
+            elif credit_id in deleting:
+                latest = self.deleted_by_credit_id.get(credit_id)
+                if latest is None or latest.id < pk:
+                    self.deleted_by_credit_id[credit_id] = existing
 
     # -- checking, row by row, in memory --
 
@@ -275,6 +296,10 @@ class _Batch:
 
     def resolve_credit_type(self, row, board, errors):
         value = (row.credit_type or "").strip()
+        if not value:
+            codes = ", ".join(ct.code for ct in board.credit_types.all())
+            errors.setdefault("credit_type", CREDIT_TYPE_REQUIRED.format(codes=codes))
+            return None
         cached = self.credit_type_cache.get((board.pk, value))
         if cached is not None:
             return cached
@@ -408,7 +433,7 @@ class _Batch:
             "moc_points": row.moc_points,
             "cme_credits": row.cme_credits,
             "learner_permission": True,
-            "credit_id": row.credit_id or None,
+            "credit_id": row.credit_id or mint_credit_id(),
             "channel": self.channel,
             "created_by_id": self.actor.pk if self.actor else None,
             "upload_id": self.upload.pk if self.upload else None,
@@ -429,9 +454,19 @@ class _Batch:
             supersedes.status = Completion.Status.DELETED
 
     def check_delete(self, row, key, outcome):
-        existing = self.existing_by_key.get(key)
-        if existing is None and row.credit_id:
-            existing = self.existing_by_credit_id.get(row.credit_id)
+        if row.credit_id and (problem := credit_id_problem(row.credit_id)):
+            outcome.errors = {"credit_id": problem}
+            return
+        existing = self.existing_by_credit_id.get(row.credit_id) if row.credit_id else None
+        if existing is None and row.credit_id in self.deleted_by_credit_id:
+            gone = self.deleted_by_credit_id[row.credit_id]
+            outcome.result = Result.ALREADY_REPORTED
+            outcome.completion_id = gone.id
+            outcome.status = Completion.Status.DELETED
+            outcome.message = ALREADY_DELETED.format(id=gone.id, credit_id=row.credit_id)
+            return
+        if existing is None:
+            existing = self.existing_by_key.get(key)
         if existing is None:
             if key in self.pending_keys:
                 outcome.errors = {"__all__": DELETE_OF_NEW_ROW.format(row=self.pending_keys[key])}
@@ -446,6 +481,7 @@ class _Batch:
         self.existing_by_key.pop(existing.key, None)
         if existing.credit_id:
             self.existing_by_credit_id.pop(existing.credit_id, None)
+            self.deleted_by_credit_id[existing.credit_id] = existing
         reason = f"{DELETED_BY_PROVIDER} (row {row.row_number})" if row.row_number else ""
         self.deletes.append((existing, reason or DELETED_BY_PROVIDER))
         self.deleted_by_key[key] = existing

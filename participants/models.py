@@ -1,4 +1,5 @@
 import datetime as dt
+import secrets
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -185,6 +186,15 @@ class TransmissionBatch(models.Model):
         )
 
 
+MINTED_CREDIT_ID_PREFIX = "ccid:pars:"
+
+
+def mint_credit_id() -> str:
+    """The credit ID of a record that came without one (pars-spec §9): of the drafts' form,
+    unique, and stable because it is stored with the record."""
+    return MINTED_CREDIT_ID_PREFIX + secrets.token_urlsafe(12)
+
+
 class Completion(models.Model):
     """A participant completion record (pars-spec §3, §5). Never edited in place."""
 
@@ -221,9 +231,9 @@ class Completion(models.Model):
     credit_id = models.CharField(
         "credit ID",
         max_length=300,
-        null=True,
-        blank=True,
-        help_text="Optional provider-side ID (ccid:…); re-sending it is idempotent.",
+        default=mint_credit_id,
+        help_text="The provider's ID for the record (ccid:<system>:<id>), or one the portal "
+        "minted (ccid:pars:…) when none was sent; re-sending it is idempotent.",
     )
     channel = models.CharField(max_length=10, choices=Channel.choices)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.SUBMITTED)

@@ -261,7 +261,7 @@ TEMPLATE_COLUMNS = [
     ("moc_points", "MOC Points", True),
     ("cme_credits", "CME Credits", False),
     ("learner_permission", "Learner Permission (Y/N)", True),
-    ("credit_id", "Credit ID", False),  # our extension: the idempotency key (ccid:…)
+    ("credit_id", "Credit ID", False),  # our extension: the idempotency key (ccid:<system>:<id>)
 ]
 TEMPLATE_HEADERS = [header for _, header, _ in TEMPLATE_COLUMNS]
 # Pipeline field names used in row errors, per column.
@@ -276,8 +276,9 @@ XML_FIELD_LABELS = {
     "action": "LearnerRecordAction", "activity": "ModuleName/@moduleID",
     "board": "UniqueID/@domain", "learner_id": "UniqueID", "first_name": "GivenName",
     "last_name": "FamilyName", "birth_month": "BirthDate", "birth_day": "BirthDate",
-    "completion_date": "CompletedDateTime", "credit_type": "activityCertification",
-    "moc_points": "numberOfCredits", "cme_credits": "numberOfCredits",
+    "completion_date": "CompletedDateTime", "status": "Status",
+    "credit_type": "activityCertification", "credit_unit": "creditUnit",
+    "moc_points": "numberOfCredits", "cme_credits": "CMECredits",
     "learner_permission": "LearnerPermission", "credit_id": "CreditID", "": "ActivityReport",
 }  # fmt: skip
 
@@ -557,6 +558,14 @@ XML_WRONG_PROVIDER = (
 )
 XML_NOT_COMPLETED = "Module status is {status!r}; only 'Completed' activities can be reported."
 XML_NO_CERTIFICATE = "The ActivityReport has no CreditCertificate."
+XML_CREDIT_UNIT = "creditUnit is {unit!r}; MOC credit is reported in 'Point'."
+XML_NO_BOARD_ID = (
+    "No UniqueID of this certificate is a board ID (domain {boards}); found domain {found}."
+)
+XML_BIRTH_REQUIRED = (
+    "Birth month and day are required for ABIM MOC (Member/PersonalInfo/BirthDate)."
+)
+_POINT_UNITS = ("", "point", "points", "moc point", "moc points")
 _PROLOG_LIMIT = 64 * 1024
 
 
@@ -670,7 +679,21 @@ def _check_document(tree):
         raise FileRefused(XML_WRONG_ROOT.format(root=root))
 
 
-def _report_rows(report, provider_id, id_lengths):
+def _board_unique_id(candidates, boards):
+    """The UniqueID whose domain is a board (a certificate may also carry the NPI or a state
+    licence); one without a domain is taken as ABIM's. Returns (element, error)."""
+    found = []
+    for unique in candidates:
+        domain = clean_text(unique.get("domain")).upper()
+        if not domain or domain in boards:
+            return unique, ""
+        found.append(domain)
+    if not found:
+        return None, ""
+    return None, XML_NO_BOARD_ID.format(boards=" or ".join(sorted(boards)), found=", ".join(found))
+
+
+def _report_rows(report, provider_id, id_lengths, first_number=None):
     from lxml import etree
 
     from .intake import ParticipantRow
@@ -694,55 +717,66 @@ def _report_rows(report, provider_id, id_lengths):
     info = _child(report, "XtensibleInfo")
     action = (_text(_child(info, "LearnerRecordAction")) or "add").lower()
     permission_text = _text(_child(info, "LearnerPermission"))
+    cme_text = _text(_child(info, "CMECredits"))  # the portal's extension (pars-spec §9)
     member_ids = _children(member, "UniqueID")
     certificates = _children(module, "CreditCertificate")
     if not certificates:
-        row = ParticipantRow(row_number=report.sourceline or 0, source=source)
+        row = ParticipantRow(row_number=first_number or report.sourceline or 0, source=source)
         row.errors["credit_type"] = XML_NO_CERTIFICATE
         yield row
         return
-    for certificate in certificates:
-        row = ParticipantRow(row_number=certificate.sourceline or 0, source=source)
+    for offset, certificate in enumerate(certificates):
+        # JSON reports (parse_accme_json) are numbered by their place in the request.
+        number = first_number + offset if first_number else certificate.sourceline or 0
+        row = ParticipantRow(row_number=number, source=source)
         errors = row.errors
         row.action = action
         row.activity_ref = activity_ref
         if not activity_ref:
             errors["activity"] = "ModuleName has no moduleID (the PARS activity ID)."
         row.first_name, row.last_name = given, family
-        unique = _child(certificate, "UniqueID")
-        if unique is None:
-            unique = member_ids[0] if member_ids else None
+        unique, problem = _board_unique_id(
+            _children(certificate, "UniqueID") or member_ids, id_lengths.keys()
+        )
+        if problem:
+            errors["board"] = problem
         if unique is not None:
             row.board_code = clean_text(unique.get("domain")).upper() or "ABIM"
-        try:
-            row.learner_id = read_padded_id(_text(unique), id_lengths.get(row.board_code))
-        except ValueError as error:
-            errors["learner_id"] = str(error)
-        if birth or action == "add":
+        if not problem:
+            try:
+                row.learner_id = read_padded_id(_text(unique), id_lengths.get(row.board_code))
+            except ValueError as error:
+                errors["learner_id"] = str(error)
+        if action == "add" and not birth:
+            errors["birth_month"] = XML_BIRTH_REQUIRED
+        elif birth:
             try:
                 row.birth_month, row.birth_day = read_birth_date(birth)
             except ValueError as error:
                 errors["birth_month"] = str(error)
         if status and status.lower() != "completed" and action == "add":
-            errors["completion_date"] = XML_NOT_COMPLETED.format(status=status)
+            errors["status"] = XML_NOT_COMPLETED.format(status=status)
         try:
             row.completion_date = read_date(completed)
         except ValueError as error:
             errors["completion_date"] = str(error)
         for received in _children(certificate, "CreditReceived"):
-            unit = _value(received, "creditUnit").lower()
-            number = _value(received, "numberOfCredits")
-            if unit in ("", "point", "points", "moc point", "moc points"):
+            unit = _value(received, "creditUnit")
+            if unit.lower() not in _POINT_UNITS:
+                errors.setdefault("credit_unit", XML_CREDIT_UNIT.format(unit=unit))
+            if not row.credit_type:
                 row.credit_type = _value(received, "activityCertification")
+            number_text = _value(received, "numberOfCredits")
+            if row.moc_points is None and number_text:
                 try:
-                    row.moc_points = read_decimal(number) if number else None
+                    row.moc_points = read_decimal(number_text)
                 except ValueError as error:
                     errors["moc_points"] = str(error)
-            else:
-                try:
-                    row.cme_credits = read_decimal(number) if number else None
-                except ValueError as error:
-                    errors["cme_credits"] = str(error)
+        if cme_text:
+            try:
+                row.cme_credits = read_decimal(cme_text)
+            except ValueError as error:
+                errors["cme_credits"] = str(error)
         row.credit_id = _text(_child(certificate, "CreditID")) or None
         # The ACCME learner report has no permission field: submitting the record attests
         # it, unless the file says otherwise in XtensibleInfo/LearnerPermission.
@@ -751,6 +785,222 @@ def _report_rows(report, provider_id, id_lengths):
         except ValueError as error:
             errors["learner_permission"] = str(error)
         yield row
+
+
+# --- ACCME's learner report as JSON (pars-spec §9) --------------------------------------
+#
+# The JSON document of ACCME's drafts is the XML tree of §8.1 (attributes become properties,
+# the text of ModuleName and UniqueID becomes `value`). Its shape is checked first, with the
+# draft's member names in every message; each report is then turned into the XML element it
+# stands for and read by `_report_rows`, so both forms of the learner report are read by the
+# same code.
+
+JSON_NOT_A_REPORT = (
+    "This is not an ACCME learner report: the body must be a JSON object with the member "
+    "ACCMELearnerReports."
+)
+SHAPE_REQUIRED = "is required"
+SHAPE_UNKNOWN = "is not a member of ACCME's learner report"
+SHAPE_EMPTY = "must hold at least one item"
+SHAPE_TYPE = "must be {expected}, not {found}"
+SHAPE_TOO_MANY_PROBLEMS = 100
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "a boolean",
+               list: "a list", dict: "an object", type(None): "null"}  # fmt: skip
+
+
+class ReportShapeError(FileRefused):
+    """A JSON learner report whose shape is wrong. `problems` holds (report index or None,
+    member path, message) for each problem found, in document order."""
+
+    def __init__(self, problems):
+        self.problems = problems
+        report, path, message = problems[0]
+        super().__init__(f"{path}: {message}")
+
+
+@dataclass(frozen=True)
+class _Object:
+    members: dict  # name → (spec, required)
+    closed: bool = False  # unknown members refused, where the drafts forbid them
+
+
+@dataclass(frozen=True)
+class _Many:
+    item: object  # a list of these, or one of them alone (the drafts disagree on UniqueID)
+
+
+_TEXT, _ID, _NUMBER, _FLAG, _IGNORED = "text", "id", "number", "flag", "ignored"
+_EXPECTED = {_TEXT: "a string", _ID: "a string or an integer", _NUMBER: "a number",
+             _FLAG: "a string or a boolean", _IGNORED: "an object"}  # fmt: skip
+_UNIQUE_ID = _Object({"value": (_ID, True), "domain": (_TEXT, True)})
+_CERTIFICATE = _Object({
+    "UniqueID": (_Many(_UNIQUE_ID), True),
+    "CreditReceived": (_Object({
+        "activityCertification": (_TEXT, True), "creditUnit": (_TEXT, True),
+        "numberOfCredits": (_NUMBER, True),
+    }), True),
+    "CreditID": (_TEXT, False),  # the drafts require it; §9 reads reports without one
+})  # fmt: skip
+_REPORT = _Object({
+    "ReportingOrganization": (_TEXT, True),
+    "Member": (_Object({
+        "Name": (_Object({"GivenName": (_TEXT, True), "FamilyName": (_TEXT, True)}), True),
+        "PersonalInfo": (_Object({"BirthDate": (_TEXT, False)}, closed=True), False),
+        "UniqueID": (_Many(_UNIQUE_ID), False),  # §8.1: may sit under Member
+    }), True),
+    "Participants": (_IGNORED, False),  # REMS only (v0.5); ABIM MOC does not use it
+    "Activity": (_Object({
+        "ProviderOrganization": (_ID, True),
+        "RegulatoryInformation": (_IGNORED, False),  # REMS only
+        "Module": (_Object({
+            "ModuleName": (_Object({"value": (_TEXT, True), "moduleID": (_ID, True)}), True),
+            "Status": (_TEXT, True),
+            "CompletedDateTime": (_TEXT, True),
+            "CreditCertificate": (_Many(_CERTIFICATE), True),
+        }), True),
+    }), True),
+    "XtensibleInfo": (_Object({
+        "LearnerRecordAction": (_TEXT, True),
+        "LearnerPermission": (_FLAG, False),
+        "CMECredits": (_NUMBER, False),
+        "ProviderID": (_ID, False),
+    }), True),
+}, closed=True)  # fmt: skip
+_DOCUMENT = _Object({
+    "ACCMELearnerReports": (_Object({
+        "ActivityReports": (_Object({
+            "DateTimeCreated": (_TEXT, True),
+            "ActivityReport": (_Many(_REPORT), True),
+        }, closed=True), True),
+    }, closed=True), True),
+}, closed=True)  # fmt: skip
+
+
+def _scalar(value, kind):
+    """The value as text for the XML reader, or None when its JSON type is wrong."""
+    if kind == _TEXT:
+        return value if isinstance(value, str) else None
+    if isinstance(value, bool):
+        return str(value).lower() if kind == _FLAG else None
+    if kind == _FLAG:
+        return value if isinstance(value, str) else None
+    if kind == _ID and isinstance(value, int | str):
+        return str(value)
+    if kind == _NUMBER and isinstance(value, int | float | str):
+        return str(value)
+    return None
+
+
+class _ShapeCheck:
+    def __init__(self):
+        self.problems = []
+        self.report = None  # index of the report being checked
+
+    def problem(self, path, message):
+        if len(self.problems) < SHAPE_TOO_MANY_PROBLEMS:
+            self.problems.append((self.report, _path_text(path), message))
+
+    def walk(self, value, spec, path):
+        """A clean copy of `value` (known members only, scalars as text), or None."""
+        if isinstance(spec, _Many):
+            items = value if isinstance(value, list) else [value]
+            if isinstance(value, list) and not value:
+                self.problem(path, SHAPE_EMPTY)
+            clean = []
+            for index, item in enumerate(items):
+                item_path = [*path, index] if isinstance(value, list) else path
+                if spec.item is _REPORT:
+                    self.report = index
+                clean.append(self.walk(item, spec.item, item_path))
+            if spec.item is _REPORT:
+                self.report = None
+            return clean
+        if isinstance(spec, _Object) or spec == _IGNORED:
+            if not isinstance(value, dict):
+                self.problem(path, SHAPE_TYPE.format(expected="an object", found=_type(value)))
+                return None
+            if spec == _IGNORED:
+                return None
+            clean = {}
+            for name, (member_spec, required) in spec.members.items():
+                if name in value:
+                    checked = self.walk(value[name], member_spec, [*path, name])
+                    if checked is not None and member_spec != _IGNORED:
+                        clean[name] = checked
+                elif required:
+                    self.problem([*path, name], SHAPE_REQUIRED)
+            if spec.closed:
+                for name in value.keys() - spec.members.keys():
+                    self.problem([*path, str(name)], SHAPE_UNKNOWN)
+            return clean
+        text = _scalar(value, spec)
+        if text is None:
+            self.problem(path, SHAPE_TYPE.format(expected=_EXPECTED[spec], found=_type(value)))
+        return text
+
+
+def _type(value) -> str:
+    return _TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+def _path_text(path) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else ("/" if text else "") + part
+    return text
+
+
+def parse_accme_json(data, *, provider_id: str, id_lengths) -> list:
+    """ACCME's learner report document (pars-spec §9; drafts v0.4 and v0.5) as rows, one per
+    CreditCertificate, numbered 1, 2, … in the order of the request. Raises ReportShapeError
+    naming every member the document got wrong, and FileRefused for another provider's."""
+    if not isinstance(data, dict) or "ACCMELearnerReports" not in data:
+        raise FileRefused(JSON_NOT_A_REPORT)
+    check = _ShapeCheck()
+    clean = check.walk(data, _DOCUMENT, [])
+    if check.problems:
+        raise ReportShapeError(check.problems)
+    reports = clean["ACCMELearnerReports"]["ActivityReports"]["ActivityReport"]
+    rows = []
+    for report in reports:
+        element = element_from_json(report)
+        rows.extend(_report_rows(element, provider_id, id_lengths, first_number=len(rows) + 1))
+    return rows
+
+
+# Where the XML of §8.1 has an attribute; a member named "value" is the element's text.
+XML_ATTRIBUTES = {
+    "ModuleName": {"moduleID"},
+    "UniqueID": {"domain"},
+    "CreditReceived": {"activityCertification", "creditUnit", "numberOfCredits"},
+}
+
+
+def _xml_text(value) -> str:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return str(value)
+
+
+def element_from_json(data: dict, name: str = "ActivityReport"):
+    """The XML element a JSON learner report stands for (pars-spec §9's mapping, reversed).
+    The writers use it too: a report is built once, as JSON, and written in either form."""
+    from lxml import etree
+
+    element = etree.Element(name)
+    attributes = XML_ATTRIBUTES.get(name, ())
+    for key, value in data.items():
+        if key == "value":
+            element.text = _xml_text(value)
+        elif key in attributes:
+            element.set(key, _xml_text(value))
+        elif isinstance(value, dict):
+            element.append(element_from_json(value, key))
+        elif isinstance(value, list):
+            element.extend(element_from_json(item, key) for item in value)
+        elif value is not None:
+            etree.SubElement(element, key).text = _xml_text(value)
+    return element
 
 
 # --- Choosing the parser ------------------------------------------------------------------

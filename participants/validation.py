@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 
 from activities.validators import (
     BOARD_ID_INVALID,
+    credit_id_problem,
     validate_birth_month_day,
     validate_cme_credits,
     validate_moc_points,
@@ -30,7 +31,6 @@ NAME_REQUIRED = "{field} is required."
 CONTROL_CHARACTER = "{field} contains a control character; retype it."
 NAME_TOO_LONG = "{field} is {length} characters long; at most 100 are allowed."
 BOARD_ID_TOO_LONG = "The board ID is {length} characters long; at most 20 are allowed."
-CREDIT_ID_TOO_LONG = "The credit ID is {length} characters long; at most 300 are allowed."
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -117,8 +117,8 @@ def completion_errors(
             validate_cme_credits(cme_credits)
         except ValidationError as error:
             errors["cme_credits"] = error.messages[0]
-    if credit_id and len(credit_id) > 300:
-        errors["credit_id"] = CREDIT_ID_TOO_LONG.format(length=len(credit_id))
-    elif credit_id and _CONTROL.search(credit_id):
+    if credit_id and _CONTROL.search(credit_id):
         errors["credit_id"] = CONTROL_CHARACTER.format(field="Credit ID")
+    elif credit_id and (problem := credit_id_problem(credit_id)):
+        errors["credit_id"] = problem
     return errors

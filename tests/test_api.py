@@ -241,7 +241,7 @@ ENDPOINTS = [
     ("GET", "completions"),
     ("GET", "completions/1"),
     ("DELETE", "completions/1"),
-    ("GET", "completions/status?creditId=ccid:1"),
+    ("GET", "completions/status?creditId=ccid:lms:1"),
     ("POST", "learner-match"),
     ("GET", "activities"),
     ("GET", "activities/000000001"),
@@ -790,15 +790,15 @@ def test_credit_id_longer_than_300_characters_is_a_record_error(api, key_a, acti
 def test_one_credit_id_on_two_records_of_one_request_is_not_a_server_error(
     api, key_a, activity_a, roster
 ):
-    credits = [{"creditType": "MK", "points": "10", "creditId": "ccid:77"},
-               {"creditType": "PS", "points": "10", "creditId": "ccid:77"}]  # fmt: skip
+    credits = [{"creditType": "MK", "points": "10", "creditId": "ccid:lms:77"},
+               {"creditType": "PS", "points": "10", "creditId": "ccid:lms:77"}]  # fmt: skip
     reply = api.post_json("learner-reports", reports(report(activity_a, credits=credits)),
                           key=key_a)  # fmt: skip
     assert reply.status == 200, reply.text[:500]
     first, second = reply.json["results"]
     assert first["result"] == "created"
     assert second["result"] in ("error", "already_reported")
-    assert Completion.objects.filter(credit_id="ccid:77").count() == 1
+    assert Completion.objects.filter(credit_id="ccid:lms:77").count() == 1
 
 
 # --- Idempotency -------------------------------------------------------------------------------
@@ -824,7 +824,7 @@ def test_replayed_request_reports_everything_already_reported_with_the_same_ids(
 
 
 def test_retry_by_credit_id_with_other_values_is_already_reported(api, key_a, activity_a, roster):
-    credit = {"creditType": "MK", "points": "10", "creditId": "ccid:1234"}
+    credit = {"creditType": "MK", "points": "10", "creditId": "ccid:lms:1234"}
     first = api.post_json("learner-reports", reports(report(activity_a, credits=[credit])),
                           key=key_a)  # fmt: skip
     record_id = first.json["results"][0]["id"]
@@ -949,7 +949,7 @@ def records(activity_a, activity_b, provider_a, editor_a):
     sandbox record; provider B: one record."""
     other = make_activity(provider_a, editor_a, title="Sepsis Update", codes=("MK",))
     jan = make_completion(activity_a, status="accepted")
-    ps = make_completion(activity_a, credit="PS", status="accepted", credit_id="ccid:ps-1")
+    ps = make_completion(activity_a, credit="PS", status="accepted", credit_id="ccid:lms:ps-1")
     omar = make_completion(
         other, learner_id="234567", first_name="Omar", last_name="Haddad", birth_month=2,
         birth_day=29, completion_date=DEC_18, status="rejected",
@@ -980,7 +980,8 @@ def test_list_shows_own_production_records_only(api, key_a, records, activity_a)
         "id": records["jan"].pk, "activityId": activity_a.pars_id, "board": "ABIM",
         "boardId": "123456", "firstName": "Jane", "lastName": "Smith", "birthMonth": 7,
         "birthDay": 14, "completionDate": "2015-10-31", "creditType": "MK", "points": "10.00",
-        "cmeCredits": None, "creditId": None, "status": "accepted", "statusReason": "",
+        "cmeCredits": None, "creditId": records["jan"].credit_id, "status": "accepted",
+        "statusReason": "",
         "warning": "", "statusChangedAt": jan["statusChangedAt"],
         "createdAt": jan["createdAt"], "channel": "form", "sandbox": False, "correctsId": None,
         # Reported years after the 2015 deadline and more than 30 days after completion.
@@ -1041,7 +1042,7 @@ def test_get_one_record(api, key_a, records):
     reply = api.get(f"completions/{records['ps'].pk}", key=key_a)
     assert reply.status == 200
     assert (reply.json["id"], reply.json["creditType"], reply.json["creditId"]) == (
-        records["ps"].pk, "PS", "ccid:ps-1"
+        records["ps"].pk, "PS", "ccid:lms:ps-1"
     )  # fmt: skip
 
 
@@ -1115,7 +1116,7 @@ def test_unknown_record_id_is_404(api, key_a, records):
 
 
 def test_status_by_credit_id(api, key_a, records):
-    reply = api.get("completions/status", key=key_a, params={"creditId": "ccid:ps-1"})
+    reply = api.get("completions/status", key=key_a, params={"creditId": "ccid:lms:ps-1"})
     assert reply.status == 200
     assert reply.json == [
         {"id": records["ps"].pk, "creditType": "PS", "status": "accepted", "statusReason": "",
@@ -1138,13 +1139,13 @@ def test_status_by_activity_learner_birth_and_date(api, key_a, records, activity
 
 def test_status_of_a_deleted_record_is_404(api, key_a, records):
     api.delete(f"completions/{records['ps'].pk}", key=key_a)
-    reply = api.get("completions/status", key=key_a, params={"creditId": "ccid:ps-1"})
+    reply = api.get("completions/status", key=key_a, params={"creditId": "ccid:lms:ps-1"})
     assert reply.status == 404
     assert reply.json == {"detail": "No current record matches."}
 
 
 def test_status_of_another_providers_record_is_404(api, key_b, records):
-    reply = api.get("completions/status", key=key_b, params={"creditId": "ccid:ps-1"})
+    reply = api.get("completions/status", key=key_b, params={"creditId": "ccid:lms:ps-1"})
     assert reply.status == 404
 
 

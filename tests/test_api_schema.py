@@ -58,7 +58,7 @@ credit_types = {{ values = ["MK", "PS", "PA", "Medical Knowledge", "mk"] }}
 points = {{ values = ["10", "0.25", "2.5", "10.25", "0", "-1", "0.1", "NaN", "1e30",
                       "99999999999999999999999999999"] }}
 cme_credits = {{ values = ["1.5", "0", "10.00"] }}
-credit_ids = {{ values = ["ccid:1", "ccid:2", "ccid:3"] }}
+credit_ids = {{ values = ["ccid:lms:1", "ccid:lms:2", "ccid:lms:3"] }}
 names = {{ values = ["Jane", "Smith", "Omar", "Haddad"] }}
 actions = {{ values = ["add", "delete", "ADD"] }}
 
@@ -128,7 +128,7 @@ def api_key(provider_a, editor_a, activity_a, roster, monkeypatch):
     )
     cache.clear()
     assert activity_a.pars_id == ACTIVITY_ID
-    make_completion(activity_a, status="accepted", credit_id="ccid:1")
+    make_completion(activity_a, status="accepted", credit_id="ccid:lms:1")
     make_completion(activity_a, credit="PS", status="rejected",
                     completion_date=dt.date(2015, 12, 18))  # fmt: skip
     _, secret = api_key_create(provider=provider_a, user=editor_a, name="LMS", mode="production")

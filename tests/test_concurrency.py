@@ -319,7 +319,7 @@ def test_two_api_clients_sending_the_same_report_at_once_make_one_record(
     clients = [Client(), Client()]
     for i in range(ITERATIONS):
         date = day(i)
-        credit_id = f"ccid:race-{i}" if i % 2 else None  # half the races by credit ID too
+        credit_id = f"ccid:lms:race-{i}" if i % 2 else None  # half the races by credit ID too
         body = {"reports": [api_report(activity_a, date, credit_id=credit_id)]}
         replies = race(
             *[partial(api_post, c, k, body) for c, k in zip(clients, two_keys, strict=True)],

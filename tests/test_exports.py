@@ -133,7 +133,8 @@ def test_csv_export_row_has_the_template_columns_and_status(
         "Board ID": "123456", "First Name": "Jane", "Last Name": "Aardvark",
         "Birth Month": "7", "Birth Day": "14", "Completion Date (MM/DD/YYYY)": "12/18/2015",
         "Credit Type": "MK", "MOC Points": "10", "CME Credits": "",
-        "Learner Permission (Y/N)": "Y", "Credit ID": "", "Record ID": str(record.pk),
+        "Learner Permission (Y/N)": "Y", "Credit ID": record.credit_id,
+        "Record ID": str(record.pk),
         "Status": "Submitted", "Status Reason": "", "Warning": "", "Entered": "",
         "Channel": "Web form",
         # Completed 12/18/2015, entered today: after the 2015 deadline and its grace period.
@@ -205,7 +206,7 @@ def test_harmless_values_are_exported_unchanged(client_of, editor_a, activity_a)
 def test_xml_export_round_trips_through_the_xml_parser(client_of, editor_a, activity_a):
     first = make_completion(
         activity_a, first_name="=Zoë", last_name="Smith & Sons <Ltd>", completion_date=DEC_18,
-        moc_points=Decimal("7.25"), credit_id="ccid:abc-1", status="accepted",
+        moc_points=Decimal("7.25"), credit_id="ccid:lms:abc-1", status="accepted",
     )  # fmt: skip
     second = make_completion(
         activity_a, credit="PS", learner_id="234567", first_name="Omar", last_name="Haddad",

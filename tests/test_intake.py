@@ -110,10 +110,10 @@ def test_duplicate_rows_in_one_batch_create_one_record(activity_a, editor_a, ros
 
 
 def test_same_credit_id_is_idempotent(activity_a, editor_a, roster):
-    first = submit(activity_a, [row(activity_a, credit_id="ccid:42")], editor_a).outcomes[0]
+    first = submit(activity_a, [row(activity_a, credit_id="ccid:lms:42")], editor_a).outcomes[0]
     retry = submit(
         activity_a,
-        [row(activity_a, credit_id="ccid:42", completion_date=dt.date(2015, 12, 19))],
+        [row(activity_a, credit_id="ccid:lms:42", completion_date=dt.date(2015, 12, 19))],
         editor_a,
     ).outcomes[0]
     assert retry.result == Result.ALREADY_REPORTED
@@ -260,7 +260,7 @@ def _many_rows(activity, abim, count, start):
     )  # fmt: skip
     return [
         row(activity, i + 1, learner_id=f"{start + i:06d}", first_name="F", last_name="L",
-            birth_month=1, birth_day=1, credit_id=f"ccid:{start + i}")
+            birth_month=1, birth_day=1, credit_id=f"ccid:lms:{start + i}")
         for i in range(count)
     ]  # fmt: skip
 
@@ -282,11 +282,11 @@ def test_credit_id_of_one_record_with_the_key_of_another_never_duplicates(
 ):
     """Found by schemathesis: a rejected record A (credit ID x) and a record B; a row with
     A's credit ID, corrected values and B's key must not create a second record for B's key."""
-    a = submit(activity_a, [row(activity_a, credit_id="ccid:a", birth_day=15,
+    a = submit(activity_a, [row(activity_a, credit_id="ccid:lms:a", birth_day=15,
                                 completion_date=dt.date(2015, 12, 17))], editor_a)  # fmt: skip
     b = submit(activity_a, [row(activity_a)], editor_a)
     assert (a.outcomes[0].status, b.outcomes[0].status) == ("rejected", "accepted")
-    again = submit(activity_a, [row(activity_a, credit_id="ccid:a")], editor_a).outcomes[0]
+    again = submit(activity_a, [row(activity_a, credit_id="ccid:lms:a")], editor_a).outcomes[0]
     assert again.result == Result.ALREADY_REPORTED
     assert again.completion_id in (a.outcomes[0].completion_id, b.outcomes[0].completion_id)
     assert Completion.objects.count() == 2
@@ -295,8 +295,8 @@ def test_credit_id_of_one_record_with_the_key_of_another_never_duplicates(
 def test_same_credit_id_twice_in_one_submission_creates_one_record(activity_a, editor_a, roster):
     result = submit(
         activity_a,
-        [row(activity_a, 1, credit_id="ccid:1"),
-         row(activity_a, 2, credit_id="ccid:1", credit_type="PS")],
+        [row(activity_a, 1, credit_id="ccid:lms:1"),
+         row(activity_a, 2, credit_id="ccid:lms:1", credit_type="PS")],
         editor_a,
     )  # fmt: skip
     assert [o.result for o in result.outcomes] == [Result.CREATED, Result.ALREADY_REPORTED]

@@ -172,7 +172,7 @@ def world(
     settings.SIMULATED_BOARD = True  # so the simulated board's page exists (for reviewers)
     a, b = everything["a"], everything["b"]
     record = a.completions.get()
-    Completion.objects.filter(pk=record.pk).update(credit_id="ccid:aardvark-1")
+    Completion.objects.filter(pk=record.pk).update(credit_id="ccid:lms:aardvark-1")
     FollowUp.objects.get_or_create(completion=record)  # what portal_url() points at
     upload = a.provider.uploads.get()
     upload.file.save("learners-0001234.xml", io.BytesIO(b"<ACCMELearnerReports/>"))
@@ -192,7 +192,7 @@ def world(
         LEARNER["Provider A"],
         provider_a.name,
         upload.file_name,
-        "ccid:aardvark-1",
+        "ccid:lms:aardvark-1",
         *a.provider.api_keys.values_list("prefix", flat=True),
     ]
     return {"a": a, "b": b, "record": record, "upload": upload, "markers": markers,
@@ -411,7 +411,7 @@ def report_naming(world, activity_id, *, action="add"):
         "action": action, "activityId": activity_id, "completionDate": "2015-10-31",
         "learner": {"boardId": record.learner_id, "firstName": "Jane", "lastName": "Smith",
                     "birthMonth": 7, "birthDay": 14},
-        "credits": [{"creditType": "MK", "points": "1", "creditId": "ccid:aardvark-1"}],
+        "credits": [{"creditType": "MK", "points": "1", "creditId": "ccid:lms:aardvark-1"}],
     }]}  # fmt: skip
 
 
@@ -479,7 +479,7 @@ def test_api_endpoint_with_another_providers_key(world, name):
             assert response.status_code == 400
         if kind == "list":
             queries = [{}, {"activityId": a.pars_id}, {"boardId": record.learner_id},
-                       {"creditId": "ccid:aardvark-1"},
+                       {"creditId": "ccid:lms:aardvark-1"},
                        {"activityId": a.pars_id, "boardId": record.learner_id, "birth": "07-14",
                         "completionDate": record.completion_date.isoformat()}]  # fmt: skip
             for query in queries:

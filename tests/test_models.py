@@ -2,6 +2,7 @@
 checks with the words users read, PARS IDs, registration and the append-only history."""
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 import pytest
@@ -76,23 +77,29 @@ def test_other_completion_date_is_not_a_duplicate(activity_a):
 
 
 def test_credit_id_is_unique_per_provider(activity_a, activity_b):
-    make_completion(activity_a, credit_id="ccid:42")
-    refused_by_database(**completion_values(activity_a, learner_id="234567", credit_id="ccid:42"))
+    make_completion(activity_a, credit_id="ccid:lms:42")
+    refused_by_database(
+        **completion_values(activity_a, learner_id="234567", credit_id="ccid:lms:42")
+    )
     # Another provider may use the same credit ID.
-    make_completion(activity_b, credit_id="ccid:42")
-    assert Completion.objects.filter(credit_id="ccid:42").count() == 2
+    make_completion(activity_b, credit_id="ccid:lms:42")
+    assert Completion.objects.filter(credit_id="ccid:lms:42").count() == 2
 
 
 def test_credit_id_can_be_used_again_once_deleted(activity_a, editor_a):
-    withdraw(make_completion(activity_a, credit_id="ccid:42"), editor_a)
-    make_completion(activity_a, learner_id="234567", credit_id="ccid:42")
-    assert Completion.objects.filter(credit_id="ccid:42").count() == 2
+    withdraw(make_completion(activity_a, credit_id="ccid:lms:42"), editor_a)
+    make_completion(activity_a, learner_id="234567", credit_id="ccid:lms:42")
+    assert Completion.objects.filter(credit_id="ccid:lms:42").count() == 2
 
 
-def test_records_without_credit_id_do_not_collide(activity_a):
-    make_completion(activity_a, learner_id="123456")
-    make_completion(activity_a, learner_id="234567")
-    assert Completion.objects.filter(credit_id__isnull=True).count() == 2
+def test_records_without_credit_id_get_distinct_minted_ones_of_the_drafts_form(activity_a):
+    first = make_completion(activity_a, learner_id="123456")
+    second = make_completion(activity_a, learner_id="234567")
+    assert first.credit_id != second.credit_id
+    for record in (first, second):
+        assert re.fullmatch(r"ccid:pars:[^:]+", record.credit_id)
+        record.refresh_from_db()
+        assert re.fullmatch(r"ccid:pars:[^:]+", record.credit_id)  # stored, so stable
 
 
 # --- Database checks ------------------------------------------------------------------

@@ -567,7 +567,7 @@ class User:
 
     def api_submit_json(self):
         values = self.record_values()
-        credit_id = f"ccid:load-{values['n']}"
+        credit_id = f"ccid:lms:load-{values['n']}"
         body = json.dumps({"reports": [self.json_report(values, credit_id)]})
         with self.load.lock:  # a retry may now race this very request
             self.load.recent[self.accme_id].append((credit_id, body))
@@ -615,7 +615,7 @@ class User:
             valid = k % INVALID_EVERY != INVALID_EVERY - 1
             invalid += not valid
             values = self.record_values(valid=valid)
-            reports.append(self.json_report(values, f"ccid:bulk-{values['n']}"))
+            reports.append(self.json_report(values, f"ccid:lms:bulk-{values['n']}"))
         self.submit("api_bulk_json", json.dumps({"reports": reports}), sent=len(reports),
                     expect_created=len(reports) - invalid, expect_errors=invalid)  # fmt: skip
 
