@@ -30,11 +30,11 @@ class IntakeContentionMiddleware:
                 f"Request body too large: the limit is {limit:g} MB. Nothing was stored; send "
                 "the records in several smaller reports."
             )
-            return JsonResponse({"detail": detail}, status=413)
+            return JsonResponse({"detail": detail, "errors": []}, status=413)
         if not isinstance(exception, IntakeContention):
             return None
         if request.path.startswith("/api/"):
-            response = JsonResponse({"detail": str(exception)}, status=503)
+            response = JsonResponse({"detail": str(exception), "errors": []}, status=503)
         else:
             response = render(request, "503.html", {"message": str(exception)}, status=503)
         response["Retry-After"] = RETRY_AFTER_SECONDS

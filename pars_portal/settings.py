@@ -228,6 +228,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": ["participants.apibase.JSONBodyParser"],
+    "EXCEPTION_HANDLER": "participants.apibase.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "api_key": envstr("API_RATE", "6000/min"),
         "learner_match": envstr("API_LEARNER_MATCH_RATE", "60/min"),
@@ -251,9 +253,11 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # No call to the public validator service: the docs page talks only to this portal.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    "PREPROCESSING_HOOKS": ["participants.board_api.provider_endpoints"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "participants.api.strict_request_schemas",
+        "participants.learner_activity_api.learner_report_components",
     ],
 }
 # Links in emails point here.

@@ -4,7 +4,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from activities import views as activity_views
-from participants import api
+from participants import api, board_api
+from participants import learner_activity_api as accme_api
 from participants import views as participant_views
 
 from . import views
@@ -15,6 +16,7 @@ def _api(view):
     return login_not_required(view.as_view())
 
 
+board_answers = path("board/answers", _api(board_api.BoardAnswers), name="api_board_answers")
 api_patterns = [
     path("learner-reports", _api(api.LearnerReportsView), name="api_learner_reports"),
     path("completions", _api(api.CompletionList), name="api_completions"),
@@ -23,7 +25,35 @@ api_patterns = [
     path("learner-match", _api(api.LearnerMatch), name="api_learner_match"),
     path("activities", _api(api.ActivityList), name="api_activities"),
     path("activities/<str:activity_id>", _api(api.ActivityDetail), name="api_activity"),
-    path("board/answers", _api(api.BoardAnswers), name="api_board_answers"),
+    # ACCME's Learner Activity API (draft): its paths and parameter names.
+    path("learner-activities", _api(accme_api.LearnerActivities), name="api_learner_activities"),
+    path(
+        "learner-activities/status",
+        _api(accme_api.LearnerActivityStatus),
+        name="api_learner_activity_status",
+    ),
+    path(
+        "learner-activities/<str:learnerId>",
+        _api(accme_api.LearnerActivity),
+        name="api_learner_activity",
+    ),
+    board_answers,
+    path(
+        "board/schema",
+        login_not_required(
+            SpectacularAPIView.as_view(
+                urlconf=[path("api/v1/", include([board_answers]))],
+                custom_settings={
+                    "TITLE": "PARS Portal: board answers (for ABIM)",
+                    "DESCRIPTION": "Where the board posts its per-record answers to the "
+                    "records the portal transmitted. Authenticated with the board's own token "
+                    "(BOARD_ANSWER_TOKEN), not with a provider's API key.",
+                    "PREPROCESSING_HOOKS": ["participants.board_api.board_endpoints"],
+                },
+            )
+        ),
+        name="api_board_schema",
+    ),
     path("schema", login_not_required(SpectacularAPIView.as_view()), name="api_schema"),
     path(
         "docs",
@@ -106,3 +136,5 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]
+
+handler404 = "pars_portal.views.page_not_found"

@@ -1,5 +1,6 @@
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import render
+from django.views import defaults
 
 from activities.deadlines import year_choices
 from activities.models import Deadline
@@ -29,3 +30,11 @@ def home(request):
     if providers:
         context.update(dashboards.provider_dashboard(providers, deadlines, year))
     return render(request, "pars_portal/dashboard_provider.html", context)
+
+
+def page_not_found(request, exception):
+    """Unknown API paths answer in the API's error shape, not with an HTML page."""
+    if request.path.startswith("/api/v1/"):
+        detail = f"No such endpoint: {request.path}. The schema is at /api/v1/schema."
+        return JsonResponse({"detail": detail, "errors": []}, status=404)
+    return defaults.page_not_found(request, exception)

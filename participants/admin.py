@@ -47,6 +47,12 @@ class CompletionAddForm(forms.ModelForm):
         model = Completion
         fields = ADMIN_FIELDS
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "credit_id" in self.fields:  # empty unless the provider gave one: the pipeline mints
+            self.fields["credit_id"].initial = ""
+            self.fields["credit_id"].show_hidden_initial = False
+
     def to_row(self) -> ParticipantRow:
         data = self.cleaned_data
         return ParticipantRow(

@@ -1,12 +1,15 @@
 """Web services for learning management systems, under /api/v1/ (Django REST framework).
 
-Authentication is a per-provider API key (`Authorization: Bearer <key>`); every queryset
-goes through `access.api_scope()`. Learner reports go through the same parser (XML) or the
-same value readers (JSON) as uploads, then through the one intake pipeline.
+Two contracts, one pipeline: the portal's own (`learner-reports`, `completions`, …) and
+ACCME's Learner Activity API draft (`learner-activities`, pars-spec §9), whose documents are
+the learner report of ACCME's JSON Schema. Authentication is a per-provider API key
+(`Authorization: Bearer <key>`); every queryset goes through `access.api_scope()`. Learner
+reports go through the same readers as uploads (XML, ACCME JSON) or the same value readers
+(the portal's JSON), then through the one intake pipeline. Every error answer has one
+shape: `{"detail": "…", "errors": [{"path", "message", "report"}]}`.
 """
 
 import io
-import secrets
 
 from django.conf import settings
 from django.db.models import Prefetch
@@ -18,7 +21,7 @@ from drf_spectacular.utils import (
     extend_schema_field,
     inline_serializer,
 )
-from rest_framework import exceptions, generics, parsers, serializers, status
+from rest_framework import exceptions, generics, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -28,36 +31,64 @@ from activities.models import Activity, Board, Channel, MocRegistration
 from pars_portal.access import api_scope
 
 from . import services
+from .apibase import (
+    AUTHENTICATED,
+    WITH_BODY,
+    JSONBodyParser,
+    ReportInvalid,
+    TextXMLBodyParser,
+    XMLBodyParser,
+    error_body,
+    error_item,
+    error_responses,
+)
 from .apikeys import KeyRateThrottle, LearnerMatchThrottle
 from .intake import Result, intake_submit
 from .models import Completion
-from .parsers import FileRefused, parse_xml, read_birth_date, read_date, row_from_values
+from .parsers import (
+    XML_FIELD_LABELS,
+    FileRefused,
+    ReportShapeError,
+    parse_accme_json,
+    parse_xml,
+    read_birth_date,
+    read_date,
+    row_from_values,
+)
 from .tasks import send_rejection_digests
 from .verification import Candidate, Outcome, get_verifier
 
 TOO_MANY_RECORDS = "A request may carry at most {limit} records; this one has {count}."
 NO_RECORDS = "The request contains no records."
+JSON_NOT_A_REPORT = (
+    "The body must be ACCME's learner report document: a JSON object with the member "
+    "ACCMELearnerReports."
+)
 UNKNOWN_FIELD = "Unknown field."
 
 
-class XMLBodyParser(parsers.BaseParser):
-    """Hands the raw XML stream to the upload's XML parser (no second XML parser here)."""
-
-    media_type = "application/xml"
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        if stream is None:
-            return b""
-        # Through Django's request.body, as DRF's JSON parser does: a body over
-        # DATA_UPLOAD_MAX_MEMORY_SIZE (API_MAX_BODY_MB) is refused before it is read.
-        return parser_context["request"].body
-
-
-class TextXMLBodyParser(XMLBodyParser):
-    media_type = "text/xml"
-
-
 # --- Serializers ----------------------------------------------------------------------------
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class IntegerValue(serializers.CharField):
+    """Documented as an integer; digits in a string are read too (pars-spec §8.4)."""
+
+    default_error_messages = {"invalid": "Not a valid integer."}
+
+
+@extend_schema_field(OpenApiTypes.NUMBER)
+class NumberValue(serializers.CharField):
+    """Documented as a number; a number in a string is read too."""
+
+    default_error_messages = {"invalid": "Not a valid number."}
+
+
+@extend_schema_field(OpenApiTypes.DATE)
+class DateValue(serializers.CharField):
+    """Documented as a date (YYYY-MM-DD); MM/DD/YYYY is read too."""
+
+    default_error_messages = {"invalid": "Not a valid date."}
 
 
 class StrictSerializer(serializers.Serializer):
@@ -71,10 +102,10 @@ class StrictSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
-def _value(**kwargs):
+def _value(kind=serializers.CharField, **kwargs):
     # Leaves are read by the portal's own value readers, so they arrive as text; numbers
     # are accepted too. Wrong values become per-record errors, not a 400.
-    return serializers.CharField(allow_blank=True, trim_whitespace=True, **kwargs)
+    return kind(allow_blank=True, trim_whitespace=True, **kwargs)
 
 
 class LearnerSerializer(StrictSerializer):
@@ -82,18 +113,19 @@ class LearnerSerializer(StrictSerializer):
     boardId = _value(help_text="The learner's board ID (ABIM: 6 digits).")
     firstName = _value()
     lastName = _value()
-    birthMonth = _value(required=False, help_text="1–12")
-    birthDay = _value(required=False, help_text="1–31")
+    birthMonth = _value(IntegerValue, required=False, help_text="1–12")
+    birthDay = _value(IntegerValue, required=False, help_text="1–31")
     birthDate = _value(required=False, help_text="--MM-DD or YYYY-MM-DD (year ignored)")
 
 
 class CreditSerializer(StrictSerializer):
     creditType = _value(help_text="MK, PA or PS")
-    points = _value(help_text="MOC points, a multiple of 0.25")
-    cmeCredits = _value(required=False)
+    points = _value(NumberValue, help_text="MOC points, a multiple of 0.25")
+    cmeCredits = _value(NumberValue, required=False, help_text="AMA PRA Category 1 credits")
     creditId = _value(
         required=False,
-        help_text="Your idempotency key: ccid:<your system>:<your ID>, e.g. ccid:mylms:42",
+        help_text="Your idempotency key: ccid:<your system>:<your ID>, e.g. ccid:mylms:42. "
+        "Without one, the portal mints one (ccid:pars:…), returned with the record.",
     )
 
 
@@ -102,7 +134,7 @@ class ReportSerializer(StrictSerializer):
     activityId = _value(required=False, help_text="The 9-digit PARS activity ID")
     moduleCode = _value(required=False, help_text="A legacy ABIM module code (until sunset)")
     learner = LearnerSerializer()
-    completionDate = _value(help_text="YYYY-MM-DD or MM/DD/YYYY")
+    completionDate = _value(DateValue, help_text="YYYY-MM-DD (MM/DD/YYYY is read too)")
     learnerPermission = serializers.BooleanField(default=True)
     credits = CreditSerializer(many=True, allow_empty=False)
 
@@ -115,11 +147,18 @@ class RecordResultSerializer(serializers.Serializer):
     record = serializers.IntegerField(help_text="1-based position of the record in the request")
     result = serializers.ChoiceField(choices=[r.value for r in Result])
     id = serializers.IntegerField(allow_null=True)
+    creditId = serializers.CharField(
+        allow_null=True, help_text="The record's credit ID (yours, or the one the portal minted)"
+    )
     status = serializers.CharField(allow_blank=True)
     reason = serializers.CharField(allow_blank=True)
     warning = serializers.CharField(allow_blank=True)
     message = serializers.CharField(allow_blank=True)
-    errors = serializers.DictField(child=serializers.CharField())
+    errors = serializers.DictField(
+        child=serializers.CharField(),
+        help_text="{field: reason}, fields named as in the request (birthMonth, points; "
+        "BirthDate, numberOfCredits for learner report documents); __all__ for the record.",
+    )
 
 
 class SubmitResponseSerializer(serializers.Serializer):
@@ -143,11 +182,14 @@ class CompletionSerializer(serializers.ModelSerializer):
     birthDay = serializers.IntegerField(source="birth_day")
     completionDate = serializers.DateField(source="completion_date")
     creditType = serializers.CharField(source="credit_type.code")
-    points = serializers.DecimalField(source="moc_points", max_digits=6, decimal_places=2)
-    cmeCredits = serializers.DecimalField(
-        source="cme_credits", max_digits=6, decimal_places=2, allow_null=True
+    points = serializers.DecimalField(
+        source="moc_points", max_digits=6, decimal_places=2, coerce_to_string=False
     )
-    creditId = serializers.CharField(source="credit_id", allow_null=True)
+    cmeCredits = serializers.DecimalField(
+        source="cme_credits", max_digits=6, decimal_places=2, allow_null=True,
+        coerce_to_string=False,
+    )  # fmt: skip
+    creditId = serializers.CharField(source="credit_id")
     statusReason = serializers.CharField(source="status_reason")
     statusChangedAt = serializers.DateTimeField(source="status_changed_at")
     createdAt = serializers.DateTimeField(source="created_at")
@@ -181,7 +223,7 @@ class StatusSerializer(serializers.Serializer):
 
 class RegistrationSerializer(serializers.Serializer):
     board = serializers.CharField()
-    points = serializers.CharField()
+    points = serializers.DecimalField(max_digits=6, decimal_places=2, coerce_to_string=False)
     creditTypes = serializers.ListField(child=serializers.CharField())
 
 
@@ -192,7 +234,9 @@ class ActivitySerializer(serializers.ModelSerializer):
     startDate = serializers.DateField(source="start_date")
     endDate = serializers.DateField(source="end_date")
     reportingYear = serializers.IntegerField(source="reporting_year")
-    cmeCredits = serializers.DecimalField(source="cme_credits", max_digits=6, decimal_places=2)
+    cmeCredits = serializers.DecimalField(
+        source="cme_credits", max_digits=6, decimal_places=2, coerce_to_string=False
+    )
     legacyModuleCode = serializers.CharField(source="legacy_module_code", allow_null=True)
     registration = serializers.SerializerMethodField()
 
@@ -210,16 +254,53 @@ class ActivitySerializer(serializers.ModelSerializer):
             return None
         return {
             "board": registration.board.code,
-            "points": str(registration.moc_points),
+            "points": registration.moc_points,
             "creditTypes": sorted(ct.code for ct in registration.credit_types.all()),
         }
 
 
-# --- Views ------------------------------------------------------------------------------------
+# --- Learner reports: the portal's JSON, ACCME's JSON, XML --------------------------------------
 
 
-def _id_lengths():
+def board_id_lengths():
     return {b.code: b.board_id_length for b in Board.objects.all()}
+
+
+# Per-record errors name fields as the request does.
+JSON_FIELD_NAMES = {
+    "action": "action", "activity": "activityId", "board": "board", "learner_id": "boardId",
+    "first_name": "firstName", "last_name": "lastName", "birth_month": "birthMonth",
+    "birth_day": "birthDay", "completion_date": "completionDate", "credit_type": "creditType",
+    "moc_points": "points", "cme_credits": "cmeCredits",
+    "learner_permission": "learnerPermission", "credit_id": "creditId",
+}  # fmt: skip
+# Where each field sits in an ActivityReport of ACCME's JSON document (pars-spec §9).
+_CERTIFICATE = "Activity/Module/CreditCertificate[{certificate}]"
+ACCME_PATHS = {
+    "action": "XtensibleInfo/LearnerRecordAction",
+    "activity": "Activity/Module/ModuleName/moduleID",
+    "board": _CERTIFICATE + "/UniqueID/domain",
+    "learner_id": _CERTIFICATE + "/UniqueID/value",
+    "first_name": "Member/Name/GivenName",
+    "last_name": "Member/Name/FamilyName",
+    "birth_month": "Member/PersonalInfo/BirthDate",
+    "birth_day": "Member/PersonalInfo/BirthDate",
+    "completion_date": "Activity/Module/CompletedDateTime",
+    "status": "Activity/Module/Status",
+    "credit_type": _CERTIFICATE + "/CreditReceived/activityCertification",
+    "credit_unit": _CERTIFICATE + "/CreditReceived/creditUnit",
+    "moc_points": _CERTIFICATE + "/CreditReceived/numberOfCredits",
+    "cme_credits": "XtensibleInfo/CMECredits",
+    "learner_permission": "XtensibleInfo/LearnerPermission",
+    "credit_id": _CERTIFICATE + "/CreditID",
+}
+REPORT_PATH = "ACCMELearnerReports/ActivityReports/ActivityReport[{report}]"
+
+
+def accme_path(field: str, report: int, certificate: int) -> str:
+    where = REPORT_PATH.format(report=report)
+    inner = ACCME_PATHS.get(field)
+    return f"{where}/{inner.format(certificate=certificate)}" if inner else where
 
 
 def _rows_from_json(data, id_lengths):
@@ -257,57 +338,105 @@ def _rows_from_json(data, id_lengths):
             yield row
 
 
+def accme_rows(data, key, id_lengths) -> list:
+    """ACCME's JSON learner report as rows; each row's `source` is (report index,
+    certificate index) for error paths. Shape problems are a 400 naming every member."""
+    try:
+        rows = parse_accme_json(data, provider_id=key.provider.accme_id, id_lengths=id_lengths)
+    except ReportShapeError as error:
+        items = [error_item(path, message, report) for report, path, message in error.problems]
+        raise ReportInvalid(items) from None
+    except FileRefused as error:
+        raise ReportInvalid([error_item("", str(error))], str(error)) from None
+    report, certificate, previous = -1, 0, None
+    for row in rows:
+        if row.source is not previous:  # the rows of one report share its source
+            report, certificate, previous = report + 1, 0, row.source
+        else:
+            certificate += 1
+        row.source = (report, certificate)
+    return rows
+
+
+def _rows_of_request(request, key, id_lengths) -> tuple[list, str]:
+    """The request's records as rows, and which form they came in ("xml", "accme", "json")."""
+    data = request.data
+    if isinstance(data, bytes):
+        try:
+            rows = parse_xml(io.BytesIO(data), provider_id=key.provider.accme_id,
+                             id_lengths=id_lengths)  # fmt: skip
+            return list(rows), "xml"
+        except FileRefused as error:
+            raise exceptions.ParseError(str(error)) from None
+    if isinstance(data, dict) and "ACCMELearnerReports" in data:
+        return accme_rows(data, key, id_lengths), "accme"
+    serializer = LearnerReportsSerializer(data=data)
+    serializer.is_valid(raise_exception=True)
+    return list(_rows_from_json(serializer.validated_data, id_lengths)), "json"
+
+
+def check_record_count(rows):
+    limit = settings.API_MAX_RECORDS
+    if not rows:
+        raise exceptions.ParseError(NO_RECORDS)
+    if len(rows) > limit:
+        raise exceptions.ParseError(TOO_MANY_RECORDS.format(limit=limit, count=len(rows)))
+
+
+def submit_rows(key, rows, **kwargs):
+    result = intake_submit(
+        provider=key.provider,
+        rows=rows,
+        actor=key.created_by,
+        channel=Channel.API,
+        sandbox=key.is_sandbox,
+        **kwargs,
+    )
+    rejected = [
+        o.completion_id
+        for o in result.outcomes
+        if o.result == Result.CREATED and o.status == Completion.Status.REJECTED
+    ]
+    if rejected and not key.is_sandbox:
+        send_rejection_digests.enqueue(rejected)
+    return result
+
+
+def _credit_ids(outcomes) -> dict[int, str]:
+    ids = [o.completion_id for o in outcomes if o.completion_id]
+    return dict(Completion.objects.filter(pk__in=ids).values_list("pk", "credit_id"))
+
+
 class LearnerReportsView(APIView):
-    parser_classes = [parsers.JSONParser, XMLBodyParser, TextXMLBodyParser]
+    parser_classes = [JSONBodyParser, XMLBodyParser, TextXMLBodyParser]
     throttle_classes = [KeyRateThrottle]
 
     @extend_schema(
         operation_id="submit_learner_reports",
-        summary="Submit learner reports (JSON or XML)",
+        summary="Submit learner reports (the portal's JSON, ACCME's JSON, or XML)",
         description=(
-            "Up to 10,000 records per request, as JSON (below) or as the XML learner report "
-            "(`Content-Type: application/xml`). One result per record, in order: `created`, "
-            "`already_reported` (an idempotent retry: same credit ID or same learner, "
-            "activity, credit type and date) or `error` with the field and reason. A body "
-            "that cannot be read gets 400 and nothing is saved."
+            "Up to 10,000 records per request: the portal's JSON (below), ACCME's learner "
+            'report document (`{"ACCMELearnerReports": …}`, drafts v0.4/v0.5), or the XML '
+            "learner report (`Content-Type: application/xml`). One result per record, in "
+            "order: `created`, `already_reported` (an idempotent retry: same credit ID or "
+            "same learner, activity, credit type and date), `deleted`, or `error` with the "
+            "field and reason; the valid records are stored. A body that cannot be read gets "
+            "400 and nothing is saved."
         ),
-        request={"application/json": LearnerReportsSerializer, "application/xml": OpenApiTypes.STR},
-        responses={200: SubmitResponseSerializer},
+        request={
+            "application/json": LearnerReportsSerializer,
+            # The XML document as the body, bytes as they are (a string of format binary).
+            "application/xml": OpenApiTypes.BINARY,
+        },
+        responses={200: SubmitResponseSerializer, **error_responses(*WITH_BODY, *AUTHENTICATED)},
     )
     def post(self, request):
         key = request.auth
-        id_lengths = _id_lengths()
-        limit = settings.API_MAX_RECORDS
-        if isinstance(request.data, bytes):
-            try:
-                rows = list(
-                    parse_xml(io.BytesIO(request.data), provider_id=key.provider.accme_id,
-                              id_lengths=id_lengths)
-                )  # fmt: skip
-            except FileRefused as error:
-                raise exceptions.ParseError(str(error)) from None
-        else:
-            serializer = LearnerReportsSerializer(data=request.data)
-            serializer.is_valid(raise_exception=True)
-            rows = list(_rows_from_json(serializer.validated_data, id_lengths))
-        if not rows:
-            raise exceptions.ParseError(NO_RECORDS)
-        if len(rows) > limit:
-            raise exceptions.ParseError(TOO_MANY_RECORDS.format(limit=limit, count=len(rows)))
-        result = intake_submit(
-            provider=key.provider,
-            rows=rows,
-            actor=key.created_by,
-            channel=Channel.API,
-            sandbox=key.is_sandbox,
-        )
-        rejected = [
-            o.completion_id
-            for o in result.outcomes
-            if o.result == Result.CREATED and o.status == Completion.Status.REJECTED
-        ]
-        if rejected and not key.is_sandbox:
-            send_rejection_digests.enqueue(rejected)
+        rows, form = _rows_of_request(request, key, board_id_lengths())
+        check_record_count(rows)
+        result = submit_rows(key, rows)
+        names = JSON_FIELD_NAMES if form == "json" else XML_FIELD_LABELS
+        credit_ids = _credit_ids(result.outcomes)
         return Response(
             {
                 "sandbox": key.is_sandbox,
@@ -317,11 +446,12 @@ class LearnerReportsView(APIView):
                         "record": number,
                         "result": o.result.value,
                         "id": o.completion_id,
+                        "creditId": credit_ids.get(o.completion_id),
                         "status": o.status,
                         "reason": o.reason,
                         "warning": o.warning,
                         "message": o.message,
-                        "errors": o.errors,
+                        "errors": {names.get(f, f): m for f, m in o.errors.items()},
                     }
                     for number, o in enumerate(result.outcomes, start=1)
                 ],
@@ -335,7 +465,7 @@ class Pagination(PageNumberPagination):
     max_page_size = 1000
 
 
-def _completions(request):
+def key_completions(request):
     return api_scope(
         Completion.objects.select_related("activity", "board", "credit_type"), request.auth
     )
@@ -351,6 +481,7 @@ class CompletionList(generics.ListAPIView):
 
     @extend_schema(
         summary="List participant records (for LMS polling)",
+        responses={200: CompletionSerializer(many=True), **error_responses(400, *AUTHENTICATED)},
         parameters=[
             OpenApiParameter("activityId", str, description="PARS activity ID"),
             OpenApiParameter("status", str, enum=Completion.Status.values),
@@ -368,7 +499,7 @@ class CompletionList(generics.ListAPIView):
 
     def get_queryset(self):
         params = self.request.query_params
-        records = _completions(self.request).order_by("status_changed_at", "id")
+        records = key_completions(self.request).order_by("status_changed_at", "id")
         if value := params.get("activityId"):
             records = records.filter(activity__pars_id=value.strip().zfill(9))
         if value := params.get("status"):
@@ -386,35 +517,62 @@ class CompletionList(generics.ListAPIView):
         return records
 
 
+DEFAULT_DELETE_REASON = "Deleted through the web service"
+REASON_PARAMETER = OpenApiParameter(
+    "reason",
+    str,
+    description="Why the record is withdrawn (kept in its history). A JSON body "
+    '`{"reason": "…"}` is read too.',
+)
+
+
 class DeleteSerializer(StrictSerializer):
-    reason = serializers.CharField(required=False, default="Deleted through the web service")
+    reason = serializers.CharField(required=False, max_length=300)
+
+
+def delete_reason(request, default: str) -> str:
+    body = request.data if isinstance(request.data, dict) else {}
+    data = DeleteSerializer(data=body)
+    data.is_valid(raise_exception=True)
+    reason = request.query_params.get("reason") or data.validated_data.get("reason") or default
+    if len(reason) > 300:
+        raise exceptions.ValidationError({"reason": ["At most 300 characters."]})
+    return reason
 
 
 class CompletionDetail(APIView):
     throttle_classes = [KeyRateThrottle]
+    parser_classes = [JSONBodyParser]
 
-    @extend_schema(summary="One participant record", responses={200: CompletionSerializer})
+    @extend_schema(
+        summary="One participant record",
+        responses={200: CompletionSerializer, **error_responses(404, *AUTHENTICATED)},
+    )
     def get(self, request, pk):
-        return Response(CompletionSerializer(get_object_or_404(_completions(request), pk=pk)).data)
+        return Response(
+            CompletionSerializer(get_object_or_404(key_completions(request), pk=pk)).data
+        )
 
     @extend_schema(
         summary="Delete (withdraw) a record; it is kept as deleted, with the reason",
-        request=DeleteSerializer,
-        responses={200: CompletionSerializer},
+        parameters=[REASON_PARAMETER],
+        responses={
+            200: CompletionSerializer,
+            **error_responses(400, 404, 409, 413, 415, *AUTHENTICATED),
+        },
     )
     def delete(self, request, pk):
-        completion = get_object_or_404(_completions(request), pk=pk)
-        data = DeleteSerializer(data=request.data if isinstance(request.data, dict) else {})
-        data.is_valid(raise_exception=True)
+        completion = get_object_or_404(key_completions(request), pk=pk)
+        reason = delete_reason(request, DEFAULT_DELETE_REASON)
         try:
             services.completion_delete(
                 completion=completion,
                 actor=request.auth.created_by,
-                reason=data.validated_data["reason"],
+                reason=reason,
                 channel=Channel.API,
             )
         except services.ValidationError as error:
-            return Response({"detail": error.messages[0]}, status=status.HTTP_409_CONFLICT)
+            return Response(error_body(error.messages[0]), status=status.HTTP_409_CONFLICT)
         completion.refresh_from_db()
         return Response(CompletionSerializer(completion).data)
 
@@ -433,11 +591,11 @@ class StatusQuery(APIView):
             OpenApiParameter("birth", str, description="MM-DD"),
             OpenApiParameter("completionDate", OpenApiTypes.DATE),
         ],
-        responses={200: StatusSerializer(many=True)},
+        responses={200: StatusSerializer(many=True), **error_responses(400, 404, *AUTHENTICATED)},
     )
     def get(self, request):
         params = request.query_params
-        records = _completions(request).exclude(status=Completion.Status.DELETED)
+        records = key_completions(request).exclude(status=Completion.Status.DELETED)
         if credit_id := params.get("creditId"):
             records = records.filter(credit_id=credit_id.strip())
         else:
@@ -494,6 +652,7 @@ MATCH_RESULTS = {
 
 class LearnerMatch(APIView):
     throttle_classes = [LearnerMatchThrottle]
+    parser_classes = [JSONBodyParser]
 
     @extend_schema(
         summary="Check a learner against the board's roster before submitting",
@@ -505,7 +664,8 @@ class LearnerMatch(APIView):
                     choices=["match", "not_found", "birth_date_mismatch", "name_differs",
                              "unavailable"]
                 )},
-            )
+            ),
+            **error_responses(*WITH_BODY, *AUTHENTICATED),
         },
     )  # fmt: skip
     def post(self, request):
@@ -545,6 +705,10 @@ def _activities(request):
     )
 
 
+@extend_schema(
+    summary="Your activities with their MOC registration",
+    responses={200: ActivitySerializer(many=True), **error_responses(400, *AUTHENTICATED)},
+)
 class ActivityList(generics.ListAPIView):
     serializer_class = ActivitySerializer
     pagination_class = Pagination
@@ -554,6 +718,10 @@ class ActivityList(generics.ListAPIView):
         return _activities(self.request).order_by("-reporting_year", "pars_id")
 
 
+@extend_schema(
+    summary="One of your activities",
+    responses={200: ActivitySerializer, **error_responses(404, *AUTHENTICATED)},
+)
 class ActivityDetail(generics.RetrieveAPIView):
     serializer_class = ActivitySerializer
     throttle_classes = [KeyRateThrottle]
@@ -572,7 +740,12 @@ NON_EMPTY_LISTS = {("LearnerReportsRequest", "reports"), ("ReportRequest", "cred
 
 
 def strict_request_schemas(result, generator, request, public):
-    """The request bodies refuse unknown fields and empty lists: say so in the schema."""
+    """The request bodies refuse unknown fields and empty lists, and every operation that
+    takes a body needs one: say so in the schema."""
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if isinstance(operation, dict) and "requestBody" in operation:
+                operation["requestBody"]["required"] = True
     schemas = result.get("components", {}).get("schemas", {})
     for name in STRICT_REQUESTS & schemas.keys():
         schemas[name]["additionalProperties"] = False
@@ -580,44 +753,3 @@ def strict_request_schemas(result, generator, request, public):
         if name in schemas:
             schemas[name]["properties"][field]["minItems"] = 1
     return result
-
-
-class BoardAnswers(APIView):
-    """For the board (ABIM) only: per-record answers to transmitted records. Authenticated
-    with the board's own token (BOARD_ANSWER_TOKEN), not a provider key."""
-
-    authentication_classes = []
-    permission_classes = []
-
-    @extend_schema(
-        summary="Board answers (for ABIM, not for providers)",
-        request=inline_serializer(
-            "BoardAnswer",
-            {"recordId": serializers.IntegerField(), "result": serializers.ChoiceField(
-                choices=["accepted", "rejected"]), "reasonCode": serializers.CharField(
-                required=False), "reason": serializers.CharField(required=False)},
-            many=True,
-        ),
-        responses={200: inline_serializer("BoardAnswerReport", {
-            "confirmed": serializers.IntegerField(), "rejected": serializers.IntegerField(),
-            "unchanged": serializers.IntegerField(),
-            "problems": serializers.ListField(child=serializers.CharField())})},
-    )  # fmt: skip
-    def post(self, request):
-        from .transmission import ingest_answers
-
-        token = settings.BOARD_ANSWER_TOKEN
-        header = request.META.get("HTTP_AUTHORIZATION", "")
-        if not token or not secrets.compare_digest(header, f"Bearer {token}"):
-            return Response(
-                {"detail": "The board's token is required."},
-                status=status.HTTP_401_UNAUTHORIZED,
-                headers={"WWW-Authenticate": 'Bearer realm="PARS board answers"'},
-            )
-        if not isinstance(request.data, list):
-            raise exceptions.ParseError("Expected a JSON list of answers.")
-        report = ingest_answers(request.data)
-        return Response(
-            {"confirmed": report.confirmed, "rejected": report.rejected,
-             "unchanged": report.unchanged, "problems": report.problems}
-        )  # fmt: skip

@@ -75,6 +75,15 @@ def write_xlsx(stream, header: list, rows: Iterable[list], *, title="Records", s
 PLACEHOLDER_BIRTH_YEAR = 1904
 
 
+def birth_date_text(month: int, day: int) -> str:
+    return f"{PLACEHOLDER_BIRTH_YEAR:04d}-{month:02d}-{day:02d}"
+
+
+def completed_text(date: dt.date) -> str:
+    """A completion date as the drafts' date-time (a completion never has a time)."""
+    return f"{date.isoformat()}T00:00:00"
+
+
 def _amount(value: Decimal) -> Decimal:
     return value.normalize() if value == value.to_integral() else value
 
@@ -96,19 +105,18 @@ def report_data(
     if cme_credits is not None:
         info["CMECredits"] = _amount(cme_credits)
     info.update(extra or {})
-    birth = f"{PLACEHOLDER_BIRTH_YEAR:04d}-{birth_month:02d}-{birth_day:02d}"
     return {
         "ReportingOrganization": provider_name,
         "Member": {
             "Name": {"GivenName": first_name, "FamilyName": last_name},
-            "PersonalInfo": {"BirthDate": birth},
+            "PersonalInfo": {"BirthDate": birth_date_text(birth_month, birth_day)},
         },
         "Activity": {
             "ProviderOrganization": provider_id,
             "Module": {
                 "ModuleName": {"value": title, "moduleID": pars_id},
                 "Status": "Completed",
-                "CompletedDateTime": f"{completion_date.isoformat()}T00:00:00",
+                "CompletedDateTime": completed_text(completion_date),
                 "CreditCertificate": [
                     {
                         "UniqueID": {"value": learner_id, "domain": board},
@@ -218,14 +226,21 @@ def record_action(c) -> str:
     return "delete" if c.status == "deleted" else "add"
 
 
+def record_extra(c) -> dict:
+    """What exports and API answers say of a record in XtensibleInfo."""
+    extra = {"RecordID": c.pk, "RecordStatus": c.status}
+    if c.status_reason:
+        extra["StatusReason"] = c.status_reason
+    if c.warning:
+        extra["Warning"] = c.warning
+    return extra
+
+
 def record_data(c, *, action: str | None = None, extra: dict | None = None) -> dict:
     """A Completion as one ActivityReport (pars-spec §9 JSON shape). Exports describe the
-    record in XtensibleInfo (RecordID, RecordStatus, StatusReason); transmissions pass their
-    own `extra`."""
+    record in XtensibleInfo (`record_extra`); transmissions pass their own `extra`."""
     if extra is None:
-        extra = {"RecordID": c.pk, "RecordStatus": c.status}
-        if c.status_reason:
-            extra["StatusReason"] = c.status_reason
+        extra = record_extra(c)
     return report_data(
         provider_name=c.provider.name,
         provider_id=c.provider.accme_id,

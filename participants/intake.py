@@ -12,6 +12,7 @@ import datetime as dt
 import enum
 import functools
 import random
+import sys
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -710,15 +711,20 @@ def intake_batches(
     today: dt.date | None = None,
     sandbox: bool = False,
     after_write=None,
+    all_or_nothing: bool = False,
 ) -> Iterator[list[RowOutcome]]:
     """Run rows through the pipeline batch by batch, yielding each batch's outcomes.
 
     With commit=False nothing is written: the outcomes say what would happen (preview).
-    `after_write(outcomes)` runs inside each batch's transaction (to save progress with
-    it). Memory stays bounded by the batch size, whatever the number of rows.
+    With all_or_nothing, the rows are one batch, written only if no row has an error (a
+    request that is refused stores nothing). `after_write(outcomes)` runs inside each
+    batch's transaction (to save progress with it). Memory stays bounded by the batch size,
+    whatever the number of rows.
     """
     today = today or timezone.localdate()
     size = batch_size or settings.INTAKE_BATCH_SIZE
+    if all_or_nothing:
+        size = sys.maxsize
     dry_run = _DryRunState() if not commit else None
     deleted_by_key: dict = {}
     for chunk in _chunks(rows, size):
@@ -730,6 +736,9 @@ def intake_batches(
             )  # fmt: skip
             batch.load()
             batch.check()
+            if all_or_nothing and any(o.result == Result.ERROR for o in batch.outcomes):
+                yield batch.outcomes  # refused whole: nothing verified, nothing written
+                return
             batch.verify()
             if not commit:
                 dry_run.remember(batch)

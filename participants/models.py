@@ -231,6 +231,7 @@ class Completion(models.Model):
     credit_id = models.CharField(
         "credit ID",
         max_length=300,
+        blank=True,  # forms may leave it empty: the intake pipeline mints one
         default=mint_credit_id,
         help_text="The provider's ID for the record (ccid:<system>:<id>), or one the portal "
         "minted (ccid:pars:…) when none was sent; re-sending it is idempotent.",

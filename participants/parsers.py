@@ -27,6 +27,18 @@ _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:T.*)?$")
 _MONTH_DAY = re.compile(r"^(?:\d{4}-|--)?(\d{1,2})[-/](\d{1,2})$")
 
 
+# Characters XML 1.0 (and so every learner report, and XLSX) cannot hold: C0 controls but
+# tab and line breaks, lone surrogates, U+FFFE and U+FFFF.
+XML_UNSAFE = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+CHARACTER_NOT_ALLOWED = "contains the character U+{code:04X}, which a learner report cannot hold"
+
+
+def unsafe_character(text: str) -> str:
+    """'' when `text` can be written to XML and XLSX, else what is wrong with it."""
+    found = XML_UNSAFE.search(text)
+    return CHARACTER_NOT_ALLOWED.format(code=ord(found.group())) if found else ""
+
+
 def clean_text(value) -> str:
     if type(value) is str:
         return value.strip()
@@ -936,6 +948,9 @@ class _ShapeCheck:
         text = _scalar(value, spec)
         if text is None:
             self.problem(path, SHAPE_TYPE.format(expected=_EXPECTED[spec], found=_type(value)))
+        elif problem := unsafe_character(text):
+            self.problem(path, problem)
+            return None
         return text
 
 

@@ -245,6 +245,10 @@ ENDPOINTS = [
     ("POST", "learner-match"),
     ("GET", "activities"),
     ("GET", "activities/000000001"),
+    ("POST", "learner-activities"),
+    ("GET", "learner-activities/123456"),
+    ("DELETE", "learner-activities/123456"),
+    ("GET", "learner-activities/status?CreditId=ccid:lms:1"),
 ]
 
 
@@ -392,11 +396,12 @@ def test_json_record_errors_are_per_record_and_store_only_the_good_ones(
     body = reply.json
     assert body["totals"] == totals(created=1, error=6)
     errors = [sorted(r["errors"]) for r in body["results"]]
-    assert errors == [[], ["moc_points"], ["completion_date"], ["credit_type"],
-                      ["learner_permission"], ["completion_date"], ["learner_id"]]  # fmt: skip
-    assert body["results"][1]["errors"]["moc_points"].startswith("MOC points must be a multiple")
-    assert "is in the future" in body["results"][2]["errors"]["completion_date"]
-    assert "not registered for the credit type PA" in body["results"][3]["errors"]["credit_type"]
+    # Fields are named as the request names them.
+    assert errors == [[], ["points"], ["completionDate"], ["creditType"],
+                      ["learnerPermission"], ["completionDate"], ["boardId"]]  # fmt: skip
+    assert body["results"][1]["errors"]["points"].startswith("MOC points must be a multiple")
+    assert "is in the future" in body["results"][2]["errors"]["completionDate"]
+    assert "not registered for the credit type PA" in body["results"][3]["errors"]["creditType"]
     assert all(r["id"] is None for r in body["results"][1:])
     assert stored() == [("123456", "MK", "accepted", False)]
 
@@ -411,7 +416,7 @@ def test_another_providers_activity_is_a_record_error_on_activity(
     first, second = reply.json["results"]
     assert first["result"] == "error"
     assert first["errors"] == {
-        "activity": f"Activity {activity_b.pars_id} is not one of your provider's activities."
+        "activityId": f"Activity {activity_b.pars_id} is not one of your provider's activities."
     }
     assert second["result"] == "created"
     assert not Completion.objects.filter(activity=activity_b).exists()
@@ -469,7 +474,7 @@ def test_xml_record_errors_are_per_record(api, key_a, activity_a, roster):
     first, second = reply.json["results"]
     assert first["result"] == "created"
     assert second["result"] == "error"
-    assert list(second["errors"]) == ["moc_points"]
+    assert list(second["errors"]) == ["numberOfCredits"]  # the XML's own name
     assert stored() == [("123456", "MK", "accepted", False)]
 
 
@@ -662,9 +667,12 @@ def test_request_body_over_the_size_limit_is_refused(api, key_a, activity_a, ros
     ("where", "expected"),
     [
         ("top", {"colour": ["Unknown field."]}),
-        ("report", {"reports": {"0": {"colour": ["Unknown field."], "notes": ["Unknown field."]}}}),
-        ("learner", {"reports": {"0": {"learner": {"middleName": ["Unknown field."]}}}}),
-        ("credit", {"reports": {"0": {"credits": {"0": {"unit": ["Unknown field."]}}}}}),
+        (
+            "report",
+            {"reports[0]/colour": ["Unknown field."], "reports[0]/notes": ["Unknown field."]},
+        ),
+        ("learner", {"reports[0]/learner/middleName": ["Unknown field."]}),
+        ("credit", {"reports[0]/credits[0]/unit": ["Unknown field."]}),
     ],
 )
 def test_unknown_fields_are_400_naming_them(api, key_a, activity_a, roster, where, expected):
@@ -679,42 +687,49 @@ def test_unknown_fields_are_400_naming_them(api, key_a, activity_a, roster, wher
         data["reports"][0]["credits"][0]["unit"] = "Point"
     reply = api.post_json("learner-reports", data, key=key_a)
     assert reply.status == 400
-    assert reply.json == expected
+    assert problems(reply) == expected
     assert_nothing_stored()
 
 
+def problems(reply) -> dict:
+    """The error body's problems as {path: [messages]}; every error answer has this shape."""
+    assert set(reply.json) == {"detail", "errors"}, reply.json
+    found = {}
+    for item in reply.json["errors"]:
+        found.setdefault(item["path"], []).append(item["message"])
+    return found
+
+
 def in_report(errors) -> dict:
-    """DRF's error shape for the first report: list errors are keyed by the item's index."""
-    return {"reports": {"0": errors}}
+    """Problems of the first report, by their path inside it."""
+    return {f"reports[0]/{path}": messages for path, messages in errors.items()}
 
 
-NOT_A_STRING = in_report({"credits": {"0": {"points": ["Not a valid string."]}}})
+NOT_A_NUMBER = in_report({"credits[0]/points": ["Not a valid number."]})
 WRONG_TYPES = {
     "credits-a-string": (
         lambda d: d["reports"][0].update(credits="MK 10"),
-        in_report({"credits": {"non_field_errors": [
-            'Expected a list of items but got type "str".']}}),
+        in_report({"credits": ['Expected a list of items but got type "str".']}),
     ),
     "reports-an-object": (
         lambda d: d.update(reports={"learner": JANE}),
-        {"reports": {"non_field_errors": ['Expected a list of items but got type "dict".']}},
+        {"reports": ['Expected a list of items but got type "dict".']},
     ),
     "reports-a-string": (
         lambda d: d.update(reports="all of them"),
-        {"reports": {"non_field_errors": ['Expected a list of items but got type "str".']}},
+        {"reports": ['Expected a list of items but got type "str".']},
     ),
     "learner-a-list": (
         lambda d: d["reports"][0].update(learner=[JANE]),
-        in_report({"learner": {"non_field_errors": [
-            "Invalid data. Expected a dictionary, but got list."]}}),
+        in_report({"learner": ["Invalid data. Expected a dictionary, but got list."]}),
     ),
-    "points-a-list": (lambda d: d["reports"][0]["credits"][0].update(points=[10]), NOT_A_STRING),
+    "points-a-list": (lambda d: d["reports"][0]["credits"][0].update(points=[10]), NOT_A_NUMBER),
     "points-a-boolean": (
-        lambda d: d["reports"][0]["credits"][0].update(points=True), NOT_A_STRING
+        lambda d: d["reports"][0]["credits"][0].update(points=True), NOT_A_NUMBER
     ),
     "first-name-null": (
         lambda d: d["reports"][0]["learner"].update(firstName=None),
-        in_report({"learner": {"firstName": ["This field may not be null."]}}),
+        in_report({"learner/firstName": ["This field may not be null."]}),
     ),
     "permission-not-boolean": (
         lambda d: d["reports"][0].update(learnerPermission="maybe"),
@@ -722,7 +737,7 @@ WRONG_TYPES = {
     ),
     "credits-empty": (
         lambda d: d["reports"][0].update(credits=[]),
-        in_report({"credits": {"non_field_errors": ["This list may not be empty."]}}),
+        in_report({"credits": ["This list may not be empty."]}),
     ),
     "learner-missing": (
         lambda d: d["reports"][0].pop("learner"),
@@ -738,7 +753,7 @@ def test_wrong_types_are_400(api, key_a, activity_a, roster, case):
     change(data)
     reply = api.post_json("learner-reports", data, key=key_a)
     assert reply.status == 400
-    assert reply.json == expected
+    assert problems(reply) == expected
     assert_nothing_stored()
 
 
@@ -756,7 +771,7 @@ def test_huge_points_are_a_record_error_not_a_server_error(api, key_a, activity_
     )
     assert reply.status == 200, reply.text[:500]
     assert reply.json["results"][0]["result"] == "error"
-    assert list(reply.json["results"][0]["errors"]) == ["moc_points"]
+    assert list(reply.json["results"][0]["errors"]) == ["points"]
     assert_nothing_stored()
 
 
@@ -772,7 +787,7 @@ def test_out_of_range_cme_credits_are_a_record_error(api, key_a, activity_a, ros
     listing = api.get("completions", key=key_a)
     outcome = reply.json["results"][0]
     assert (outcome["result"], list(outcome["errors"]), listing.status) == (
-        "error", ["cme_credits"], 200
+        "error", ["cmeCredits"], 200
     )  # fmt: skip
     assert_nothing_stored()
 
@@ -783,7 +798,7 @@ def test_credit_id_longer_than_300_characters_is_a_record_error(api, key_a, acti
                           key=key_a)  # fmt: skip
     assert reply.status == 200, reply.text[:500]
     assert reply.json["results"][0]["result"] == "error"
-    assert list(reply.json["results"][0]["errors"]) == ["credit_id"]
+    assert list(reply.json["results"][0]["errors"]) == ["creditId"]
     assert_nothing_stored()
 
 
@@ -894,9 +909,9 @@ def test_legacy_module_code_refused_after_the_sunset_naming_the_pars_id(
     reply = api.post_json("learner-reports", reports(report(None, moduleCode="ABC123")), key=key_a)
     assert reply.status == 200
     assert reply.json["results"][0]["result"] == "error"
-    assert reply.json["results"][0]["errors"] == {"activity": expected}
+    assert reply.json["results"][0]["errors"] == {"activityId": expected}
     xml = api.post_xml("learner-reports", xml_document(xml_report("ABC123")), key=key_a)
-    assert xml.json["results"][0]["errors"] == {"activity": expected}
+    assert xml.json["results"][0]["errors"] == {"ModuleName/@moduleID": expected}
     assert_nothing_stored()
 
 
@@ -919,7 +934,7 @@ def test_legacy_module_code_sunset_is_the_day_the_portal_receives_the_record(
         assert result["result"] == "created"
     else:
         assert result["result"] == "error"
-        assert legacy_activity.pars_id in result["errors"]["activity"]
+        assert legacy_activity.pars_id in result["errors"]["activityId"]
 
 
 def test_legacy_module_code_is_matched_regardless_of_case(
@@ -936,7 +951,7 @@ def test_legacy_module_code_is_matched_regardless_of_case(
 def test_unknown_legacy_module_code_is_a_record_error(api, key_a, legacy_activity, roster):
     reply = api.post_json("learner-reports", reports(report(None, moduleCode="ZZZ999")), key=key_a)
     assert reply.json["results"][0]["errors"] == {
-        "activity": "Activity ZZZ999 is not one of your provider's activities."
+        "activityId": "Activity ZZZ999 is not one of your provider's activities."
     }
 
 
@@ -979,7 +994,7 @@ def test_list_shows_own_production_records_only(api, key_a, records, activity_a)
     assert jan == {
         "id": records["jan"].pk, "activityId": activity_a.pars_id, "board": "ABIM",
         "boardId": "123456", "firstName": "Jane", "lastName": "Smith", "birthMonth": 7,
-        "birthDay": 14, "completionDate": "2015-10-31", "creditType": "MK", "points": "10.00",
+        "birthDay": 14, "completionDate": "2015-10-31", "creditType": "MK", "points": 10.0,
         "cmeCredits": None, "creditId": records["jan"].credit_id, "status": "accepted",
         "statusReason": "",
         "warning": "", "statusChangedAt": jan["statusChangedAt"],
@@ -1070,7 +1085,7 @@ def test_delete_without_a_body_uses_the_default_reason(api, key_a, records):
 def test_delete_with_an_unknown_field_is_400(api, key_a, records):
     reply = api.delete(f"completions/{records['ps'].pk}", key=key_a, data={"why": "x"})
     assert reply.status == 400
-    assert reply.json == {"why": ["Unknown field."]}
+    assert problems(reply) == {"why": ["Unknown field."]}
     records["ps"].refresh_from_db()
     assert records["ps"].status == "accepted"
 
@@ -1079,7 +1094,7 @@ def test_delete_with_an_unknown_field_is_400(api, key_a, records):
 def test_another_providers_record_is_404_not_403(api, key_a, records, method):
     reply = api.request(method, f"completions/{records['theirs'].pk}", key=key_a)
     assert reply.status == 404
-    assert reply.json == {"detail": "No Completion matches the given query."}
+    assert reply.json == {"detail": "No Completion matches the given query.", "errors": []}
     records["theirs"].refresh_from_db()
     assert records["theirs"].status == "accepted"
 
@@ -1141,7 +1156,7 @@ def test_status_of_a_deleted_record_is_404(api, key_a, records):
     api.delete(f"completions/{records['ps'].pk}", key=key_a)
     reply = api.get("completions/status", key=key_a, params={"creditId": "ccid:lms:ps-1"})
     assert reply.status == 404
-    assert reply.json == {"detail": "No current record matches."}
+    assert reply.json == {"detail": "No current record matches.", "errors": []}
 
 
 def test_status_of_another_providers_record_is_404(api, key_b, records):
@@ -1193,7 +1208,7 @@ def test_learner_match(api, key_a, roster, learner, expected):
         ({"birthMonth": 13}, {"birthMonth": ["Ensure this value is less than or equal to 12."]}),
         ({"boardId": None}, {"boardId": ["This field may not be null."]}),
         ({"ssn": "123"}, {"ssn": ["Unknown field."]}),
-        ({"board": "ABFM"}, {"detail": "Unknown board 'ABFM'."}),
+        ({"board": "ABFM"}, {}),
     ],
     ids=["month-13", "no-board-id", "unknown-field", "unknown-board"],
 )
@@ -1201,7 +1216,9 @@ def test_learner_match_bad_input_is_400(api, key_a, roster, change, expected):
     data = {**JANE, "birthMonth": 7, "birthDay": 14, **change}
     reply = api.post_json("learner-match", data, key=key_a)
     assert reply.status == 400
-    assert reply.json == expected
+    assert problems(reply) == expected
+    if change == {"board": "ABFM"}:
+        assert reply.json["detail"] == "Unknown board 'ABFM'."
 
 
 def test_learner_match_is_throttled_per_provider(
@@ -1244,9 +1261,9 @@ def test_activities_lists_own_activities_with_their_registration(
     assert by_id[activity_a.pars_id] == {
         "activityId": activity_a.pars_id, "providerActivityId": activity_a.provider_activity_id,
         "title": "Hypertension Update", "activityType": "Course", "startDate": "2015-10-01",
-        "endDate": "2015-12-30", "reportingYear": 2015, "cmeCredits": "10.00",
+        "endDate": "2015-12-30", "reportingYear": 2015, "cmeCredits": 10.0,
         "legacyModuleCode": None,
-        "registration": {"board": "ABIM", "points": "10.00", "creditTypes": ["MK", "PS"]},
+        "registration": {"board": "ABIM", "points": 10.0, "creditTypes": ["MK", "PS"]},
     }  # fmt: skip
     assert by_id[unregistered.pars_id]["registration"] is None
 
@@ -1284,7 +1301,8 @@ def test_schema_is_served_without_a_key_and_documents_every_endpoint(api):
     assert set(schema["paths"]) == {
         "/api/v1/learner-reports", "/api/v1/completions", "/api/v1/completions/{id}",
         "/api/v1/completions/status", "/api/v1/learner-match", "/api/v1/activities",
-        "/api/v1/activities/{activity_id}", "/api/v1/board/answers",
+        "/api/v1/activities/{activity_id}", "/api/v1/learner-activities",
+        "/api/v1/learner-activities/{learnerId}", "/api/v1/learner-activities/status",
     }  # fmt: skip
     assert set(schema["paths"]["/api/v1/completions/{id}"]) == {"get", "delete"}
     assert schema["components"]["securitySchemes"]["ApiKey"]["scheme"] == "bearer"

@@ -447,6 +447,52 @@ def api_delete(w):
     return [Expect(w.editor, Channel.API, "accepted → deleted; LMS withdrew it")]
 
 
+def api_accme_save(w):
+    client = w.client_of(w.editor)
+    client.logout()
+    w.trail.mark()
+    report = learner_report_data(w.activity, OMAR)
+    response = client.post(
+        "/api/v1/learner-activities", json.dumps(report), content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {w.key}",
+    )  # fmt: skip
+    ok(response, 201)
+    return [Expect(w.editor, Channel.API, "new → accepted")]
+
+
+def api_accme_delete(w):
+    record = accepted(w.activity)
+    client = w.client_of(w.editor)
+    client.logout()
+    w.trail.mark()
+    response = client.delete(
+        f"/api/v1/learner-activities/{record.learner_id}?reason=LMS%20withdrew%20it",
+        HTTP_AUTHORIZATION=f"Bearer {w.key}",
+    )  # fmt: skip
+    ok(response, 204)
+    return [Expect(w.editor, Channel.API, "accepted → deleted; LMS withdrew it")]
+
+
+def learner_report_data(activity, who) -> dict:
+    """ACCME's learner report document (pars-spec §9) with one report."""
+    return {"ACCMELearnerReports": {"ActivityReports": {
+        "DateTimeCreated": "2015-12-20T10:00:00", "ActivityReport": [{
+            "ReportingOrganization": activity.provider.name,
+            "Member": {"Name": {"GivenName": who["first_name"], "FamilyName": who["last_name"]},
+                       "PersonalInfo": {"BirthDate": "1904-{birth_month:02d}-{birth_day:02d}"
+                                        .format(birth_month=int(who["birth_month"]),
+                                                birth_day=int(who["birth_day"]))}},
+            "Activity": {"ProviderOrganization": activity.provider.accme_id, "Module": {
+                "ModuleName": {"value": activity.title, "moduleID": activity.pars_id},
+                "Status": "Completed", "CompletedDateTime": "2015-12-18T00:00:00",
+                "CreditCertificate": [{
+                    "UniqueID": {"value": who["learner_id"], "domain": "ABIM"},
+                    "CreditReceived": {"activityCertification": "MK", "creditUnit": "Point",
+                                       "numberOfCredits": 10},
+                    "CreditID": "ccid:lms:audit-1"}]}},
+            "XtensibleInfo": {"LearnerRecordAction": "add"}}]}}}  # fmt: skip
+
+
 def api_board_answers(w):
     record = accepted(w.activity)
     transmission.transmit()
@@ -750,6 +796,8 @@ WRITE_PATHS: dict[str, Callable] = {
     "api: learner reports (XML)": api_xml,
     "api: learner reports, action delete": api_json_delete_action,
     "api: DELETE a completion": api_delete,
+    "api: learner activities (ACCME's JSON)": api_accme_save,
+    "api: DELETE learner activities": api_accme_delete,
     "api: board answers": api_board_answers,
     "admin: add a completion": admin_completion_add,
     "admin: action withdraw completions": admin_completion_withdraw,
@@ -838,6 +886,8 @@ API_WRITES = {
         "api: learner reports, action delete",
     ],
     ("api_completion", "delete"): ["api: DELETE a completion"],
+    ("api_learner_activities", "post"): ["api: learner activities (ACCME's JSON)"],
+    ("api_learner_activity", "delete"): ["api: DELETE learner activities"],
     ("api_board_answers", "post"): ["api: board answers"],
 }  # fmt: skip
 API_POSTS_THAT_ONLY_READ = {("api_learner_match", "post")}
@@ -912,6 +962,7 @@ SERVICES = {
     },
     participant_services: {
         "completion_delete": ["form: delete a record", "api: DELETE a completion",
+                              "api: DELETE learner activities",
                               "admin: action withdraw completions"],
         "upload_create": _upload, "upload_check": _upload, "upload_confirm": _upload,
         "upload_commit": _upload, "upload_retry": ["upload: resume an interrupted save"],

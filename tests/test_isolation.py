@@ -62,7 +62,7 @@ from .test_scoping import (  # noqa: F401 - fixtures are used by name
 FORMATS = ["csv", "tsv", "xlsx", "xml"]
 METHODS = ["get", "post", "delete"]
 MISSING = {"pars_id": "999999999", "pk": 999999, "upload_id": 999999, "key_id": 999999,
-           "follow_up_id": 999999, "activity_id": "999999999"}  # fmt: skip
+           "follow_up_id": 999999, "activity_id": "999999999", "learnerId": "000000"}  # fmt: skip
 # What B may send: nothing that names A (a page that echoes its form must not look like a
 # leak), except A's provider's primary key, which B's forms must refuse.
 PROBE = {
@@ -97,7 +97,10 @@ API = {
     "api_learner_reports": "submit", "api_completions": "list", "api_status": "list",
     "api_completion": "object", "api_learner_match": "roster", "api_activities": "list",
     "api_activity": "object", "api_board_answers": "board", "api_schema": "public",
-    "api_docs": "public",
+    "api_docs": "public", "api_board_schema": "public",
+    # ACCME's Learner Activity API: a document naming A's activity, and A's learner by ID.
+    "api_learner_activities": "document", "api_learner_activity": "learner",
+    "api_learner_activity_status": "list",
 }  # fmt: skip
 # The login pages (accounts/): no provider data at all.
 ACCOUNTS = {
@@ -392,7 +395,8 @@ API_ENDPOINTS = [(r, n) for r, n, ns, _ in ENDPOINTS if n in API and r.startswit
 def api_url(name, world, *, missing=False):
     converters = pattern_named(name).pattern.converters
     values = dict(MISSING) if missing else {"pk": world["record"].pk,
-                                            "activity_id": world["a"].pars_id}  # fmt: skip
+                                            "activity_id": world["a"].pars_id,
+                                            "learnerId": world["record"].learner_id}  # fmt: skip
     return reverse(name, kwargs={k: values[k] for k in converters})
 
 
@@ -431,6 +435,23 @@ def xml_naming(world, provider_id, activity_id, action="add") -> bytes:
     ).encode()
 
 
+def document_naming(world, provider_id, activity_id, action="add") -> dict:
+    """ACCME's JSON learner report (pars-spec §9) naming an activity and A's learner."""
+    return {"ACCMELearnerReports": {"ActivityReports": {
+        "DateTimeCreated": "2015-12-20T10:00:00", "ActivityReport": [{
+            "ReportingOrganization": "B",
+            "Member": {"Name": {"GivenName": "Jane", "FamilyName": "Smith"},
+                       "PersonalInfo": {"BirthDate": "1904-07-14"}},
+            "Activity": {"ProviderOrganization": provider_id, "Module": {
+                "ModuleName": {"value": "x", "moduleID": activity_id}, "Status": "Completed",
+                "CompletedDateTime": "2015-10-31T00:00:00", "CreditCertificate": [{
+                    "UniqueID": {"value": world["record"].learner_id, "domain": "ABIM"},
+                    "CreditReceived": {"activityCertification": "MK", "creditUnit": "Point",
+                                       "numberOfCredits": 1},
+                    "CreditID": "ccid:lms:aardvark-1"}]}},
+            "XtensibleInfo": {"LearnerRecordAction": action}}]}}}  # fmt: skip
+
+
 def same_answer(a_response, missing_response, a_value, missing_value, what):
     """B's answer about A's object is the answer about a missing one (the names B sent
     aside): nothing tells B that A's object exists."""
@@ -456,6 +477,14 @@ def test_api_endpoint_with_another_providers_key(world, name):
                 missing = api_send(method, api_url(name, world, missing=True), key)
                 assert response.status_code in (404, 405), what
                 same_answer(response, missing, a.pars_id, MISSING["activity_id"], what)
+            elif kind == "learner":
+                # The same physician may be B's learner too: B sees (or deletes) B's own
+                # records of that learner, never A's (checked above and by state_of_a).
+                assert response.status_code in (200, 204, 404, 405), what
+                if response.status_code == 200:
+                    reports = response.json()["ACCMELearnerReports"]["ActivityReports"]
+                    ids = {r["XtensibleInfo"]["RecordID"] for r in reports["ActivityReport"]}
+                    assert record.pk not in ids, what
             elif kind == "board":
                 assert response.status_code in (401, 405), what  # the board's token only
             elif kind in ("list", "public") and method == "get":
@@ -477,11 +506,31 @@ def test_api_endpoint_with_another_providers_key(world, name):
             response = api_send("post", url, key, xml_naming(world, "0001234", a.pars_id),
                                 content_type="application/xml")  # fmt: skip
             assert response.status_code == 400
+        if kind == "document":
+            for action in ("add", "delete"):
+                response = api_send(
+                    "post", url, key, document_naming(world, "0005678", a.pars_id, action)
+                )
+                missing = api_send(
+                    "post",
+                    url,
+                    key,
+                    document_naming(world, "0005678", MISSING["activity_id"], action),
+                )
+                same_answer(response, missing, a.pars_id, MISSING["activity_id"], name)
+                assert response.status_code == 400, what  # not B's activity: nothing stored
+            # A's own provider ID in the document is refused as not B's.
+            response = api_send("post", url, key, document_naming(world, "0001234", a.pars_id))
+            assert response.status_code == 400
         if kind == "list":
             queries = [{}, {"activityId": a.pars_id}, {"boardId": record.learner_id},
                        {"creditId": "ccid:lms:aardvark-1"},
                        {"activityId": a.pars_id, "boardId": record.learner_id, "birth": "07-14",
-                        "completionDate": record.completion_date.isoformat()}]  # fmt: skip
+                        "completionDate": record.completion_date.isoformat()},
+                       {"CreditId": "ccid:lms:aardvark-1"},
+                       {"moduleID": a.pars_id, "UniqueID": record.learner_id,
+                        "BirthDate": "07-14",
+                        "CompletionDate": record.completion_date.isoformat()}]  # fmt: skip
             for query in queries:
                 response = api_send("get", url, key, query)
                 assert response.status_code in (200, 400, 404), (url, query)

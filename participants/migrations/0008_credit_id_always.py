@@ -33,6 +33,7 @@ class Migration(migrations.Migration):
             model_name="completion",
             name="credit_id",
             field=models.CharField(
+                blank=True,
                 default=participants.models.mint_credit_id,
                 help_text="The provider's ID for the record (ccid:<system>:<id>), or one the "
                 "portal minted (ccid:pars:…) when none was sent; re-sending it is idempotent.",

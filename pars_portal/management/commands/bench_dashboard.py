@@ -13,6 +13,7 @@ a page that reads no records (the upload help page), with each page's p95 as a r
 """
 
 import datetime as dt
+import itertools
 import os
 import random
 import sys
@@ -187,7 +188,7 @@ def generate(total: int, provider_count: int, seed: int = 2015):
         "birth_month", "birth_day", "completion_date", "credit_type_id", "moc_points",
         "learner_permission", "channel", "status", "status_reason", "status_changed_at",
         "warning", "created_by_id", "created_at", "transmitted_in_id", "transmitted_at",
-        "board_confirmed_at", "is_sandbox",
+        "board_confirmed_at", "is_sandbox", "credit_id",
     ]  # fmt: skip
     sql = (  # table and column names from our own model
         f"INSERT INTO {Completion._meta.db_table} ({', '.join(columns)}) "  # noqa: S608
@@ -195,6 +196,7 @@ def generate(total: int, provider_count: int, seed: int = 2015):
     )
     queued = 0  # board rejections that go to the reviewers' queue
     rows = []
+    serial = itertools.count(1)  # credit IDs
 
     def flush():
         with transaction.atomic(), connection.cursor() as cursor:
@@ -244,7 +246,7 @@ def generate(total: int, provider_count: int, seed: int = 2015):
                 rng.choice(LAST_NAMES), 1 + n % 12, 1 + n % 28, completed,
                 credit_types[n % len(credit_types)].pk, 10, True, rng.choice(CHANNELS), status,
                 reason, changed, "", editor.pk, created, batch.pk if sent else None, sent_at,
-                confirmed, sandbox,
+                confirmed, sandbox, f"ccid:bench:{next(serial)}",
             ))  # fmt: skip
             if status == "rejected" and sent and not sandbox and rng.random() < 0.5:
                 queued += 1
