@@ -251,6 +251,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The draft's module status ("Completed") is not a record's status: name it apart.
+    "ENUM_NAME_OVERRIDES": {"ModuleStatusEnum": ["Completed"]},
     # No call to the public validator service: the docs page talks only to this portal.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "PREPROCESSING_HOOKS": ["participants.board_api.provider_endpoints"],

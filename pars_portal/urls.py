@@ -19,6 +19,7 @@ def _api(view):
 board_answers = path("board/answers", _api(board_api.BoardAnswers), name="api_board_answers")
 api_patterns = [
     path("learner-reports", _api(api.LearnerReportsView), name="api_learner_reports"),
+    path("learner-reports/xml", _api(api.LearnerReportsXmlView), name="api_learner_reports_xml"),
     path("completions", _api(api.CompletionList), name="api_completions"),
     path("completions/status", _api(api.StatusQuery), name="api_status"),
     path("completions/<int:pk>", _api(api.CompletionDetail), name="api_completion"),

@@ -415,19 +415,18 @@ class LearnerReportsView(APIView):
         operation_id="submit_learner_reports",
         summary="Submit learner reports (the portal's JSON, ACCME's JSON, or XML)",
         description=(
-            "Up to 10,000 records per request: the portal's JSON (below), ACCME's learner "
-            'report document (`{"ACCMELearnerReports": …}`, drafts v0.4/v0.5), or the XML '
-            "learner report (`Content-Type: application/xml`). One result per record, in "
+            "Up to 10,000 records per request: the portal's JSON (below), or ACCME's "
+            'learner report document (`{"ACCMELearnerReports": …}`, drafts v0.4/v0.5; '
+            "documented under POST /learner-activities). The XML learner report goes to "
+            "POST /learner-reports/xml (this path reads it too). One result per record, in "
             "order: `created`, `already_reported` (an idempotent retry: same credit ID or "
             "same learner, activity, credit type and date), `deleted`, or `error` with the "
             "field and reason; the valid records are stored. A body that cannot be read gets "
             "400 and nothing is saved."
         ),
-        request={
-            "application/json": LearnerReportsSerializer,
-            # The XML document as the body, bytes as they are (a string of format binary).
-            "application/xml": OpenApiTypes.BINARY,
-        },
+        # One content type per documented operation: clients generated from the schema
+        # (openapi-python-client 0.29) break on a required body offered in several types.
+        request={"application/json": LearnerReportsSerializer},
         responses={200: SubmitResponseSerializer, **error_responses(*WITH_BODY, *AUTHENTICATED)},
     )
     def post(self, request):
@@ -457,6 +456,25 @@ class LearnerReportsView(APIView):
                 ],
             }
         )
+
+
+class LearnerReportsXmlView(LearnerReportsView):
+    parser_classes = [XMLBodyParser, TextXMLBodyParser]
+
+    @extend_schema(
+        operation_id="submit_learner_reports_xml",
+        summary="Submit an XML learner report",
+        description=(
+            "The XML learner report (pars-spec §8.1; the sample under Uploads → Templates), "
+            "as the body with `Content-Type: application/xml`: the same reader as file "
+            "uploads, then the same answer as POST /learner-reports, one result per "
+            "CreditCertificate. Error fields are named by the XML's elements."
+        ),
+        request={"application/xml": OpenApiTypes.BINARY},
+        responses={200: SubmitResponseSerializer, **error_responses(*WITH_BODY, *AUTHENTICATED)},
+    )
+    def post(self, request):
+        return super().post(request)
 
 
 class Pagination(PageNumberPagination):

@@ -49,6 +49,7 @@ from .parsers import read_birth_date, read_date, read_padded_id
 # StatusReason, Warning, Outcome); `Status` stays the draft's `Completed`.
 
 ACCME_DOCUMENT = {"$ref": "#/components/schemas/AccmeLearnerReports"}
+ACCME_DOCUMENT_IN = {"$ref": "#/components/schemas/AccmeInLearnerReports"}
 LEARNER_NOT_FOUND = "No current record of learner {learner} ({board}) for this key."
 STATUS_NOT_FOUND = "No current record matches."
 STATUS_PARAMETERS_MISSING = (
@@ -110,7 +111,7 @@ class LearnerActivities(APIView):
             "(created, already_reported, deleted) in XtensibleInfo. Sending it again is "
             "safe: every report comes back already_reported."
         ),
-        request={"application/json": ACCME_DOCUMENT},
+        request={"application/json": ACCME_DOCUMENT_IN},
         responses={
             201: OpenApiResponse(ACCME_DOCUMENT, description="Saved (or already saved)."),
             **error_responses(*WITH_BODY, *AUTHENTICATED),
@@ -317,17 +318,67 @@ def learner_report_schema() -> dict:
     return json.loads(SCHEMA_FILE.read_text())
 
 
-def _accme_components() -> dict:
-    """The learner report schema as OpenAPI components (its $defs, renamed)."""
-    schema = learner_report_schema()
-    prefix = f'"#/components/schemas/{ACCME_COMPONENT_PREFIX}'
-    text = json.dumps(schema).replace('"#/$defs/', prefix)
+def _as_components(schema: dict, prefix: str) -> dict:
+    """A JSON Schema with $defs as OpenAPI components (its $defs renamed with `prefix`)."""
+    text = json.dumps(schema).replace('"#/$defs/', f'"#/components/schemas/{prefix}')
     schema = json.loads(text)
-    components = {ACCME_COMPONENT_PREFIX + k: v for k, v in schema.pop("$defs").items()}
-    for meta in ("$schema", "$id"):
+    components = {prefix + k: v for k, v in schema.pop("$defs").items()}
+    for meta in ("$schema", "$id", "title"):  # generated clients name classes by title
         schema.pop(meta, None)
-    components[ACCME_COMPONENT_PREFIX + "LearnerReports"] = schema
+    components[prefix + "LearnerReports"] = schema
     return components
+
+
+# What the portal writes ties what clients may send only loosely (pars-spec §9: "be strict
+# in what you send, liberal in what you accept"): the request is documented as read.
+_ANSWERED_ONLY = ("RecordID", "RecordStatus", "StatusReason", "Warning", "Outcome")
+
+
+def reading_schema() -> dict:
+    """The learner report as the portal reads it: no credit ID or birth date required (a
+    missing birth date is a per-record error), dates and IDs in the forms §8.4 reads, and
+    UniqueID as one object or a list of them (the drafts disagree)."""
+    schema = json.loads(json.dumps(learner_report_schema()))
+    defs = schema["$defs"]
+    member = defs["Member"]
+    member["required"] = ["Name"]
+    personal = member["properties"]["PersonalInfo"]
+    personal.pop("required")
+    birth = personal["properties"]["BirthDate"]
+    birth.pop("pattern")
+    birth["description"] = "YYYY-MM-DD (the year is ignored), --MM-DD or MM-DD."
+    module = defs["Module"]["properties"]
+    module["CompletedDateTime"].pop("pattern")
+    module["CompletedDateTime"]["description"] = "YYYY-MM-DD, with an optional T-time (ignored)."
+    module["ModuleName"]["properties"]["moduleID"].pop("pattern")
+    defs["Activity"]["properties"]["ProviderOrganization"].pop("pattern")
+    certificate = defs["CreditCertificate"]
+    certificate["required"] = ["UniqueID", "CreditReceived"]
+    certificate["properties"]["CreditID"]["description"] = (
+        "Optional; when sent it must have the form ccid:<your system>:<your ID>. Without it, "
+        "the portal mints one (ccid:pars:…) and answers it."
+    )
+    one = certificate["properties"]["UniqueID"]
+    defs["UniqueID"] = one
+    either = {"oneOf": [{"$ref": "#/$defs/UniqueID"},
+                        {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/UniqueID"}}],
+              "description": "The learner's IDs: the one whose domain is a board (ABIM) is "
+              "used; an NPI or a state licence beside it is ignored."}  # fmt: skip
+    certificate["properties"]["UniqueID"] = either
+    member["properties"]["UniqueID"] = either
+    info = defs["XtensibleInfo"]["properties"]
+    for name in _ANSWERED_ONLY:
+        info.pop(name)
+    return schema
+
+
+def _accme_components() -> dict:
+    """The learner report twice: as the portal writes it (Accme…, in answers) and as it reads
+    it (AccmeIn…, in requests)."""
+    return {
+        **_as_components(learner_report_schema(), ACCME_COMPONENT_PREFIX),
+        **_as_components(reading_schema(), ACCME_COMPONENT_PREFIX + "In"),
+    }
 
 
 def learner_report_components(result, generator, request, public):

@@ -196,12 +196,12 @@ def ok(response, *codes):
     return response
 
 
-def api_post(w, body, content_type="application/json"):
+def api_post(w, body, content_type="application/json", path="/api/v1/learner-reports"):
     client = w.client_of(w.editor)
     client.logout()  # the API knows keys, not sessions
     body = json.dumps(body) if isinstance(body, dict | list) else body
     response = client.post(
-        "/api/v1/learner-reports", body, content_type=content_type,
+        path, body, content_type=content_type,
         HTTP_AUTHORIZATION=f"Bearer {w.key}",
     )  # fmt: skip
     return ok(response, 200)
@@ -414,6 +414,14 @@ def api_json(w):
 def api_xml(w):
     w.trail.mark()
     reply = api_post(w, learner_report(activity_report(w.activity, OMAR)), "application/xml")
+    assert reply.json()["totals"]["created"] == 1, reply.json()
+    return [Expect(w.editor, Channel.API, "new → accepted")]
+
+
+def api_xml_path(w):
+    w.trail.mark()
+    reply = api_post(w, learner_report(activity_report(w.activity, OMAR)), "application/xml",
+                     path="/api/v1/learner-reports/xml")  # fmt: skip
     assert reply.json()["totals"]["created"] == 1, reply.json()
     return [Expect(w.editor, Channel.API, "new → accepted")]
 
@@ -794,6 +802,7 @@ WRITE_PATHS: dict[str, Callable] = {
     "reviewer queue: simulated board answers": review_simulate_board,
     "api: learner reports (JSON)": api_json,
     "api: learner reports (XML)": api_xml,
+    "api: learner reports/xml": api_xml_path,
     "api: learner reports, action delete": api_json_delete_action,
     "api: DELETE a completion": api_delete,
     "api: learner activities (ACCME's JSON)": api_accme_save,
@@ -886,6 +895,7 @@ API_WRITES = {
         "api: learner reports, action delete",
     ],
     ("api_completion", "delete"): ["api: DELETE a completion"],
+    ("api_learner_reports_xml", "post"): ["api: learner reports/xml"],
     ("api_learner_activities", "post"): ["api: learner activities (ACCME's JSON)"],
     ("api_learner_activity", "delete"): ["api: DELETE learner activities"],
     ("api_board_answers", "post"): ["api: board answers"],

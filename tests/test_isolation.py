@@ -94,7 +94,8 @@ PORTAL = {
 # Web services, with B's API keys: "object" endpoints name one of A's records or activities,
 # "list" endpoints answer with B's rows only, the rest as noted.
 API = {
-    "api_learner_reports": "submit", "api_completions": "list", "api_status": "list",
+    "api_learner_reports": "submit", "api_learner_reports_xml": "submit",
+    "api_completions": "list", "api_status": "list",
     "api_completion": "object", "api_learner_match": "roster", "api_activities": "list",
     "api_activity": "object", "api_board_answers": "board", "api_schema": "public",
     "api_docs": "public", "api_board_schema": "public",
