@@ -28,6 +28,7 @@ from rest_framework.views import APIView
 
 from activities.deadlines import deadline_table
 from activities.models import Activity, Board, Channel, MocRegistration
+from activities.validators import CREDIT_ID_MAX
 from pars_portal.access import api_scope
 
 from . import services
@@ -84,6 +85,13 @@ class NumberValue(serializers.CharField):
     default_error_messages = {"invalid": "Not a valid number."}
 
 
+@extend_schema_field(
+    {"type": "string", "pattern": "^ccid:[^:]+:[^:]+$", "maxLength": CREDIT_ID_MAX}
+)
+class CreditIdValue(serializers.CharField):
+    """Documented with the drafts' form; a credit ID of another form is a record error."""
+
+
 @extend_schema_field(OpenApiTypes.DATE)
 class DateValue(serializers.CharField):
     """Documented as a date (YYYY-MM-DD); MM/DD/YYYY is read too."""
@@ -123,6 +131,7 @@ class CreditSerializer(StrictSerializer):
     points = _value(NumberValue, help_text="MOC points, a multiple of 0.25")
     cmeCredits = _value(NumberValue, required=False, help_text="AMA PRA Category 1 credits")
     creditId = _value(
+        CreditIdValue,
         required=False,
         help_text="Your idempotency key: ccid:<your system>:<your ID>, e.g. ccid:mylms:42. "
         "Without one, the portal mints one (ccid:pars:…), returned with the record.",

@@ -413,6 +413,7 @@ def api_help(request):
     """The API page: the provider's keys (created, last used, revoked) and curl examples."""
     providers = visible_providers(request.user, write=True)
     keys = scope(ApiKey.objects.all(), request.user).select_related("provider", "created_by")
+    first_provider = providers.order_by("name").first()
     return render(
         request,
         "participants/api_help.html",
@@ -420,6 +421,9 @@ def api_help(request):
             "keys": keys,
             "form": ApiKeyForm(providers=providers) if providers.exists() else None,
             "base_url": request.build_absolute_uri("/api/v1/"),
+            "example_date": timezone.localdate().isoformat(),
+            "example_provider": getattr(first_provider, "name", "Your provider"),
+            "example_provider_id": getattr(first_provider, "accme_id", "0001234"),
             "example_activity": scope(Activity.objects.all(), request.user)
             .filter(registrations__status="active")
             .values_list("pars_id", flat=True)
