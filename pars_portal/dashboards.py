@@ -10,6 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.db.models import Count, F, Func, IntegerField, Max, Min, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
@@ -27,6 +28,7 @@ from participants.models import (
     ApiKey,
     Completion,
     FollowUp,
+    RosterProbeFailure,
     TransmissionBatch,
     Upload,
     activity_has_records,
@@ -327,6 +329,28 @@ def provider_dashboard(providers: list[Provider], deadlines: list[Deadline], yea
     }
 
 
+NEAR_LIMIT = 0.8  # a provider with 80 % of its failed roster checks used is shown
+
+
+def providers_near_roster_limit(now) -> list[dict]:
+    """Providers whose failed roster checks in the window reach NEAR_LIMIT of the limit
+    (verification.RosterGuard): someone may be probing the roster, or a file is bad."""
+    limit = settings.ROSTER_FAILURE_LIMIT
+    since = now - dt.timedelta(hours=settings.ROSTER_FAILURE_WINDOW_HOURS)
+    rows = (
+        RosterProbeFailure.objects.filter(at__gte=since)
+        .values("provider", "provider__name", "provider__accme_id")
+        .annotate(n=Count("id"))
+        .filter(n__gte=max(1, int(limit * NEAR_LIMIT)))
+        .order_by("-n")[:TOP]
+    )
+    return [
+        {"name": r["provider__name"], "accme_id": r["provider__accme_id"], "count": r["n"],
+         "over": r["n"] >= limit}
+        for r in rows
+    ]  # fmt: skip
+
+
 def reviewer_dashboard(deadlines: list[Deadline], year):
     """The same figures across every provider, plus what reviewers follow up."""
     records = Completion.objects.filter(is_sandbox=False)
@@ -403,6 +427,11 @@ def reviewer_dashboard(deadlines: list[Deadline], year):
     awaiting = records.filter(awaiting_board()).aggregate(
         n=Count("id"), oldest=Min("transmitted_at")
     )
+    roster_limit = {
+        "limit": settings.ROSTER_FAILURE_LIMIT,
+        "hours": settings.ROSTER_FAILURE_WINDOW_HOURS,
+        "providers": providers_near_roster_limit(now),
+    }
     return {
         "figures": figures,
         "by_rejected": by_rejected,
@@ -418,6 +447,7 @@ def reviewer_dashboard(deadlines: list[Deadline], year):
         "batch_columns": [label for label, _, _ in columns.values()],
         "deadlines": upcoming_deadlines(deadlines, records, Activity.objects.all(), {}),
         "year_late_since": late_since(year, deadlines),
+        "roster_limit": roster_limit,
     }
 
 

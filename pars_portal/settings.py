@@ -219,6 +219,11 @@ UPLOAD_MAX_MB = envint("UPLOAD_MAX_MB", 50)
 # A check or save with no progress for this long may be retried (its worker died).
 UPLOAD_STALE_MINUTES = envint("UPLOAD_STALE_MINUTES", 10)
 
+# Failed roster checks (ID not found, birth date does not match) per provider and window,
+# across every channel: past the limit, records are held unchecked (verification.RosterGuard).
+ROSTER_FAILURE_LIMIT = envint("ROSTER_FAILURE_LIMIT", 1000)
+ROSTER_FAILURE_WINDOW_HOURS = envint("ROSTER_FAILURE_WINDOW_HOURS", 24)
+
 # Web services (/api/v1/): per-provider API keys, per-key throttling.
 API_MAX_RECORDS = envint("API_MAX_RECORDS", 10_000)
 # A 10,000-record XML learner report is about 8 MB.

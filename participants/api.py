@@ -57,7 +57,7 @@ from .parsers import (
     row_from_values,
 )
 from .tasks import send_rejection_digests
-from .verification import Candidate, Outcome, get_verifier
+from .verification import Candidate, Outcome, RosterGuard, get_verifier
 
 TOO_MANY_RECORDS = "A request may carry at most {limit} records; this one has {count}."
 NO_RECORDS = "The request contains no records."
@@ -392,7 +392,20 @@ def check_record_count(rows):
         raise exceptions.ParseError(TOO_MANY_RECORDS.format(limit=limit, count=len(rows)))
 
 
+def refuse_when_roster_limit_reached(key):
+    """Past its provider's limit of failed roster checks, a key's request is refused whole:
+    429 with Retry-After (sandbox keys check a sandbox roster and have no limit)."""
+    if key.is_sandbox:
+        return None
+    guard = RosterGuard(key.provider_id)
+    if guard.exhausted:
+        wait = max(1, int((guard.frees_up_at() - guard.now).total_seconds()))
+        raise exceptions.Throttled(wait=wait, detail=guard.refusal())
+    return guard
+
+
 def submit_rows(key, rows, **kwargs):
+    refuse_when_roster_limit_reached(key)
     result = intake_submit(
         provider=key.provider,
         rows=rows,
@@ -702,19 +715,19 @@ class LearnerMatch(APIView):
         board = Board.objects.filter(code=values["board"].upper()).first()
         if board is None:
             raise exceptions.ParseError(f"Unknown board {values['board']!r}.")
-        verdict = get_verifier().verify(
-            [
-                Candidate(
-                    board_id=board.pk,
-                    board_code=board.code,
-                    learner_id=values["boardId"].strip(),
-                    first_name=values["firstName"],
-                    last_name=values["lastName"],
-                    birth_month=values["birthMonth"],
-                    birth_day=values["birthDay"],
-                )
-            ]
-        )[0]
+        guard = refuse_when_roster_limit_reached(request.auth)
+        candidate = Candidate(
+            board_id=board.pk,
+            board_code=board.code,
+            learner_id=values["boardId"].strip(),
+            first_name=values["firstName"],
+            last_name=values["lastName"],
+            birth_month=values["birthMonth"],
+            birth_day=values["birthDay"],
+        )
+        verdict = get_verifier(sandbox=request.auth.is_sandbox).verify([candidate])[0]
+        if guard is not None and not guard.screen([candidate], [verdict])[0]:
+            raise exceptions.Throttled(detail=guard.refusal())
         result = MATCH_RESULTS[verdict.outcome]
         if verdict.outcome == Outcome.MATCH and verdict.warning:
             result = "name_differs"

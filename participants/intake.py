@@ -28,7 +28,14 @@ from activities.validators import credit_id_problem
 
 from .models import Completion, CompletionEvent, mint_credit_id
 from .validation import completion_errors, fmt_date
-from .verification import Candidate, Outcome, get_verifier, same_name
+from .verification import (
+    ROSTER_CHECK_HELD,
+    Candidate,
+    Outcome,
+    RosterGuard,
+    get_verifier,
+    same_name,
+)
 
 ACTIVITY_UNKNOWN = "Activity {ref} is not one of your provider's activities."
 ACTIVITY_REQUIRED = "The PARS activity ID is required."
@@ -190,6 +197,7 @@ class _Batch:
         # same key is their correction and links to them (carried across batches).
         self.deleted_by_key: dict[tuple, _Existing] = deleted_by_key
         self.after_write = after_write
+        self.held = False  # records kept unchecked: the provider's roster-check limit
 
     # -- loading (a fixed number of queries, whatever the batch size) --
 
@@ -508,11 +516,21 @@ class _Batch:
             )
             for n in self.new
         ]
-        for item, verdict in zip(self.new, get_verifier().verify(candidates), strict=True):
-            status, reason = status_after(verdict, item.board_code)
-            item.values.update(status=status, status_reason=reason, warning=verdict.warning)
+        verdicts = get_verifier(sandbox=self.sandbox).verify(candidates)
+        # Sandbox records are checked against the sandbox roster, which tells nothing real.
+        told = [True] * len(verdicts)
+        if not self.sandbox:
+            told = RosterGuard(self.provider.pk).screen(candidates, verdicts)
+        for item, verdict, tell in zip(self.new, verdicts, told, strict=True):
+            if tell:
+                status, reason = status_after(verdict, item.board_code)
+                warning = verdict.warning
+            else:
+                status, reason, warning = Completion.Status.SUBMITTED, ROSTER_CHECK_HELD, ""
+                self.held = True
+            item.values.update(status=status, status_reason=reason, warning=warning)
             item.outcome.status, item.outcome.reason = status, reason
-            item.outcome.warning = verdict.warning
+            item.outcome.warning = warning
 
     # -- writing (one transaction) --
 
@@ -555,6 +573,8 @@ class _Batch:
                 updates = [Completion(pk=e.id, status_reason=r) for e, r in reasons]
                 Completion.objects.bulk_update(updates, ["status_reason"])
             _insert_returning_ids(CompletionEvent, events, returning=False)
+            if self.held:
+                transaction.on_commit(_check_held_records_later)
             if self.after_write:
                 # In the same transaction: progress saved with the batch, or neither.
                 self.after_write(self.outcomes)
@@ -638,6 +658,17 @@ def _converter(field, connection):
             v, field.max_digits, field.decimal_places
         )
     return None
+
+
+def _check_held_records_later():
+    """Held records are checked again once the provider's window frees up (verify_pending,
+    also a scheduled command)."""
+    from .tasks import verify_pending  # tasks → services → intake: imported when needed
+
+    backend = verify_pending.get_backend()
+    if backend.supports_defer:
+        later = timezone.now() + dt.timedelta(hours=settings.ROSTER_FAILURE_WINDOW_HOURS)
+        verify_pending.using(run_after=later).enqueue()
 
 
 class _Conflict(Exception):

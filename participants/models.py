@@ -575,3 +575,23 @@ class ContactLog(models.Model):
 
     def __str__(self):
         return f"{self.get_method_display()} on {self.contacted_on:%m/%d/%Y}"
+
+
+class RosterProbeFailure(models.Model):
+    """A failed roster check (ID not found, birth date mismatch) of one provider: one row per
+    distinct (board, board ID, birth month and day) the provider sent, stamped with the last
+    time. Counted over a window to limit what anyone can learn of the roster
+    (verification.RosterGuard); the board ID and birthday are kept only as a hash."""
+
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="+")
+    probe = models.CharField(max_length=64, help_text="SHA-256 of board, ID and birthday")
+    at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "probe"], name="roster_probe_unique")
+        ]
+        indexes = [models.Index(fields=["provider", "at"], name="roster_probe_recent")]
+
+    def __str__(self):
+        return f"{self.provider_id}: {self.probe[:8]} at {self.at:%Y-%m-%d %H:%M}"

@@ -384,20 +384,24 @@ def upload_issue_phase(upload: Upload) -> str:
 
 
 def completions_verify_pending(*, limit: int = 10_000) -> dict[str, int]:
-    """Verify again the records left `submitted` because the board could not answer, and
-    record each status change. Records the board still cannot answer stay as they are."""
+    """Verify again the records left `submitted` because the board could not answer, or
+    held because their provider reached its limit of failed roster checks (which still
+    holds here), and record each status change. Records still unanswered stay as they are."""
     from .intake import VERIFICATION_PENDING, status_after
-    from .verification import Candidate, get_verifier
+    from .verification import ROSTER_CHECK_HELD, Candidate, RosterGuard, get_verifier
 
+    waiting = [VERIFICATION_PENDING, ROSTER_CHECK_HELD]
     pending = list(
-        Completion.objects.filter(
-            status=Completion.Status.SUBMITTED, status_reason=VERIFICATION_PENDING
-        )
+        Completion.objects.filter(status=Completion.Status.SUBMITTED, status_reason__in=waiting)
         .select_related("board")
         .order_by("id")[:limit]
     )
-    verdicts = get_verifier().verify(
-        [
+    groups: dict[tuple, list] = {}
+    for completion in pending:
+        groups.setdefault((completion.provider_id, completion.is_sandbox), []).append(completion)
+    verdicts, told = {}, {}
+    for (provider_id, sandbox), records in groups.items():
+        candidates = [
             Candidate(
                 board_id=c.board_id,
                 board_code=c.board.code,
@@ -407,21 +411,27 @@ def completions_verify_pending(*, limit: int = 10_000) -> dict[str, int]:
                 birth_month=c.birth_month,
                 birth_day=c.birth_day,
             )  # fmt: skip
-            for c in pending
+            for c in records
         ]
-    )
+        answers = get_verifier(sandbox=sandbox).verify(candidates)
+        tell = [True] * len(answers)
+        if not sandbox:
+            tell = RosterGuard(provider_id).screen(candidates, answers)
+        for record, answer, shown in zip(records, answers, tell, strict=True):
+            verdicts[record.pk], told[record.pk] = answer, shown
     counts = {"checked": len(pending), "still_pending": 0}
     now = timezone.now()
     events = []
     with transaction.atomic():
-        for completion, verdict in zip(pending, verdicts, strict=True):
+        for completion in pending:
+            verdict = verdicts[completion.pk]
             status, reason = status_after(verdict, completion.board.code)
-            if reason == VERIFICATION_PENDING:
+            if reason == VERIFICATION_PENDING or not told[completion.pk]:
                 counts["still_pending"] += 1
                 continue
             changed = Completion.objects.filter(
                 pk=completion.pk, status=Completion.Status.SUBMITTED,
-                status_reason=VERIFICATION_PENDING,
+                status_reason=completion.status_reason,
             ).update(status=status, status_reason=reason, warning=verdict.warning,
                      status_changed_at=now)  # fmt: skip
             if changed:  # not changed meanwhile by someone else

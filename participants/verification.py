@@ -5,7 +5,9 @@ compares with the local roster table; a remote board endpoint can replace it by
 implementing `verify()` with the same contract.
 """
 
+import datetime as dt
 import enum
+import hashlib
 import json
 import logging
 import time
@@ -15,13 +17,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from .models import RosterEntry
+from .models import RosterEntry, RosterProbeFailure
 
 ID_NOT_FOUND = "{board} ID not found"
 BIRTH_DATE_MISMATCH = "birth date does not match"
-NAME_DIFFERS = "Name differs from the {board} roster ({first} {last})"
+# Says only that the name differs: the roster's spelling is the board's data, not the
+# provider's (an answer must never show roster data the provider did not send).
+NAME_DIFFERS = "Name differs from the {board} roster"
 logger = logging.getLogger(__name__)
 
 
@@ -83,7 +88,7 @@ class RosterVerifier:
                 continue
             warning = ""
             if not (same_name(first, c.first_name) and same_name(last, c.last_name)):
-                warning = NAME_DIFFERS.format(board=c.board_code, first=first, last=last)
+                warning = NAME_DIFFERS.format(board=c.board_code)
             verdicts.append(Verdict(Outcome.MATCH, warning=warning))
         return verdicts
 
@@ -148,8 +153,7 @@ class HttpBoardVerifier:
                         and same_name(last, candidate.last_name)
                     )
                 ):
-                    warning = NAME_DIFFERS.format(board=candidate.board_code, first=first,
-                                                  last=last)  # fmt: skip
+                    warning = NAME_DIFFERS.format(board=candidate.board_code)
                 verdicts.append(Verdict(outcome, warning=warning))
         return verdicts
 
@@ -192,5 +196,122 @@ class HttpBoardVerifier:
         return results
 
 
-def get_verifier():
+# --- The sandbox roster ---------------------------------------------------------------------
+#
+# Sandbox API keys are checked against these test learners, never the board's roster (like
+# PARS's test site); the API page publishes them.
+SANDBOX_ROSTER = [
+    # (board, board ID, first name, last name, birth month, birth day)
+    ("ABIM", "123456", "Jane", "Smith", 7, 14),
+    ("ABIM", "234567", "Omar", "Haddad", 2, 29),
+    ("ABIM", "900001", "Ana", "Alvarez", 1, 15),
+    ("ABIM", "900002", "Ben", "Okafor", 3, 31),
+    ("ABIM", "900003", "Chen", "Li", 5, 5),
+    ("ABIM", "900004", "Dana", "Novak", 8, 22),
+    ("ABIM", "900005", "Emil", "Roth", 10, 1),
+    ("ABIM", "900006", "Farah", "Siddiqui", 12, 31),
+]
+
+
+class SandboxVerifier:
+    """The same rules as RosterVerifier, against SANDBOX_ROSTER."""
+
+    def verify(self, candidates: Sequence[Candidate]) -> list[Verdict]:
+        roster = {(board, learner): (first, last, month, day)
+                  for board, learner, first, last, month, day in SANDBOX_ROSTER}  # fmt: skip
+        verdicts = []
+        for c in candidates:
+            entry = roster.get((c.board_code, c.learner_id))
+            if entry is None:
+                verdicts.append(Verdict(Outcome.NOT_FOUND, ID_NOT_FOUND.format(board=c.board_code)))
+            elif entry[2:] != (c.birth_month, c.birth_day):
+                verdicts.append(Verdict(Outcome.BIRTH_MISMATCH, BIRTH_DATE_MISMATCH))
+            elif not (same_name(entry[0], c.first_name) and same_name(entry[1], c.last_name)):
+                verdicts.append(
+                    Verdict(Outcome.MATCH, warning=NAME_DIFFERS.format(board=c.board_code))
+                )
+            else:
+                verdicts.append(Verdict(Outcome.MATCH))
+        return verdicts
+
+
+def get_verifier(*, sandbox: bool = False):
+    """The configured verifier; for sandbox keys, the sandbox roster."""
+    if sandbox:
+        return SandboxVerifier()
     return import_string(settings.BOARD_VERIFIER)()
+
+
+# --- Failed roster checks, limited per provider -----------------------------------------------
+#
+# Each "ID not found" or "birth date does not match" tells whoever sent the record something
+# about the board's roster. RosterGuard counts each provider's distinct failed checks (board,
+# ID and birthday; the same record sent again counts once) over a window, across every
+# channel and previews, and once the limit is reached tells nothing more: later records are
+# kept "held" (not checked) until the window frees up, then checked (verify_pending).
+
+ROSTER_CHECK_HELD = (
+    "Roster check held: your provider reached its limit of failed roster checks; the record "
+    "is checked automatically when the limit frees up"
+)
+ROSTER_LIMIT_REACHED = (
+    "Your provider reached the limit of {limit} failed roster checks (ID not found, birth "
+    "date does not match) in {hours} hours. Nothing of this request was checked or stored; "
+    "send it again after {when}."
+)
+FAILED = (Outcome.NOT_FOUND, Outcome.BIRTH_MISMATCH)
+
+
+def probe_hash(candidate: Candidate) -> str:
+    text = f"{candidate.board_id}:{candidate.learner_id}:{candidate.birth_month}:"
+    return hashlib.sha256(f"{text}{candidate.birth_day}".encode()).hexdigest()
+
+
+class RosterGuard:
+    def __init__(self, provider_id: int, *, now: dt.datetime | None = None):
+        self.provider_id = provider_id
+        self.limit = settings.ROSTER_FAILURE_LIMIT
+        self.hours = settings.ROSTER_FAILURE_WINDOW_HOURS
+        self.now = now or timezone.now()
+        self.since = self.now - dt.timedelta(hours=self.hours)
+        self.recent = RosterProbeFailure.objects.filter(provider_id=provider_id, at__gte=self.since)
+        self.used = self.recent.count()
+
+    @property
+    def exhausted(self) -> bool:
+        return self.used >= self.limit
+
+    def frees_up_at(self) -> dt.datetime:
+        """When the oldest failure in the window leaves it."""
+        oldest = self.recent.order_by("at").values_list("at", flat=True).first()
+        return (oldest or self.now) + dt.timedelta(hours=self.hours)
+
+    def refusal(self) -> str:
+        when = timezone.localtime(self.frees_up_at()).strftime("%m/%d/%Y %H:%M %Z")
+        return ROSTER_LIMIT_REACHED.format(limit=self.limit, hours=self.hours, when=when)
+
+    def screen(self, candidates: Sequence[Candidate], verdicts: Sequence[Verdict]) -> list[bool]:
+        """Which verdicts may be told, in order. Once the limit is reached nothing more is
+        told: a verdict after it, a match included, would still tell something."""
+        failed = {probe_hash(c) for c, v in zip(candidates, verdicts, strict=True)
+                  if v.outcome in FAILED}  # fmt: skip
+        known = set(self.recent.filter(probe__in=failed).values_list("probe", flat=True))
+        told, new = [], {}
+        for candidate, verdict in zip(candidates, verdicts, strict=True):
+            if self.exhausted:
+                told.append(False)
+                continue
+            if verdict.outcome in FAILED:
+                probe = probe_hash(candidate)
+                if probe not in known and probe not in new:
+                    new[probe] = RosterProbeFailure(
+                        provider_id=self.provider_id, probe=probe, at=self.now
+                    )
+                    self.used += 1
+            told.append(True)
+        if new:
+            RosterProbeFailure.objects.bulk_create(
+                new.values(), update_conflicts=True, unique_fields=["provider", "probe"],
+                update_fields=["at"],
+            )  # fmt: skip
+        return told

@@ -37,6 +37,7 @@ from .forms import (
     UploadForm,
 )
 from .intake import Result
+from .verification import SANDBOX_ROSTER
 from .models import ApiKey, Completion, FollowUp, TransmissionBatch, Upload
 
 STATUS_BADGES = {
@@ -422,6 +423,10 @@ def api_help(request):
             "form": ApiKeyForm(providers=providers) if providers.exists() else None,
             "base_url": request.build_absolute_uri("/api/v1/"),
             "example_date": timezone.localdate().isoformat(),
+            "sandbox_roster": [
+                {"board": b, "board_id": i, "name": f"{f} {la}", "birth": f"{m:02d}/{d:02d}"}
+                for b, i, f, la, m, d in SANDBOX_ROSTER
+            ],
             "example_provider": getattr(first_provider, "name", "Your provider"),
             "example_provider_id": getattr(first_provider, "accme_id", "0001234"),
             "example_activity": scope(Activity.objects.all(), request.user)
