@@ -6,7 +6,12 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
 
-from .validators import validate_activity_id, validate_moc_points, validate_provider_id
+from .validators import (
+    validate_activity_id,
+    validate_moc_points,
+    validate_plain_text,
+    validate_provider_id,
+)
 
 MOC_FIRST_YEAR = 2014  # the first reporting year of ABIM MOC through PARS
 
@@ -35,7 +40,7 @@ class Provider(models.Model):
         validators=[validate_provider_id],
         help_text="7 digits; leading zeros count (0001234).",
     )
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, validators=[validate_plain_text])
     accreditation_type = models.CharField(
         max_length=10, choices=AccreditationType.choices, default=AccreditationType.ACCME
     )
@@ -73,7 +78,7 @@ class ProviderMembership(models.Model):
 
 
 class Board(models.Model):
-    code = models.CharField(max_length=10, unique=True)
+    code = models.CharField(max_length=10, unique=True, validators=[validate_plain_text])
     name = models.CharField(max_length=200)
     board_id_pattern = models.CharField(
         "board ID pattern",
@@ -100,8 +105,8 @@ class Board(models.Model):
 
 class CreditType(models.Model):
     board = models.ForeignKey(Board, on_delete=models.PROTECT, related_name="credit_types")
-    code = models.CharField(max_length=10)
-    label = models.CharField(max_length=100)
+    code = models.CharField(max_length=10, validators=[validate_plain_text])
+    label = models.CharField(max_length=100, validators=[validate_plain_text])
 
     class Meta:
         ordering = ["board__code", "code"]
@@ -138,9 +143,10 @@ class Activity(models.Model):
         help_text="9 digits, assigned by the portal.",
     )
     provider_activity_id = models.CharField(
-        "provider's activity ID", max_length=100, blank=True, default=""
-    )
-    title = models.CharField(max_length=300)
+        "provider's activity ID", max_length=100, blank=True, default="",
+        validators=[validate_plain_text],
+    )  # fmt: skip
+    title = models.CharField(max_length=300, validators=[validate_plain_text])
     activity_type = models.CharField("activity type", max_length=5, choices=Type.choices)
     start_date = models.DateField()
     end_date = models.DateField()

@@ -28,6 +28,45 @@ CREDIT_ID_INVALID = (
     "ccid:mylms:42): two colons, nothing empty between them; {value!r} does not."
 )
 
+# Characters XML 1.0 (every learner report) and XLSX cannot hold: C0 controls but tab and
+# line breaks, lone surrogates, U+FFFE and U+FFFF. One such character in one record would
+# stop every transmission and export that includes it.
+UNWRITABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# In names, titles and IDs also every other control character, bidirectional overrides and
+# isolates, and zero-width characters: they only hide what a value really says.
+HIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069"
+                    "\ufeff\ud800-\udfff\ufffe\uffff]")  # fmt: skip
+CHARACTER_INVALID = (
+    "{field} contains the character U+{code:04X}, which cannot be written to a learner "
+    "report or a spreadsheet; retype it."
+)
+CHARACTER_HIDDEN = "{field} contains the invisible character U+{code:04X}; retype it."
+
+
+def text_problem(value: str, field: str, *, plain: bool = True) -> str:
+    """'' when `value` can go into every file the portal writes, else the message. `plain`
+    (names, titles, IDs) also refuses control, bidirectional and zero-width characters;
+    otherwise (reasons, notes) only what XML and XLSX cannot hold."""
+    found = (HIDDEN if plain else UNWRITABLE).search(value or "")
+    if not found:
+        return ""
+    code = ord(found.group())
+    template = CHARACTER_INVALID if UNWRITABLE.match(found.group()) else CHARACTER_HIDDEN
+    return template.format(field=field, code=code)
+
+
+def validate_plain_text(value: str) -> None:
+    """Model field validator for names, titles and codes that reach exports."""
+    if problem := text_problem(value, "This text"):
+        raise ValidationError(problem, code="character")
+
+
+def writable(value: str) -> str:
+    """`value` with what XML and XLSX cannot hold replaced by U+FFFD (for text the portal
+    did not check itself, e.g. a board's answer, and for old data in exports)."""
+    return UNWRITABLE.sub("\ufffd", value) if isinstance(value, str) else value
+
+
 AMOUNT_TOO_LARGE = "{field} must be at most 9999.99."
 CME_CREDITS_INVALID = "CME credits must be 0 or more, with at most 2 decimals."
 MAX_AMOUNT = Decimal("9999.99")  # the columns hold 6 digits, 2 of them decimals

@@ -13,6 +13,7 @@ from decimal import Decimal
 from lxml import etree
 
 from activities.deadlines import deadline_table
+from activities.validators import writable
 
 from .parsers import (
     REPORT_COLUMNS,
@@ -55,7 +56,7 @@ def write_xlsx(stream, header: list, rows: Iterable[list], *, title="Records", s
     for row in rows:
         cells = []
         for value in row:
-            value = neutralize(value) if safe else value
+            value = writable(neutralize(value) if safe else value)
             cell = WriteOnlyCell(sheet, value=value)
             if isinstance(value, str):
                 cell.data_type = "s"  # text, never a formula
@@ -263,7 +264,26 @@ def record_data(c, *, action: str | None = None, extra: dict | None = None) -> d
 
 
 def record_report(c, *, action: str | None = None, extra: dict | None = None) -> etree._Element:
+    """Raises ValueError for text a learner report cannot hold (transmission sets such a
+    record aside; exports use `exported_report`)."""
     return report_element(record_data(c, action=action, extra=extra))
+
+
+def _writable_data(data):
+    if isinstance(data, dict):
+        return {key: _writable_data(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_writable_data(value) for value in data]
+    return writable(data)
+
+
+def exported_report(c) -> etree._Element:
+    """A record for an export: characters XML cannot hold (only in data from before the
+    portal refused them) are shown as U+FFFD, so an export never fails."""
+    try:
+        return record_report(c)
+    except ValueError:
+        return report_element(_writable_data(record_data(c)))
 
 
 def write_records(stream, file_format: str, completions) -> None:
@@ -274,7 +294,7 @@ def write_records(stream, file_format: str, completions) -> None:
     header = TEMPLATE_HEADERS + RECORD_EXTRA_HEADERS
     table = deadline_table()
     if file_format == "xml":
-        write_learner_report(stream, (record_report(c) for c in records))
+        write_learner_report(stream, (exported_report(c) for c in records))
     elif file_format == "xlsx":
         write_xlsx(stream, header, (record_cells(c, table) for c in records))
     else:

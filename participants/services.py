@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from activities.models import Board, Channel
+from activities.validators import text_problem
 
 from .intake import Result, intake_batches
 from .models import Completion, CompletionEvent, RosterEntry, Upload, UploadIssue
@@ -25,6 +26,8 @@ def completion_delete(*, completion: Completion, actor, reason: str, channel: st
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": DELETE_REASON_REQUIRED})
+    if problem := text_problem(reason, "The reason", plain=False):
+        raise ValidationError({"reason": problem})
     with transaction.atomic():
         completion = Completion.objects.select_for_update().get(pk=completion.pk)
         if completion.status == Completion.Status.DELETED:

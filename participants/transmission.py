@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from activities.models import Board, Channel
+from activities.validators import text_problem, writable
 
 from .exports import record_report, write_learner_report
 from .intake import VERIFIED_AWAITING_BOARD
@@ -79,13 +80,20 @@ def transmit(*, limit: int = 50_000) -> list[TransmissionBatch]:
                 .select_related(*related)
                 .order_by("id")[:limit]
             )
+            reports, unsendable = [], []
+            for completion, action in [(c, "add") for c in adds] + [(c, "delete") for c in deletes]:
+                try:
+                    reports.append(_report(completion, action))
+                except ValueError:  # text a learner report cannot hold: set the record aside
+                    unsendable.append(completion)
+            if unsendable:
+                _set_aside(unsendable, board)
+                adds = [c for c in adds if c not in unsendable]
+                deletes = [c for c in deletes if c not in unsendable]
             if not adds and not deletes:
                 continue
             buffer = io.BytesIO()
-            write_learner_report(
-                buffer,
-                [_report(c, "add") for c in adds] + [_report(c, "delete") for c in deletes],
-            )
+            write_learner_report(buffer, reports)
             content = buffer.getvalue()
             error = _push(board, content)
             batch = TransmissionBatch(
@@ -113,6 +121,31 @@ def transmit(*, limit: int = 50_000) -> list[TransmissionBatch]:
                 )
             batches.append(batch)
     return batches
+
+
+NOT_SENT = "Not sent to {board}: {problem}"
+TEXT_FIELDS = {"first_name": "First name", "last_name": "Last name", "credit_id": "Credit ID"}
+
+
+def _unwritable(completion) -> str:
+    """What of the record a learner report cannot hold (data from before the portal refused
+    such characters at every entry point; `manage.py find_unwritable_text` lists it)."""
+    values = [(label, getattr(completion, name)) for name, label in TEXT_FIELDS.items()]
+    values += [("Activity title", completion.activity.title),
+               ("Provider name", completion.provider.name)]  # fmt: skip
+    for label, value in values:
+        if problem := text_problem(value or "", label, plain=False):
+            return problem
+    return "it cannot be written to a learner report"
+
+
+def _set_aside(records, board):
+    """Records that cannot be written stay unsent, each in the reviewers' queue with the
+    reason, and the rest of the batch goes: one record never stops everyone's transmission."""
+    for record in records:
+        reason = NOT_SENT.format(board=board.code, problem=_unwritable(record))[:300]
+        logger.error("Record %s set aside: %s", record.pk, reason)
+        FollowUp.objects.get_or_create(completion=record, defaults={"reason": reason})
 
 
 def _push(board, content: bytes) -> str:
@@ -200,8 +233,8 @@ def ingest_answers(answers: list, *, board_code: str = "ABIM") -> AnswerReport:
             else:
                 reason = BOARD_REJECTED.format(
                     board=board.code,
-                    text=str(answer.get("reason") or "no reason given")[:200],
-                    code=str(answer.get("reasonCode") or "-")[:20],
+                    text=writable(str(answer.get("reason") or "no reason given")[:200]),
+                    code=writable(str(answer.get("reasonCode") or "-")[:20]),
                 )
                 if record.status == Completion.Status.REJECTED and record.status_reason == reason:
                     report.unchanged += 1

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from activities.validators import (
     BOARD_ID_INVALID,
     credit_id_problem,
+    text_problem,
     validate_birth_month_day,
     validate_cme_credits,
     validate_moc_points,
@@ -28,10 +29,8 @@ COMPLETION_IN_FUTURE = "Completion date {date} is in the future."
 COMPLETION_BEFORE_START = "Completion date {date} is before the activity started on {start}."
 PERMISSION_MISSING = "The learner's permission to share the data with the board is required."
 NAME_REQUIRED = "{field} is required."
-CONTROL_CHARACTER = "{field} contains a control character; retype it."
 NAME_TOO_LONG = "{field} is {length} characters long; at most 100 are allowed."
 BOARD_ID_TOO_LONG = "The board ID is {length} characters long; at most 20 are allowed."
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def fmt_date(value: dt.date) -> str:
@@ -75,8 +74,8 @@ def completion_errors(
         errors["last_name"] = NAME_REQUIRED.format(field="Last name")
     for field, label, value in (("first_name", "First name", first_name),
                                 ("last_name", "Last name", last_name)):  # fmt: skip
-        if value and _CONTROL.search(value):
-            errors[field] = CONTROL_CHARACTER.format(field=label)
+        if value and (problem := text_problem(value, label)):
+            errors[field] = problem
         elif value and len(value) > 100:
             errors[field] = NAME_TOO_LONG.format(field=label, length=len(value))
     for field, error in validate_birth_month_day(birth_month, birth_day).items():
@@ -117,8 +116,8 @@ def completion_errors(
             validate_cme_credits(cme_credits)
         except ValidationError as error:
             errors["cme_credits"] = error.messages[0]
-    if credit_id and _CONTROL.search(credit_id):
-        errors["credit_id"] = CONTROL_CHARACTER.format(field="Credit ID")
-    elif credit_id and (problem := credit_id_problem(credit_id)):
+    if credit_id and (
+        problem := text_problem(credit_id, "The credit ID") or credit_id_problem(credit_id)
+    ):
         errors["credit_id"] = problem
     return errors

@@ -37,8 +37,8 @@ from .forms import (
     UploadForm,
 )
 from .intake import Result
-from .verification import SANDBOX_ROSTER
 from .models import ApiKey, Completion, FollowUp, TransmissionBatch, Upload
+from .verification import SANDBOX_ROSTER
 
 STATUS_BADGES = {
     Completion.Status.SUBMITTED: "text-bg-info",
