@@ -442,8 +442,11 @@ def _delimited_rows_unchecked(reader, *, kind, header_required, id_lengths, meta
             if header_required:
                 raise FileRefused(HEADER_REQUIRED.format(kind=kind))
             columns = [name for name, _, _ in TEMPLATE_COLUMNS]
-        while cells and not clean_text(cells[-1]) and len(cells) > len(columns):
-            cells = cells[:-1]  # trailing empty columns
+        if len(cells) > len(columns):  # trailing empty columns: cut once (linear)
+            end = len(cells)
+            while end > len(columns) and not clean_text(cells[end - 1]):
+                end -= 1
+            cells = cells[:end]
         values = {col: cell for col, cell in zip(columns, cells, strict=False) if col}
         row = row_from_values(line_number, values, list(cells), id_lengths)
         if len(cells) > len(columns):

@@ -242,7 +242,7 @@ def test_tsv_values_are_trimmed():
 
 def test_tsv_row_with_extra_values_is_a_row_error():
     (row,) = rows_of(parse_tsv, tsv([cells(ACTIVITY) + ["x", "y"]], header=False))
-    assert row.errors == {"__all__": "This row has 16 values; the template has 14 columns."}
+    assert row.errors == {"__all__": "This row has 15 values; the template has 14 columns."}
 
 
 def test_tsv_row_with_13_values_is_fine():
@@ -582,3 +582,34 @@ def test_parse_file_picks_the_parser(tmp_path):
         parsers.parse_file(path, "tsv", provider_id="0001234", id_lengths=ID_LENGTHS, meta={})
     )
     assert [summary(r) for r in rows] == [JANE_ROW]
+
+
+@pytest.mark.parametrize("delimiter", [",", "\t"], ids=["csv", "tsv"])
+def test_a_million_trailing_empty_cells_are_read_in_linear_time(delimiter):
+    """A 1 MB row of delimiters once made the parser quadratic (14 minutes of a shared
+    worker). Linear now: guarded by an alarm so that a regression fails instead of hanging."""
+    import signal
+
+    header = delimiter.join(TEMPLATE_HEADERS)
+    values = ["add", "100000001", "ABIM", "123456", "Jane", "Smith", "7", "14", "12/18/2015",
+              "MK", "10", "", "Y"]  # fmt: skip
+    content = f"{header}\r\n{delimiter.join(values)}{delimiter * 1_000_000}\r\n".encode()
+    parse = parse_csv if delimiter == "," else parse_tsv
+
+    def too_slow(signum, frame):
+        raise TimeoutError("parsing one row of a million cells took more than 20 seconds")
+
+    previous = signal.signal(signal.SIGALRM, too_slow)
+    signal.alarm(20)
+    try:
+        (row,) = parse(io.BytesIO(content), id_lengths={"ABIM": 6}, meta={})
+        extra = values + ["", "x"]
+        (too_many,) = parse(
+            io.BytesIO(f"{header}\r\n{delimiter.join(extra)}{delimiter * 1_000_000}\r\n".encode()),
+            id_lengths={"ABIM": 6}, meta={},
+        )  # fmt: skip
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert (row.errors, row.first_name) == ({}, "Jane")
+    assert too_many.errors == {"__all__": "This row has 15 values; the template has 14 columns."}
