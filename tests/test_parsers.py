@@ -242,7 +242,7 @@ def test_tsv_values_are_trimmed():
 
 def test_tsv_row_with_extra_values_is_a_row_error():
     (row,) = rows_of(parse_tsv, tsv([cells(ACTIVITY) + ["x", "y"]], header=False))
-    assert row.errors == {"__all__": "This row has 15 values; the template has 14 columns."}
+    assert row.errors == {"__all__": "This row has 16 values; the template has 14 columns."}
 
 
 def test_tsv_row_with_13_values_is_fine():
