@@ -31,7 +31,10 @@ logger = logging.getLogger(__name__)
 BOARD_REJECTED = "Rejected by {board}: {text} ({code})"
 BOARD_CONFIRMED = "Confirmed by {board}"
 ANSWER_UNKNOWN_RECORD = "No record {ref} was sent to the board."
-ANSWER_DELETED = "Record {id} is deleted; the answer is ignored."
+ANSWER_DELETED = (
+    "Record {id} was deleted before the answer came: the answer is kept in its history, "
+    "not applied."
+)
 ANSWER_INVALID = "Answer {index}: {problem}."
 
 
@@ -177,97 +180,135 @@ class AnswerReport:
     problems: list[str] = field(default_factory=list)
 
 
+ANSWER_RECORDED = (
+    "The board's answer ({result}) came after the record was deleted: kept, not applied"
+)
+REASON_MAX, CODE_MAX = 200, 20
+
+
+def _valid_answer(answer) -> str:
+    """'' for an answer of the documented shape, else what is wrong with it."""
+    if not isinstance(answer, dict):
+        return "an answer must be an object"
+    record_id = answer.get("recordId")
+    if type(record_id) is not int:  # not a string, a list, a float nor a boolean
+        return "recordId must be an integer"
+    if answer.get("result") not in ("accepted", "rejected"):
+        return "result must be accepted or rejected"
+    for name in ("reason", "reasonCode"):
+        if answer.get(name) is not None and not isinstance(answer[name], str):
+            return f"{name} must be a string"
+    return ""
+
+
+def _kept(answer) -> dict:
+    """What history keeps of an answer: its fields, capped."""
+    return {
+        "recordId": answer["recordId"], "result": answer["result"],
+        "reasonCode": writable(str(answer.get("reasonCode") or ""))[:CODE_MAX],
+        "reason": writable(str(answer.get("reason") or ""))[:REASON_MAX],
+    }  # fmt: skip
+
+
 def ingest_answers(answers: list, *, board_code: str = "ABIM") -> AnswerReport:
-    """Apply the board's answers: [{"recordId" or "creditId", "result": "accepted" |
-    "rejected", "reasonCode", "reason"}]. Replaying the same answers changes nothing;
-    answers for unknown or deleted records are reported, never applied."""
+    """Apply the board's answers: [{"recordId", "result": "accepted" | "rejected",
+    "reasonCode", "reason"}]. Replaying the same answers changes nothing; answers for unknown
+    records are reported, never applied. The records are locked and read inside the
+    transaction, so an answer applies to the status it was meant for: a record deleted
+    meanwhile keeps its deletion (the answer is recorded in its history, not applied)."""
     report = AnswerReport()
     if not isinstance(answers, list):
         report.problems.append(ANSWER_INVALID.format(index=0, problem="expected a list"))
         return report
     board = Board.objects.get(code=board_code)
-    ids = {a.get("recordId") for a in answers if isinstance(a, dict)}
-    records = {
-        c.pk: c
-        for c in Completion.objects.filter(
-            pk__in=[i for i in ids if isinstance(i, int)], board=board, is_sandbox=False,
-            transmitted_at__isnull=False,
-        ).select_related("board")
-    }  # fmt: skip
+    valid = {}
+    for index, answer in enumerate(answers, start=1):
+        if problem := _valid_answer(answer):
+            report.problems.append(ANSWER_INVALID.format(index=index, problem=problem))
+        else:
+            valid[index] = _kept(answer)
     now = timezone.now()
-    events = []
+    events, confirmed, rejected = [], [], []
     with transaction.atomic():
-        for index, answer in enumerate(answers, start=1):
-            if not isinstance(answer, dict) or answer.get("result") not in ("accepted", "rejected"):
-                report.problems.append(
-                    ANSWER_INVALID.format(
-                        index=index, problem="result must be accepted or rejected"
-                    )
-                )
-                continue
-            record = records.get(answer.get("recordId"))
+        records = {
+            c.pk: c
+            for c in Completion.objects.select_for_update(of=("self",))
+            .filter(pk__in={a["recordId"] for a in valid.values()}, board=board,
+                    is_sandbox=False, transmitted_at__isnull=False)
+            .only("pk", "status", "status_reason", "status_changed_at", "board_confirmed_at")
+        }  # fmt: skip
+        already_recorded = set(
+            CompletionEvent.objects.filter(
+                completion_id__in=[pk for pk, r in records.items() if r.status == "deleted"],
+                reason__in=[ANSWER_RECORDED.format(result=r) for r in ("accepted", "rejected")],
+            ).values_list("completion_id", "reason")
+        )
+        for answer in valid.values():
+            record = records.get(answer["recordId"])
             if record is None:
-                report.problems.append(ANSWER_UNKNOWN_RECORD.format(ref=answer.get("recordId")))
+                report.problems.append(ANSWER_UNKNOWN_RECORD.format(ref=answer["recordId"]))
                 continue
+            event = CompletionEvent(
+                completion_id=record.pk, at=now, channel=Channel.BOARD,
+                from_status=record.status, detail={"board_answer": answer},
+            )  # fmt: skip
             if record.status == Completion.Status.DELETED:
                 report.problems.append(ANSWER_DELETED.format(id=record.pk))
+                recorded = (record.pk, ANSWER_RECORDED.format(result=answer["result"]))
+                if recorded not in already_recorded:  # once, however often replayed
+                    already_recorded.add(recorded)
+                    event.to_status, event.reason = record.status, recorded[1]
+                    events.append(event)
                 continue
             if answer["result"] == "accepted":
                 if record.board_confirmed_at is not None:
                     report.unchanged += 1
                     continue
-                update = {"board_confirmed_at": now}
-                new_status = record.status
+                record.board_confirmed_at = now
                 if record.status == Completion.Status.SUBMITTED:  # acceptance mode "board"
-                    new_status = Completion.Status.ACCEPTED
-                    update["status"] = new_status
-                    update["status_changed_at"] = now
-                    update["status_reason"] = BOARD_CONFIRMED.format(board=board.code)
-                Completion.objects.filter(pk=record.pk).update(**update)
-                events.append(CompletionEvent(
-                    completion=record, at=now, channel=Channel.BOARD, from_status=record.status,
-                    to_status=new_status, reason=BOARD_CONFIRMED.format(board=board.code),
-                    detail={"board_answer": answer},
-                ))  # fmt: skip
+                    record.status = Completion.Status.ACCEPTED
+                    record.status_reason = BOARD_CONFIRMED.format(board=board.code)
+                    record.status_changed_at = now
+                confirmed.append(record)
+                event.to_status, event.reason = (
+                    record.status,
+                    BOARD_CONFIRMED.format(board=board.code),
+                )
                 report.confirmed += 1
             else:
                 reason = BOARD_REJECTED.format(
                     board=board.code,
-                    text=writable(str(answer.get("reason") or "no reason given")[:200]),
-                    code=writable(str(answer.get("reasonCode") or "-")[:20]),
+                    text=answer["reason"] or "no reason given",
+                    code=answer["reasonCode"] or "-",
                 )
                 if record.status == Completion.Status.REJECTED and record.status_reason == reason:
                     report.unchanged += 1
                     continue
-                Completion.objects.filter(pk=record.pk).update(
-                    status=Completion.Status.REJECTED, status_reason=reason,
-                    status_changed_at=now,
-                )  # fmt: skip
-                events.append(CompletionEvent(
-                    completion=record, at=now, channel=Channel.BOARD, from_status=record.status,
-                    to_status=Completion.Status.REJECTED, reason=reason,
-                    detail={"board_answer": answer},
-                ))  # fmt: skip
+                record.status, record.status_reason = Completion.Status.REJECTED, reason
+                record.status_changed_at = now
+                rejected.append(record)
+                event.to_status, event.reason = Completion.Status.REJECTED, reason
                 report.rejected += 1
-        CompletionEvent.objects.bulk_create(events)
+            events.append(event)
+        # Set-based: one UPDATE per kind of change, of the records locked above.
+        changes = ["status", "status_reason", "status_changed_at", "board_confirmed_at"]
+        Completion.objects.bulk_update(confirmed + rejected, changes, batch_size=1000)
+        CompletionEvent.objects.bulk_create(events, batch_size=1000)
     for problem in report.problems:
         logger.warning("Board answer not applied: %s", problem)
-    rejected = [e.completion_id for e in events if e.to_status == Completion.Status.REJECTED]
     if rejected:
-        from .tasks import send_rejection_digests
+        from .tasks import send_rejection_digests  # tasks → services → transmission
 
         # Board rejections enter the reviewers' queue (a new rejection reopens it).
-        reasons = {e.completion_id: e.reason for e in events if e.completion_id in rejected}
         FollowUp.objects.bulk_create(
-            [FollowUp(completion_id=pk, reason=reasons[pk]) for pk in rejected],
+            [FollowUp(completion_id=r.pk, reason=r.status_reason) for r in rejected],
             ignore_conflicts=True,
         )
-        for pk in rejected:  # a new rejection reopens the follow-up with the new reason
-            FollowUp.objects.filter(completion_id=pk).update(
-                reason=reasons[pk], resolution="", resolved_at=None, resolved_by=None
+        for record in rejected:  # a new rejection reopens the follow-up with the new reason
+            FollowUp.objects.filter(completion_id=record.pk).update(
+                reason=record.status_reason, resolution="", resolved_at=None, resolved_by=None
             )
-
-        send_rejection_digests.enqueue(rejected, by_board=True)
+        send_rejection_digests.enqueue([r.pk for r in rejected], by_board=True)
     return report
 
 

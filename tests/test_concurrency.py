@@ -665,3 +665,68 @@ def test_two_processes_on_a_sqlite_file_submitting_the_same_participants_store_e
     refused = sum(r["refused"] for r in results)
     print(f"SQLite file, two processes: {expected} records once each; {refused} writes "
           f"refused by the database and re-checked as already reported")  # fmt: skip
+
+
+# --- Board answers and deletes at the same moment (hardening issue, item 4) ---------------------
+
+
+@threads
+def test_board_answers_never_undo_deletes_made_meanwhile(
+    provider_a, editor_a, activity_a, roster, monkeypatch
+):
+    """The board answers 60 records while the provider deletes 40 of them: every delete
+    stays a delete (the answer is recorded, not applied), the others are rejected, and every
+    record's history is one unbroken chain of statuses."""
+    from participants.services import completion_delete
+    from participants.transmission import ingest_answers, transmit
+
+    records = [
+        make_completion(activity_a, status="accepted", learner_id=f"{300000 + n}")
+        for n in range(60)
+    ]
+    transmit()
+    answers = [{"recordId": r.pk, "result": "rejected", "reasonCode": "ID",
+                "reason": "Unknown ABIM ID"} for r in records]  # fmt: skip
+    loaded = threading.Event()
+    original = Completion.objects.bulk_update
+
+    def slow_update(*args, **kwargs):
+        loaded.set()  # the answers have read the records and decided
+        time.sleep(1.0)  # deletes arrive now
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(Completion.objects, "bulk_update", slow_update)
+    errors = []
+
+    def answer():
+        try:
+            ingest_answers(answers)
+        except Exception:  # noqa: BLE001 - reported by the assertion below
+            errors.append(traceback.format_exc())
+        finally:
+            connections.close_all()
+
+    def delete():
+        try:
+            assert loaded.wait(THREAD_TIMEOUT)
+            for record in records[:40]:
+                completion_delete(completion=record, actor=editor_a, reason="Withdrawn",
+                                  channel=Channel.FORM)  # fmt: skip
+        except Exception:  # noqa: BLE001
+            errors.append(traceback.format_exc())
+        finally:
+            connections.close_all()
+
+    workers = [threading.Thread(target=answer), threading.Thread(target=delete)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(THREAD_TIMEOUT)
+    assert errors == []
+    statuses = dict(Completion.objects.values_list("pk", "status"))
+    assert [statuses[r.pk] for r in records[:40]] == ["deleted"] * 40
+    assert [statuses[r.pk] for r in records[40:]] == ["rejected"] * 20
+    for record in records:
+        chain = list(record.events.order_by("at", "pk").values_list("from_status", "to_status"))
+        for (_, before), (after, _) in zip(chain, chain[1:], strict=False):
+            assert before == after, (record.pk, chain)

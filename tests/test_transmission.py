@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from lxml import etree
 
-from participants.models import Completion, CompletionEvent, TransmissionBatch
+from participants.models import Completion, CompletionEvent, FollowUp, TransmissionBatch
 from participants.services import completion_delete
 from participants.transmission import ingest_answers, simulated_board_answers, transmit
 
@@ -226,3 +226,42 @@ def test_a_board_rejected_record_that_is_corrected_is_not_sent_as_a_deletion(
     assert (second.additions, second.deletions) == (1, 0)
     follow_up = Completion.objects.get(pk=outcome.completion_id).follow_up
     assert follow_up.reason == "Rejected by ABIM: Name does not match the board's records (NAME)"
+
+
+@pytest.mark.parametrize("record_id", [[1], {"id": 1}, True, False, "1", 1.0, None], ids=repr)
+def test_a_record_id_that_is_not_an_integer_is_a_problem_not_record_1(
+    activity_a, editor_a, roster, record_id
+):
+    submit(activity_a, [row(activity_a)], editor_a)
+    transmit()
+    report = ingest_answers([{"recordId": record_id, "result": "rejected", "reason": "x"}])
+    assert report.problems == ["Answer 1: recordId must be an integer."]
+    assert Completion.objects.get().status == "accepted"
+
+
+def test_a_huge_reason_is_kept_capped(activity_a, editor_a, roster):
+    outcome = submit(activity_a, [row(activity_a)], editor_a).outcomes[0]
+    transmit()
+    reason = "x" * 1_000_000
+    ingest_answers([{"recordId": outcome.completion_id, "result": "rejected", "reason": reason,
+                     "reasonCode": "y" * 1000}])  # fmt: skip
+    record = Completion.objects.get()
+    assert len(record.status_reason) < 300
+    event = record.events.last()
+    assert len(json.dumps(event.detail)) < 1000
+
+
+def test_an_answer_after_a_delete_is_recorded_once_not_applied(activity_a, editor_a, roster):
+    outcome = submit(activity_a, [row(activity_a)], editor_a).outcomes[0]
+    transmit()
+    record = Completion.objects.get()
+    completion_delete(completion=record, actor=editor_a, reason="oops", channel="form")
+    answer = [{"recordId": outcome.completion_id, "result": "rejected", "reason": "late"}]
+    ingest_answers(answer)
+    ingest_answers(answer)
+    record.refresh_from_db()
+    assert record.status == "deleted"
+    last = record.events.order_by("pk").last()
+    assert (last.from_status, last.to_status, last.channel) == ("deleted", "deleted", "board")
+    assert record.events.filter(channel="board").count() == 1
+    assert not FollowUp.objects.exists()
