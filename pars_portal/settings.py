@@ -170,8 +170,16 @@ DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "PARS Portal <pars@localhost>"
 TASKS = {
     "default": {
         "BACKEND": envstr("TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
+        # participants.tasks: uploads, the board's work, and the rest (digests).
+        "QUEUES": ["default", "uploads", "board"],
     }
 }
+# Workers `manage.py run_workers` starts for the uploads queue (one provider's uploads are
+# checked or saved one at a time, so this many providers upload at once without waiting).
+UPLOAD_WORKERS = envint("UPLOAD_WORKERS", 2)
+# A task whose worker stopped (killed, machine restarted) is put back in its queue after this
+# long without progress: uploads by their heartbeat, other tasks since they started.
+TASK_STALE_MINUTES = envint("TASK_STALE_MINUTES", 10)
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"

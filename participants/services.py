@@ -1,7 +1,9 @@
 """Writes to participant records. Every status change writes a CompletionEvent."""
 
+import datetime as dt
 import hashlib
 import logging
+import random
 from collections.abc import Iterable
 from itertools import islice
 
@@ -208,7 +210,11 @@ def upload_check(*, upload_id: int) -> Upload:
     upload = Upload.objects.select_related("provider").get(pk=upload_id)
     if upload.status not in (Upload.Status.RECEIVED, Upload.Status.VALIDATING):
         return upload
-    Upload.objects.filter(pk=upload.pk).update(status=Upload.Status.VALIDATING, processed_rows=0)
+    if _wait_for_the_providers_other_upload(upload, "check"):
+        return upload
+    Upload.objects.filter(pk=upload.pk).update(
+        status=Upload.Status.VALIDATING, processed_rows=0, heartbeat_at=timezone.now()
+    )
     upload.issues.filter(phase=UploadIssue.Phase.CHECK).delete()
     totals = {r.value: 0 for r in Result}
     preview: list[dict] = []
@@ -302,6 +308,9 @@ def upload_commit(*, upload_id: int) -> Upload:
     upload = Upload.objects.select_related("provider", "confirmed_by").get(pk=upload_id)
     if upload.status != Upload.Status.COMMITTING:
         return upload
+    if _wait_for_the_providers_other_upload(upload, "commit"):
+        return upload
+    Upload.objects.filter(pk=upload.pk).update(heartbeat_at=timezone.now())
     done = upload.committed_rows
     if done:
         totals = {r.value: upload.result_totals.get(r.value, 0) for r in Result}
@@ -309,8 +318,6 @@ def upload_commit(*, upload_id: int) -> Upload:
         # (Only while no batch is saved: never another save's rows, should one run.)
         upload.issues.filter(phase=UploadIssue.Phase.COMMIT, upload__committed_rows=0).delete()
         totals = {r.value: 0 for r in Result}
-
-    rejected = []
 
     def saved(outcomes):
         nonlocal done
@@ -332,11 +339,6 @@ def upload_commit(*, upload_id: int) -> Upload:
         UploadIssue.objects.bulk_create(_issues(upload, UploadIssue.Phase.COMMIT, outcomes))
         done += len(outcomes)
         totals.update(counted)
-        rejected.extend(
-            o.completion_id
-            for o in outcomes
-            if o.result == Result.CREATED and o.status == Completion.Status.REJECTED
-        )
 
     try:
         for _ in intake_batches(
@@ -363,14 +365,45 @@ def upload_commit(*, upload_id: int) -> Upload:
             status=Upload.Status.FAILED, message=message[:500]
         )
         return Upload.objects.get(pk=upload.pk)
-    Upload.objects.filter(pk=upload.pk, status=Upload.Status.COMMITTING).update(
+    finished = Upload.objects.filter(pk=upload.pk, status=Upload.Status.COMMITTING).update(
         status=Upload.Status.DONE, finished_at=timezone.now()
     )
-    if rejected:  # one digest per provider for the whole upload
-        from .tasks import send_rejection_digests
+    # One digest per provider for the whole upload, of every record it created that the
+    # roster check rejected: read from the database, so the rows saved before a worker was
+    # killed are in it too. (Only the save that finished the upload sends it.)
+    rejected = list(
+        upload.completions.filter(status=Completion.Status.REJECTED).values_list("pk", flat=True)
+    )
+    if finished and rejected:
+        from .tasks import send_rejection_digests  # tasks → services: imported when needed
 
         send_rejection_digests.enqueue(rejected)
     return Upload.objects.get(pk=upload.pk)
+
+
+UPLOAD_WAIT_SECONDS = 3
+
+
+def _wait_for_the_providers_other_upload(upload, step: str) -> bool:
+    """One provider's uploads are checked and saved one at a time, so that one provider's
+    files never take every upload worker from the others: if a worker is checking or saving
+    another of this provider's uploads, queue this step again a few seconds later and say
+    so. (Backends that cannot defer, as in tests, run it at once.)"""
+    from .tasks import check_upload, commit_upload  # tasks → services: imported when needed
+    from .workers import running_upload_ids
+
+    task = check_upload if step == "check" else commit_upload
+    if not task.get_backend().supports_defer:
+        return False
+    others = running_upload_ids() - {upload.pk}
+    busy = Upload.objects.filter(provider_id=upload.provider_id, pk__in=others).exists()
+    if busy:
+        # A little jitter: two uploads that met here do not meet again.
+        later = timezone.now() + dt.timedelta(
+            seconds=UPLOAD_WAIT_SECONDS * random.uniform(0.5, 1.5)
+        )
+        task.using(run_after=later).enqueue(upload.pk)
+    return busy
 
 
 class _SavedElsewhere(Exception):

@@ -952,6 +952,7 @@ COMMANDS_WITHOUT_HISTORY = {
     "bench_load": "load test: writes only to a scratch database it creates",
     "bench_dashboard": "benchmark: writes only to a scratch SQLite database it creates",
     "find_unwritable_text": "reads only: lists stored text exports cannot hold",
+    "run_workers": "runs the task workers; the tasks they run are in TASKS",
 }
 # Background tasks: the write path each one belongs to.
 TASKS = {

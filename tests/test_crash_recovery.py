@@ -18,6 +18,7 @@ every row saved exactly once and the upload done.
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -120,12 +121,30 @@ class Portal:
         number = len(self.workers) + 1
         log = open(self.folder / f"worker-{number}.log", "wb")  # noqa: SIM115 - kept open
         worker = subprocess.Popen(
-            [sys.executable, "manage.py", "db_worker", "--interval", "0.1",
+            [sys.executable, "manage.py", "db_worker", "--interval", "0.1", "--queue-name", "*",
              "--no-startup-delay", "--no-reload", "--worker-id", f"crash-test-{number}"],
             cwd=BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         self.workers.append(worker)
         return worker
+
+    def start_supervisor(self, upload_workers: int) -> subprocess.Popen:
+        """`manage.py run_workers`, as `make run` and production run the workers."""
+        log = open(self.folder / "supervisor.log", "wb")  # noqa: SIM115 - kept open
+        supervisor = subprocess.Popen(
+            [sys.executable, "manage.py", "run_workers", "--upload-workers",
+             str(upload_workers), "--interval", "0.1"],
+            cwd=BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        self.workers.append(supervisor)
+        return supervisor
+
+    def supervised(self) -> dict[int, str]:
+        """The supervisor's workers now alive: pid → queue."""
+        text = (self.folder / "supervisor.log").read_text(errors="replace")
+        started = re.findall(r"worker (\S+): queue (\S+) \(pid (\d+)\)", text)
+        stopped = set(re.findall(r"worker (\S+) stopped", text))
+        return {int(pid): queue for worker, queue, pid in started if worker not in stopped}
 
     def log(self, number) -> str:
         return (self.folder / f"worker-{number}.log").read_text(errors="replace")[-3000:]
@@ -133,8 +152,12 @@ class Portal:
     def stop(self):
         for worker in self.workers:
             if worker.poll() is None:
-                worker.kill()  # only the workers this test started
-                worker.wait(10)
+                worker.terminate()  # only the workers this test started
+                try:
+                    worker.wait(30)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
+                    worker.wait(10)
 
 
 @pytest.fixture
@@ -235,6 +258,54 @@ def test_worker_killed_mid_save_leaves_the_upload_resumable_and_a_new_worker_fin
           f"{state['records']}; {time.monotonic() - started:.1f} s")  # fmt: skip
 
 
+def test_a_killed_worker_is_replaced_and_its_check_runs_again_by_itself(portal):
+    """`run_workers` (as `make run` and production run the workers): SIGKILL the uploads
+    worker in the middle of checking a file; the supervisor starts another, marks the killed
+    run failed (never "running" forever) and queues the check again: the user sees the
+    preview without doing anything."""
+    portal.manage("migrate", "--noinput")
+    upload_id = portal.run("setup", ROWS)["upload"]
+    portal.start_supervisor(upload_workers=1)
+    portal.run("wait_progress", upload_id, 60)
+    (pid,) = [pid for pid, queue in portal.supervised().items() if queue == "uploads"]
+    os.kill(pid, signal.SIGKILL)
+    state = portal.run("wait", upload_id, "preview", 120)
+    assert state["status"] == "preview", (portal.folder / "supervisor.log").read_text()[-3000:]
+    assert state["preview_totals"]["created"] == ROWS
+    assert state["tasks_of_upload"] == [["check_upload", "FAILED"], ["check_upload", "SUCCESSFUL"]]
+    assert pid not in portal.supervised()
+    assert len([q for q in portal.supervised().values() if q == "uploads"]) == 1
+
+
+FAIR_ROWS = 60_000
+
+
+def test_another_providers_upload_and_the_board_do_not_wait_behind_a_large_upload(portal):
+    """While one provider's large file is checked: another provider's upload starts within
+    seconds (UPLOAD_WORKERS), so does a transmission (its own queue); the same provider's
+    next file waits for its first (one provider, one upload at a time)."""
+    portal.manage("migrate", "--noinput")
+    large = portal.run("setup", FAIR_ROWS)["upload"]
+    portal.run("second_provider")
+    portal.start_supervisor(upload_workers=2)
+    portal.run("wait_progress", large, 60)
+    same_provider = portal.run("upload", "editor", SMALL_ROWS, 300000)["upload"]
+    other_provider = portal.run("upload", "editor-b", SMALL_ROWS, 100000)["upload"]
+    portal.run("enqueue_transmission")
+    assert portal.run("wait", other_provider, "preview", 60)["status"] == "preview"
+    portal.run("wait", large, "preview", 300)
+    assert portal.run("wait", same_provider, "preview", 60)["status"] == "preview"
+    times = portal.run("task_times")
+    waited = times["waited"]
+    assert waited[str(other_provider)] <= 5.0, times
+    assert waited["transmit_to_board"] <= 5.0, times
+    # The same provider's second file was checked only after its first.
+    assert times["checked_from"][str(same_provider)] >= times["checked_until"][str(large)], times
+    print(f"fairness: another provider's upload started after {waited[str(other_provider)]:.2f} s,"
+          f" a transmission after {waited['transmit_to_board']:.2f} s, while a "
+          f"{FAIR_ROWS}-row file was checked")  # fmt: skip
+
+
 # === The script part: runs in the portal's own processes ======================================
 
 
@@ -323,6 +394,8 @@ def _tasks() -> dict[str, list]:
 
     found = {}
     for task in DBTaskResult.objects.order_by("enqueued_at", "pk"):
+        if not task.args_kwargs["args"]:
+            continue  # not an upload's task
         (upload_id,) = task.args_kwargs["args"]
         found.setdefault(str(upload_id), []).append(
             [task.task_path.rsplit(".", 1)[-1], task.status]
@@ -472,6 +545,78 @@ def cmd_retry(upload_id, minutes_later):
     assert response.status_code == 302
     upload.refresh_from_db()
     return {"status": upload.status, "tasks_of_upload": _tasks()[str(upload.pk)]}
+
+
+def cmd_wait_progress(upload_id, timeout):
+    """Wait until a worker is checking or saving the upload and has made progress."""
+    from participants.models import Upload
+
+    deadline = time.monotonic() + float(timeout)
+    while time.monotonic() < deadline:
+        if Upload.objects.filter(pk=upload_id, processed_rows__gt=0).exists():
+            return {}
+        time.sleep(0.02)
+    raise SystemExit(f"no progress on upload {upload_id} within {timeout} s")
+
+
+def cmd_second_provider():
+    """Another provider with its editor and a registered activity (100000002)."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from django.contrib.auth.models import User
+
+    from activities import services
+    from activities.models import Activity, Attestation, Board, Provider, ProviderMembership
+
+    provider = Provider.objects.create(accme_id="0005678", name="Lakeside Health CME")
+    editor = User.objects.create_user("editor-b", "editor-b@example.org", "not used")
+    ProviderMembership.objects.create(user=editor, provider=provider, role="editor")
+    activity = services.activity_create(
+        provider=provider, actor=editor, title="Grand Rounds",
+        activity_type=Activity.Type.COURSE, start_date=dt.date(2015, 10, 1),
+        end_date=dt.date(2015, 12, 30), reporting_year=2015, cme_credits=Decimal("10"),
+    )  # fmt: skip
+    services.registration_create(
+        activity=activity, actor=editor, moc_points=Decimal("10"),
+        credit_types=list(Board.objects.get(code="ABIM").credit_types.filter(code="MK")),
+        attested=Attestation.Statement.values,
+    )  # fmt: skip
+    return {"activity": activity.pars_id}
+
+
+def cmd_upload(username, rows, first_learner):
+    from django.contrib.auth.models import User
+
+    user = User.objects.get(username=username)
+    content = _csv(int(rows), int(first_learner))
+    if username == "editor-b":
+        content = content.replace(b",100000001,", b",100000002,")
+    return {"upload": _upload(user, f"{username}.csv", content).pk}
+
+
+def cmd_enqueue_transmission():
+    from participants.tasks import transmit_to_board
+
+    transmit_to_board.enqueue()
+    return {}
+
+
+def cmd_task_times():
+    """How long each task waited in its queue (the first run of each upload's check), and
+    when each upload's real check ran (the run that did the work: the last successful)."""
+    from django_tasks_db.models import DBTaskResult
+
+    waited, checked_from, checked_until = {}, {}, {}
+    for task in DBTaskResult.objects.order_by("enqueued_at"):
+        name = task.task_path.rsplit(".", 1)[-1]
+        key = str(task.args_kwargs["args"][0]) if task.args_kwargs["args"] else name
+        if task.started_at and key not in waited:
+            waited[key] = (task.started_at - task.enqueued_at).total_seconds()
+        if name == "check_upload" and task.status == "SUCCESSFUL":
+            checked_from[key] = task.started_at.timestamp()
+            checked_until[key] = task.finished_at.timestamp()
+    return {"waited": waited, "checked_from": checked_from, "checked_until": checked_until}
 
 
 # For tests/test_concurrency.py: processes racing on the same database (SQLite file).
