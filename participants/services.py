@@ -396,7 +396,13 @@ def _wait_for_the_providers_other_upload(upload, step: str) -> bool:
     if not task.get_backend().supports_defer:
         return False
     others = running_upload_ids() - {upload.pk}
-    busy = Upload.objects.filter(provider_id=upload.provider_id, pk__in=others).exists()
+    alive = timezone.now() - dt.timedelta(minutes=settings.TASK_STALE_MINUTES)
+    busy = Upload.objects.filter(
+        provider_id=upload.provider_id,
+        pk__in=others,
+        heartbeat_at__gte=alive,
+        status__in=[Upload.Status.VALIDATING, Upload.Status.COMMITTING],
+    ).exists()  # fmt: skip  (a run whose worker died, or that finished, holds nothing up)
     if busy:
         # A little jitter: two uploads that met here do not meet again.
         later = timezone.now() + dt.timedelta(

@@ -33,6 +33,7 @@ import os
 import random
 import re
 import secrets
+import subprocess
 import sys
 import threading
 import time
@@ -57,6 +58,7 @@ from participants.bench import (
     scratch_database,
     xml_report,
 )
+from participants.parsers import TEMPLATE_HEADERS
 
 PROVIDERS = {"0001234": "Northwind load provider", "0005678": "Lakeside load provider"}
 PERSONAS = [("editor-a", "0001234"), ("editor-b", "0005678"), ("reviewer", "0001234")]
@@ -103,6 +105,13 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
         parser.add_argument("--roster", type=int, default=20_000, help="roster entries")
         parser.add_argument("--seed", type=int, default=2015, help="random seed of the mix")
+        parser.add_argument(
+            "--upload-rows", type=int, default=0,
+            help="while the load runs, provider A uploads and saves a file of this many rows "
+            "and provider B uploads small files: task workers (run_workers) run them, and the "
+            "time B's uploads wait to be checked is measured (at most 5 s)",
+        )  # fmt: skip
+        parser.add_argument("--upload-workers", type=int, default=2, help="upload workers")
         parser.add_argument("--stage", choices=["setup", "verify"], help=argparse_hidden())
         parser.add_argument("--workdir", help=argparse_hidden())
 
@@ -144,6 +153,8 @@ class Command(BaseCommand):
                 "LOG_LEVEL": "WARNING",
                 "MEDIA_ROOT": str(workdir / "media"),
                 "API_RATE": "1000000/min",
+                # A load, not a probe of the roster: its rejections must not hit the limit.
+                "ROSTER_FAILURE_LIMIT": "100000000",
                 "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
             })  # fmt: skip
             manage = [sys.executable, str(base_dir / "manage.py"), "bench_load"]
@@ -153,10 +164,13 @@ class Command(BaseCommand):
             setup_seconds = time.perf_counter() - started
             config = json.loads((workdir / "config.json").read_text())
             log_path = workdir / "gunicorn.log"
-            with gunicorn(
-                env, workers=options["workers"], ready_path="/accounts/login/",
-                log_path=log_path, cwd=base_dir,
-            ) as port:  # fmt: skip
+            with (
+                gunicorn(
+                    env, workers=options["workers"], ready_path="/accounts/login/",
+                    log_path=log_path, cwd=base_dir,
+                ) as port,
+                task_workers(env, options, workdir, base_dir),
+            ):  # fmt: skip
                 load = Load(port, config, options)
                 load.run()
             server_log = log_path.read_text(errors="replace")
@@ -169,7 +183,8 @@ class Command(BaseCommand):
             "setup_seconds": f"{setup_seconds:.1f}",
         }
         figures.update(load.figures())
-        expected_rows = config["seed_records"] + load.created
+        figures.update(verified["uploads"])
+        expected_rows = config["seed_records"] + load.created + verified["uploaded_records"]
         never, twice = load.single_anomalies()
         integrity_ok = (
             verified["completions"] == expected_rows
@@ -198,6 +213,17 @@ class Command(BaseCommand):
             problems.append("integrity mismatch")
         if load.requests == 0 or not load.created:
             problems.append("no traffic")
+        uploads = verified["uploads"]
+        if options["upload_rows"]:
+            if not uploads["small_uploads_checked"]:
+                problems.append("no small upload was checked")
+            elif float(uploads["small_upload_wait_max_s"]) > MAX_UPLOAD_WAIT_S:
+                problems.append(
+                    f"another provider's upload waited {uploads['small_upload_wait_max_s']} s "
+                    f"to be checked (at most {MAX_UPLOAD_WAIT_S} s)"
+                )
+            if uploads["large_upload_status"] != "done":
+                problems.append(f"the large upload ended {uploads['large_upload_status']}")
         if problems:
             for sample in load.failures[:10]:
                 self.stderr.write(f"  {sample}")
@@ -286,7 +312,77 @@ class Command(BaseCommand):
             "completions": Completion.objects.count(),
             "duplicates": duplicates,
             "without_history": Completion.objects.filter(events__isnull=True).count(),
+            "uploaded_records": Completion.objects.filter(channel="upload").count(),
+            "uploads": _upload_figures(),
         }))  # fmt: skip
+
+
+MAX_UPLOAD_WAIT_S = 5.0
+SMALL_UPLOAD_ROWS = 5
+SMALL_UPLOAD_EVERY_S = 3.0
+LARGE_UPLOAD_DATE = "12/30/2015"  # dates the API load never uses
+SMALL_UPLOAD_DATE = "12/29/2015"
+
+
+def _upload_figures() -> dict:
+    """From the scratch database: how long each upload's check waited in the queue (enqueued
+    → a worker started it: the first run, a provider's own second file waiting for its
+    first excepted), and how the large upload ended."""
+    from django_tasks_db.models import DBTaskResult
+
+    from participants.models import Upload
+
+    first_run = {}
+    for task in DBTaskResult.objects.filter(task_path__endswith="check_upload").order_by(
+        "enqueued_at"
+    ):
+        upload_id = task.args_kwargs["args"][0]
+        if upload_id not in first_run and task.started_at:
+            first_run[upload_id] = (task.started_at - task.enqueued_at).total_seconds()
+    uploads = list(Upload.objects.select_related("provider").order_by("pk"))
+    large = next((u for u in uploads if u.provider.accme_id == "0001234"), None)
+    small = [first_run[u.pk] for u in uploads if u.provider.accme_id == "0005678"
+             and u.pk in first_run]  # fmt: skip
+    return {
+        "large_upload_rows": large.total_rows if large else 0,
+        "large_upload_status": large.status if large else "none",
+        "large_upload_seconds": (
+            f"{(large.finished_at - large.uploaded_at).total_seconds():.1f}"
+            if large and large.finished_at else "n/a"
+        ),
+        "small_uploads_checked": len(small),
+        "small_upload_wait_p50_s": f"{percentile(small, 50):.2f}",
+        "small_upload_wait_max_s": f"{max(small, default=0):.2f}",
+    }  # fmt: skip
+
+
+class task_workers:  # noqa: N801 - used as a context manager, like gunicorn()
+    """`manage.py run_workers` on the scratch database, while the load runs (uploads only)."""
+
+    def __init__(self, env, options, workdir, base_dir):
+        self.command = None
+        if options["upload_rows"]:
+            self.command = [sys.executable, str(base_dir / "manage.py"), "run_workers",
+                            "--upload-workers", str(options["upload_workers"])]  # fmt: skip
+        self.env, self.workdir, self.base_dir = env, workdir, base_dir
+
+    def __enter__(self):
+        if self.command:
+            self.log = open(self.workdir / "workers.log", "wb")  # noqa: SIM115 - closed below
+            self.process = subprocess.Popen(  # noqa: S603 - this interpreter and manage.py
+                self.command, env=self.env, cwd=self.base_dir, stdout=self.log,
+                stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        return self
+
+    def __exit__(self, *exc):
+        if self.command:
+            self.process.terminate()
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+            self.log.close()
 
 
 # --- The load: clients on threads ---------------------------------------------------------------
@@ -348,6 +444,7 @@ class Load:
         self.started_at = dt.datetime.now(dt.UTC)
         self.elapsed = 0.0
         self.idle_baseline = []
+        self.upload_rows = options["upload_rows"]
 
     # -- running --
 
@@ -364,13 +461,21 @@ class Load:
             threading.Thread(target=self._user, args=(n,), name=f"load-{n}", daemon=True)
             for n in range(self.users)
         ]
+        uploaders = []
+        if self.upload_rows:
+            uploaders = [
+                threading.Thread(target=self._large_upload, name="large-upload", daemon=True),
+                threading.Thread(target=self._small_uploads, name="small-uploads", daemon=True),
+            ]
         started = time.perf_counter()
         self.deadline = time.monotonic() + self.seconds
-        for thread in threads:
+        for thread in threads + uploaders:
             thread.start()
         for thread in threads:
             thread.join()
         self.elapsed = time.perf_counter() - started
+        for thread in uploaders:  # the large upload's save may outlast the load
+            thread.join()
 
     def _user(self, n):
         rng = random.Random(self.seed * 1000 + n)
@@ -388,6 +493,39 @@ class Load:
             with self.lock:
                 self.outcomes["unexpected"] += 1
                 self.failures.append(f"client {n} stopped: {type(error).__name__}: {error}")
+
+    def _large_upload(self):
+        """Editor A uploads a large file, confirms it at the preview and waits until it is
+        saved (the load's deadline does not stop it: its save is part of the test)."""
+        user = User(self, random.Random(self.seed), "editor-a", "0001234", "0005678")
+        try:
+            user.login()
+            upload_id = user.upload("large.csv", user.upload_file(
+                self.upload_rows, 0, LARGE_UPLOAD_DATE))  # fmt: skip
+            user.wait_for_upload(upload_id, "preview", 600)
+            user.confirm_upload(upload_id)
+            user.wait_for_upload(upload_id, "done", 1200)
+        except Exception as error:  # noqa: BLE001 - reported as a failure
+            with self.lock:
+                self.outcomes["unexpected"] += 1
+                self.failures.append(f"large upload: {type(error).__name__}: {error}")
+
+    def _small_uploads(self):
+        """Editor B uploads a small file every few seconds while A's large one runs."""
+        user = User(self, random.Random(self.seed + 1), "editor-b", "0005678", "0001234")
+        try:
+            user.login()
+            number = 0
+            while time.monotonic() < self.deadline:
+                content = user.upload_file(SMALL_UPLOAD_ROWS, number * SMALL_UPLOAD_ROWS,
+                                           SMALL_UPLOAD_DATE)  # fmt: skip
+                user.upload(f"small-{number}.csv", content)
+                number += 1
+                time.sleep(SMALL_UPLOAD_EVERY_S)
+        except Exception as error:  # noqa: BLE001 - reported as a failure
+            with self.lock:
+                self.outcomes["unexpected"] += 1
+                self.failures.append(f"small uploads: {type(error).__name__}: {error}")
 
     # -- bookkeeping --
 
@@ -720,6 +858,69 @@ class User:
         match = STATIC_LINK.search(answer[1]) if answer else None
         if match and self.load.static_path is None:
             self.load.static_path = match.group(1).decode()
+
+    # -- uploads (the wizard, as a browser posts it) --
+
+    def upload_file(self, rows, first, date) -> bytes:
+        roster = self.load.config["roster"]
+        lines = [",".join(TEMPLATE_HEADERS)]
+        for n in range(first, first + rows):
+            i = n % roster
+            lines.append(
+                f"add,{self.activities[0]},ABIM,{i:06d},First{i},Last{i},{1 + i % 12},"
+                f"{1 + i % 28},{date},MK,10,,Y,"
+            )
+        return ("\r\n".join(lines) + "\r\n").encode()
+
+    def upload(self, name, content) -> int:
+        answer = self.call("upload_form", "GET", "/uploads/new/", client=self.browser)
+        token = CSRF_INPUT.search(answer[1]).group(1).decode()
+        boundary = f"----pars{secrets.token_hex(8)}"
+        body = (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="csrfmiddlewaretoken"'
+                f"\r\n\r\n{token}\r\n--{boundary}\r\nContent-Disposition: form-data; "
+                f'name="file"; filename="{name}"\r\nContent-Type: text/csv\r\n\r\n'
+            ).encode()
+            + content
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        headers = {"Content-Type": f"multipart/form-data; boundary={boundary}",
+                   "Origin": self.browser.origin,
+                   "Referer": f"{self.browser.origin}/uploads/new/"}  # fmt: skip
+        status, response_headers, payload = self.browser.request(
+            "POST", "/uploads/new/", body, headers
+        )
+        if status != 302:
+            raise CommandError(f"upload refused: {status} {payload[:300]!r}")
+        return int(response_headers["Location"].strip("/").rsplit("/", 1)[-1])
+
+    def wait_for_upload(self, upload_id, wanted, timeout):
+        """Poll the upload's page as the browser does until it shows `wanted` (a status)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            _, _, payload = self.browser.request("GET", f"/uploads/{upload_id}/")
+            shown = re.search(rb'id="upload-status" data-status="(\w+)"', payload)
+            shown = shown.group(1).decode() if shown else ""
+            if shown == wanted:
+                return
+            if shown in ("refused", "failed"):
+                raise CommandError(f"upload {upload_id} ended {shown}")
+            time.sleep(1)
+        raise CommandError(f"upload {upload_id} not {wanted} within {timeout} s")
+
+    def confirm_upload(self, upload_id):
+        _, _, page = self.browser.request("GET", f"/uploads/{upload_id}/")
+        token = CSRF_INPUT.search(page).group(1).decode()
+        headers = {"Content-Type": "application/x-www-form-urlencoded",
+                   "Origin": self.browser.origin,
+                   "Referer": f"{self.browser.origin}/uploads/{upload_id}/"}  # fmt: skip
+        status, _, _ = self.browser.request(
+            "POST", f"/uploads/{upload_id}/confirm/",
+            urlencode({"csrfmiddlewaretoken": token}), headers,
+        )  # fmt: skip
+        if status != 302:
+            raise CommandError(f"upload {upload_id} could not be confirmed: {status}")
 
     # -- deliberate bad requests: each must get its 4xx and say why --
 
