@@ -13,7 +13,9 @@ from pathlib import Path
 
 from django.conf import settings
 
-SMALLEST = ["--seconds", "10", "--users", "3", "--roster", "5000"]
+# With uploads: provider A's file is checked and saved by real task workers while provider
+# B's small uploads are checked (how long they wait is measured; at most 5 s).
+SMALLEST = ["--seconds", "10", "--users", "3", "--roster", "5000", "--upload-rows", "3000"]
 
 
 def test_load_smallest_setting_has_no_server_errors_and_loses_no_record():
@@ -57,3 +59,7 @@ def test_load_smallest_setting_has_no_server_errors_and_loses_no_record():
                  "page_search", "page_activity", "baseline_login_page"):  # fmt: skip
         assert f"kind_{kind}" in figures, report
     assert float(figures["baseline_p95_ms"]) > 0, report
+    # Another provider's uploads were checked while the large one ran, within seconds.
+    assert figures["large_upload_status"] == "done", report
+    assert int(figures["small_uploads_checked"]) >= 2, report
+    assert float(figures["small_upload_wait_max_s"]) <= 5.0, report
