@@ -1,4 +1,7 @@
+import json
+
 from django.contrib import admin, messages
+from django.contrib.admin.models import LogEntry
 from django.core.exceptions import ValidationError
 
 from activities import services
@@ -11,6 +14,7 @@ from activities.models import (
     CreditType,
     Deadline,
     MocRegistration,
+    PortalEvent,
     Provider,
     ProviderMembership,
 )
@@ -23,13 +27,42 @@ from pars_portal.admin import (
 )
 
 
+class PortalHistoryAdmin(ReviewerModelAdmin):
+    """Admin changes to reference data and staff go to the portal's own history too (beside
+    Django's admin log): who, when, what, with the changed fields."""
+
+    def _history(self, request, obj, verb, message=""):
+        name = self.model._meta.verbose_name
+        text = json.dumps(message) if isinstance(message, list) else message
+        changes = LogEntry(change_message=text).get_change_message() if message else ""
+        services.portal_event_record(
+            action=f"{self.model._meta.model_name}.{verb}", actor=request.user,
+            channel=Channel.ADMIN, obj=obj,
+            text=f"{name.capitalize()} {obj} {verb}d" + (f": {changes}" if changes else ""),
+            detail={"change": message} if message else {},
+        )  # fmt: skip
+
+    def log_addition(self, request, obj, message):
+        self._history(request, obj, "add", message)
+        return super().log_addition(request, obj, message)
+
+    def log_change(self, request, obj, message):
+        self._history(request, obj, "change", message)
+        return super().log_change(request, obj, message)
+
+    def log_deletions(self, request, queryset):
+        for obj in queryset:
+            self._history(request, obj, "delete")
+        return super().log_deletions(request, queryset)
+
+
 class MembershipInline(ReviewerInline):
     model = ProviderMembership
     autocomplete_fields = ["user"]
 
 
 @admin.register(Provider)
-class ProviderAdmin(ReviewerModelAdmin):
+class ProviderAdmin(PortalHistoryAdmin):
     provider_path = ""
     reviewer_can_add = reviewer_can_change = True
     list_display = ["accme_id", "name", "accreditation_type", "created_at"]
@@ -39,7 +72,7 @@ class ProviderAdmin(ReviewerModelAdmin):
 
 
 @admin.register(ProviderMembership)
-class ProviderMembershipAdmin(ReviewerModelAdmin):
+class ProviderMembershipAdmin(PortalHistoryAdmin):
     reviewer_can_add = reviewer_can_change = reviewer_can_delete = True
     list_display = ["user", "provider", "role"]
     list_filter = ["role", "provider"]
@@ -53,7 +86,7 @@ class CreditTypeInline(ReviewerInline):
 
 
 @admin.register(Board)
-class BoardAdmin(ReviewerModelAdmin):
+class BoardAdmin(PortalHistoryAdmin):
     provider_path = None
     reviewer_can_add = reviewer_can_change = True
     list_display = ["code", "name", "board_id_pattern", "board_id_description"]
@@ -62,7 +95,7 @@ class BoardAdmin(ReviewerModelAdmin):
 
 
 @admin.register(Deadline)
-class DeadlineAdmin(ReviewerModelAdmin):
+class DeadlineAdmin(PortalHistoryAdmin):
     provider_path = None
     reviewer_can_add = reviewer_can_change = True
     list_display = ["year", "due_date", "grace_until", "note"]
@@ -158,4 +191,17 @@ class ActivityEventAdmin(ReviewerModelAdmin):
     list_filter = ["action", "channel"]
     list_select_related = ["activity", "actor"]
     search_fields = ["activity__pars_id", "actor__username"]
+    date_hierarchy = "at"
+
+
+@admin.register(PortalEvent)
+class PortalEventAdmin(ReviewerModelAdmin):
+    """The portal's own history: reference data, staff, roster loads, uploads resumed,
+    transmissions (reviewers read it; nobody edits it)."""
+
+    provider_path = None  # the portal's, not one provider's: reviewers only
+    list_display = ["at", "action", "text", "channel", "actor"]
+    list_filter = ["action", "channel"]
+    list_select_related = ["actor"]
+    search_fields = ["text", "object_id", "actor__username"]
     date_hierarchy = "at"

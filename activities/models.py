@@ -8,6 +8,7 @@ from django.db.models import F, Q
 
 from .validators import (
     validate_activity_id,
+    validate_from_2014,
     validate_moc_points,
     validate_plain_text,
     validate_provider_id,
@@ -148,8 +149,8 @@ class Activity(models.Model):
     )  # fmt: skip
     title = models.CharField(max_length=300, validators=[validate_plain_text])
     activity_type = models.CharField("activity type", max_length=5, choices=Type.choices)
-    start_date = models.DateField()
-    end_date = models.DateField()
+    start_date = models.DateField(validators=[validate_from_2014])
+    end_date = models.DateField(validators=[validate_from_2014])
     reporting_year = models.PositiveSmallIntegerField(
         validators=[MinValueValidator(MOC_FIRST_YEAR)]
     )
@@ -355,6 +356,37 @@ class ActivityEvent(models.Model):
 
     def __str__(self):
         return f"{self.activity.pars_id} {self.get_action_display()} at {self.at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs):
+        if self.pk:
+            raise ValueError("History entries are append-only.")
+        super().save(*args, **kwargs)
+
+
+class PortalEvent(models.Model):
+    """Append-only history of what changes outside a record's or an activity's own history:
+    reference data and staff changed by reviewers (boards, credit types, deadlines,
+    providers, memberships, the roster), roster loads, uploads resumed, transmissions asked
+    for and sent. Written by `activities.services.portal_event_record` only."""
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    action = models.CharField(max_length=40, help_text="e.g. roster.load, upload.resume")
+    object_type = models.CharField(max_length=60, blank=True)
+    object_id = models.CharField(max_length=40, blank=True)
+    text = models.CharField(max_length=300)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = "portal history entry"
+        verbose_name_plural = "portal history"
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action}: {self.text}"
 
     def save(self, *args, **kwargs):
         if self.pk:

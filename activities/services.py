@@ -17,6 +17,7 @@ from .models import (
     Channel,
     CreditType,
     MocRegistration,
+    PortalEvent,
 )
 
 FIRST_PARS_ID = 100_000_001
@@ -169,3 +170,19 @@ def registration_withdraw(*, registration: MocRegistration, actor, channel: str 
             action=ActivityEvent.Action.WITHDRAWN,
         )
     return registration
+
+
+def portal_event_record(
+    *, action: str, text: str, actor=None, channel: str = Channel.SYSTEM, obj=None,
+    detail: dict | None = None,
+) -> PortalEvent:  # fmt: skip
+    """One entry of the portal's own history (who, when, channel, what)."""
+    return PortalEvent.objects.create(
+        action=action,
+        text=text[:300],
+        actor=actor,
+        channel=channel,
+        object_type=type(obj).__name__ if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None else "",
+        detail={key: _jsonable(value) for key, value in (detail or {}).items()},
+    )

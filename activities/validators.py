@@ -3,6 +3,7 @@
 Messages are constants so tests assert the exact words users see.
 """
 
+import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
 
@@ -99,6 +100,18 @@ def credit_id_problem(value: str) -> str:
         shown = value if len(value) <= 60 else value[:57] + "..."
         return CREDIT_ID_INVALID.format(value=shown)
     return ""
+
+
+FIRST_DAY = dt.date(2014, 1, 1)  # ABIM MOC reporting through PARS covers 2014 onwards
+DATE_BEFORE_2014 = "{field} {date} is before 2014; ABIM MOC through PARS starts in 2014."
+
+
+def validate_from_2014(value) -> None:
+    if value is not None and value < FIRST_DAY:
+        raise ValidationError(
+            DATE_BEFORE_2014.format(field="The date", date=value.strftime("%m/%d/%Y")),
+            code="before_2014",
+        )
 
 
 def validate_provider_id(value: str) -> None:

@@ -1,16 +1,35 @@
 """The admin is the ACCME reviewers' workplace. Provider staff use the portal instead."""
 
 import io
+import re
 
 from django.contrib import admin
+from django.core.exceptions import SuspiciousFileOperation
 from django.http import Http404
 from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import CSV, XLSX
+from import_export.tmp_storages import MediaStorage
 
 from .access import is_reviewer, scope
+from .logins import AdminLoginForm
+
+
+class ImportStorage(MediaStorage):
+    """Where the admin import keeps a file between its two steps: MEDIA_ROOT's
+    django-import-export folder, under a name of the library's own making (32 hex digits).
+    Any other name sent back by a browser is refused (it could name another file)."""
+
+    NAME = re.compile(r"[0-9a-f]{32}")
+
+    def __init__(self, **kwargs):
+        name = kwargs.get("name")
+        if name is not None and not self.NAME.fullmatch(str(name)):
+            raise SuspiciousFileOperation("The import's file name is not one the portal made.")
+        super().__init__(**kwargs)
 
 
 class ReviewerAdminSite(admin.AdminSite):
+    login_form = AdminLoginForm
     site_header = "PARS Portal – ACCME reviewers"
     site_title = "PARS reviewers"
     index_title = "Review and follow-up"

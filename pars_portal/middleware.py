@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import JsonResponse
+from django.http import HttpResponseBadRequest, JsonResponse
 from django.shortcuts import render
 
 from participants.intake import IntakeContention
@@ -38,4 +38,49 @@ class IntakeContentionMiddleware:
         else:
             response = render(request, "503.html", {"message": str(exception)}, status=503)
         response["Retry-After"] = RETRY_AFTER_SECONDS
+        return response
+
+
+NUL_REFUSED = "A NUL character (%00) is not allowed in an address or its parameters."
+
+
+class RefuseNulMiddleware:
+    """A NUL byte in the path or a query parameter can reach no page, filter or record (and
+    PostgreSQL refuses it in any query): answer 400 at once, JSON under the API."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        query = request.META.get("QUERY_STRING", "")
+        if "\x00" in request.path or "%00" in query or "\x00" in query:
+            if request.path.startswith("/api/"):
+                return JsonResponse({"detail": NUL_REFUSED, "errors": []}, status=400)
+            return HttpResponseBadRequest(NUL_REFUSED, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)
+
+
+# Scripts only from the portal itself (no inline script anywhere); inline style attributes
+# are allowed (Bootstrap's components use them).
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'", "script-src 'self'", "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data:", "font-src 'self' data:", "connect-src 'self'",
+    "object-src 'none'", "base-uri 'self'", "form-action 'self'", "frame-ancestors 'none'",
+])  # fmt: skip
+PERMISSIONS_POLICY = ", ".join(
+    f"{feature}=()" for feature in ("camera", "microphone", "geolocation", "payment", "usb",
+                                    "interest-cohort")
+)  # fmt: skip
+
+
+class SecurityHeadersMiddleware:
+    """Content-Security-Policy and Permissions-Policy on every answer."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
         return response

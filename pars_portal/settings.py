@@ -69,7 +69,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # A NUL byte in the address: 400 before anything reads it.
+    "pars_portal.middleware.RefuseNulMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "pars_portal.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -188,6 +191,32 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = envint("AXES_COOLOFF_MINUTES", 15) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_CALLABLE = "pars_portal.logins.axes_username"
+# Behind N trusted proxies (TRUSTED_PROXY_COUNT), the client's address is taken from
+# X-Forwarded-For as the proxies set it, for the lockout and the API's throttles alike.
+TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0)
+AXES_CLIENT_IP_CALLABLE = "pars_portal.logins.client_address"
+# Past this many failed logins of one username from anywhere in the window, each further
+# attempt for it waits (a slow-down, never a lockout: pars_portal.logins).
+LOGIN_USERNAME_LIMIT = envint("LOGIN_USERNAME_LIMIT", 20)
+LOGIN_USERNAME_WINDOW_MINUTES = envint("LOGIN_USERNAME_WINDOW_MINUTES", 15)
+LOGIN_USERNAME_DELAY_SECONDS = envint("LOGIN_USERNAME_DELAY_SECONDS", 10)
+PASSWORD_RESET_PER_ADDRESS = envint("PASSWORD_RESET_PER_ADDRESS", 3)  # an hour
+PASSWORD_RESET_PER_CLIENT = envint("PASSWORD_RESET_PER_CLIENT", 10)  # an hour
+
+# One cache for every process (throttles, login slow-downs, the admin import's files):
+# Redis when REDIS_URL is set, else a table in the database (created by a migration).
+REDIS_URL = envstr("REDIS_URL", "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "pars_cache"}
+    )
+}
+# The admin import keeps the uploaded file between its two steps in MEDIA_ROOT, under a
+# name the portal made (a name sent back by the browser cannot point anywhere else).
+IMPORT_EXPORT_TMP_STORAGE_CLASS = "pars_portal.admin.ImportStorage"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
@@ -246,8 +275,10 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "api_key": envstr("API_RATE", "6000/min"),
         "learner_match": envstr("API_LEARNER_MATCH_RATE", "60/min"),
+        "invalid_key": envstr("API_INVALID_KEY_RATE", "30/min"),
     },
     "UNAUTHENTICATED_USER": None,
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT or None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "PARS Portal web services",

@@ -1,14 +1,16 @@
 from django.contrib import admin
+from django.contrib.auth import urls as auth_urls
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from activities import views as activity_views
 from participants import api, board_api
 from participants import learner_activity_api as accme_api
 from participants import views as participant_views
 
-from . import views
+from . import logins, views
 
 
 def _api(view):
@@ -58,9 +60,21 @@ api_patterns = [
     path("schema", login_not_required(SpectacularAPIView.as_view()), name="api_schema"),
     path(
         "docs",
-        login_not_required(SpectacularSwaggerView.as_view(url_name="api_schema")),
+        login_not_required(SpectacularSwaggerSplitView.as_view(url_name="api_schema")),
         name="api_docs",
     ),
+]
+
+# Django's login pages, with the portal's login form (slowed down per username) and a
+# password reset limited per address and client (pars_portal.logins).
+account_patterns = [
+    path(
+        "login/",
+        auth_views.LoginView.as_view(authentication_form=logins.LoginForm),
+        name="login",
+    ),
+    path("password_reset/", logins.PasswordResetView.as_view(), name="password_reset"),
+    *auth_urls.urlpatterns,
 ]
 
 urlpatterns = [
@@ -134,7 +148,7 @@ urlpatterns = [
         participant_views.review_simulate_board,
         name="review_simulate_board",
     ),
-    path("accounts/", include("django.contrib.auth.urls")),
+    path("accounts/", include(account_patterns)),
     path("admin/", admin.site.urls),
 ]
 

@@ -4,6 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
+from activities.admin import PortalHistoryAdmin
 from activities.deadlines import parse_year, year_choices
 from activities.models import Channel, Deadline
 from pars_portal.admin import CheckedImportExportMixin, ReadOnlyInline, ReviewerModelAdmin
@@ -191,7 +192,7 @@ class CompletionEventAdmin(ReviewerModelAdmin):
 
 
 @admin.register(RosterEntry)
-class RosterEntryAdmin(ReviewerModelAdmin):
+class RosterEntryAdmin(PortalHistoryAdmin):
     provider_path = None
     reviewer_can_add = reviewer_can_change = True
     list_display = ["learner_id", "last_name", "first_name", "birth_month", "birth_day", "board"]

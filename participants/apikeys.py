@@ -65,6 +65,10 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             .first()
         )
         if key is None:
+            # Guessing keys is throttled too, per client address (API_INVALID_KEY_RATE).
+            guesses = InvalidKeyThrottle()
+            if not guesses.allow_request(request, None):
+                raise exceptions.Throttled(wait=guesses.wait())
             raise exceptions.AuthenticationFailed(KEY_INVALID)
         # The key acts for the editor who created it: it stops when their access does.
         if not (key.created_by.is_active and can_write(key.created_by, key.provider_id)):
@@ -115,3 +119,12 @@ try:  # documents the scheme in the OpenAPI schema (drf-spectacular)
             }
 except ImportError:  # pragma: no cover - drf-spectacular is a dependency
     pass
+
+
+class InvalidKeyThrottle(SimpleRateThrottle):
+    """Requests with a key that matches none, per client address."""
+
+    scope = "invalid_key"
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}

@@ -192,8 +192,9 @@ def gunicorn(env, *, workers: int, ready_path=None, log_path=None, cwd=None):
     port = free_port()
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
     server = subprocess.Popen(  # noqa: S603 - our own app on loopback
-        [sys.executable, "-m", "gunicorn", "pars_portal.wsgi", "-b", f"127.0.0.1:{port}",
-         "-w", str(workers), "--log-level", "warning", "--graceful-timeout", "10"],
+        [sys.executable, "-m", "gunicorn", "-c", "python:pars_portal.gunicorn_conf",
+         "pars_portal.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(workers), "--log-level",
+         "warning", "--graceful-timeout", "10"],
         env=env, stdout=subprocess.DEVNULL, stderr=log, cwd=cwd,
     )  # fmt: skip
     try:

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from activities.models import Board, Channel
+from activities.services import portal_event_record
 from activities.validators import text_problem
 
 from .intake import Result, intake_batches
@@ -91,6 +92,11 @@ def roster_load(*, rows: Iterable[RosterRow], batch_size: int = 5000) -> dict[st
                 update_fields=["first_name", "last_name", "birth_month", "birth_day", "updated_at"],
             )
     created = RosterEntry.objects.count() - before
+    portal_event_record(
+        action="roster.load", channel=Channel.SYSTEM,
+        text=f"Board roster loaded: {len(latest)} rows, {created} new",
+        detail={"rows": len(latest), "created": created},
+    )  # fmt: skip
     return {"rows": len(latest), "created": created, "already_present": len(latest) - created}
 
 
@@ -297,6 +303,11 @@ def upload_retry(*, upload: Upload, user) -> Upload:
         task = commit_upload
     if not changed:
         raise ValidationError(UPLOAD_NOT_RETRYABLE)
+    step = "check" if task is check_upload else "save"
+    portal_event_record(
+        action="upload.resume", actor=user, channel=Channel.UPLOAD, obj=upload,
+        text=f"Upload {upload.pk} ({upload.file_name}): {step} resumed",
+    )  # fmt: skip
     task.enqueue(upload.pk)
     return Upload.objects.get(pk=upload.pk)
 

@@ -31,10 +31,13 @@ def verify_pending() -> dict:
 
 
 @task(queue_name=BOARD)
-def transmit_to_board() -> int:
+def transmit_to_board(requested_by: int | None = None) -> int:
+    from django.contrib.auth import get_user_model
+
     from .transmission import transmit  # transmission → tasks (digests) → transmission
 
-    return len(transmit())
+    actor = get_user_model().objects.filter(pk=requested_by).first() if requested_by else None
+    return len(transmit(actor=actor))
 
 
 @task(queue_name=DEFAULT)

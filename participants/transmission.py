@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from activities.models import Board, Channel
+from activities.services import portal_event_record
 from activities.validators import text_problem, writable
 
 from .exports import record_report, write_learner_report
@@ -64,7 +65,11 @@ def _report(completion, action):
     return record_report(completion, action=action, extra={"RecordID": completion.pk})
 
 
-def transmit(*, limit: int = 50_000) -> list[TransmissionBatch]:
+SENT = "Sent to {board} in batch {batch}"
+DELETION_SENT = "Deletion sent to {board} in batch {batch}"
+
+
+def transmit(*, limit: int = 50_000, actor=None) -> list[TransmissionBatch]:
     """One batch per board with something to send. A failed push leaves the records unsent
     (they go in the next batch); the failed batch is kept for the audit trail."""
     batches = []
@@ -122,8 +127,36 @@ def transmit(*, limit: int = 50_000) -> list[TransmissionBatch]:
                 Completion.objects.filter(pk__in=[c.pk for c in deletes]).update(
                     deletion_transmitted_in=batch
                 )
+                _record_sent(batch, adds, deletes, actor, now)
+            portal_event_record(
+                action="transmission.send", actor=actor,
+                channel=Channel.ADMIN if actor else Channel.SYSTEM, obj=batch,
+                text=f"Batch {batch.pk} to {board.code}: {len(adds)} records, "
+                f"{len(deletes)} deletions, {batch.get_status_display().lower()}",
+            )  # fmt: skip
             batches.append(batch)
     return batches
+
+
+def _record_sent(batch, adds, deletes, actor, now):
+    """Each record's history says when it went to the board, in which batch, and who asked
+    (none: the scheduled run)."""
+    channel = Channel.ADMIN if actor else Channel.SYSTEM
+    events = [
+        CompletionEvent(
+            completion_id=c.pk,
+            actor=actor,
+            at=now,
+            channel=channel,
+            from_status=c.status,
+            to_status=c.status,
+            reason=template.format(board=batch.board.code, batch=batch.pk),
+            detail={"batch": batch.pk},
+        )  # fmt: skip
+        for template, records in ((SENT, adds), (DELETION_SENT, deletes))
+        for c in records
+    ]
+    CompletionEvent.objects.bulk_create(events, batch_size=2000)
 
 
 NOT_SENT = "Not sent to {board}: {problem}"

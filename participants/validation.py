@@ -12,6 +12,8 @@ from django.core.exceptions import ValidationError
 
 from activities.validators import (
     BOARD_ID_INVALID,
+    DATE_BEFORE_2014,
+    FIRST_DAY,
     credit_id_problem,
     text_problem,
     validate_birth_month_day,
@@ -34,7 +36,7 @@ BOARD_ID_TOO_LONG = "The board ID is {length} characters long; at most 20 are al
 
 
 def fmt_date(value: dt.date) -> str:
-    return value.strftime("%m/%d/%Y")
+    return f"{value.month:02d}/{value.day:02d}/{value.year:04d}"  # strftime drops year 1's zeros
 
 
 def completion_errors(
@@ -102,6 +104,10 @@ def completion_errors(
 
     if completion_date is None:
         errors["completion_date"] = "Completion date is required."
+    elif completion_date < FIRST_DAY:
+        errors["completion_date"] = DATE_BEFORE_2014.format(
+            field="Completion date", date=fmt_date(completion_date)
+        )
     elif completion_date > today:
         errors["completion_date"] = COMPLETION_IN_FUTURE.format(date=fmt_date(completion_date))
     elif completion_date < activity.start_date:

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from activities.deadlines import deadline_table
 from activities.models import Activity, Channel
+from activities.services import portal_event_record
 from activities.views import get_activity_for_user
 from pars_portal.access import (
     can_write,
@@ -580,7 +581,11 @@ def review_transmit(request):
     _reviewer_only(request)
     from .tasks import transmit_to_board
 
-    transmit_to_board.enqueue()
+    portal_event_record(
+        action="transmission.request", actor=request.user, channel=Channel.ADMIN,
+        text="Sending the verified records to the board now: requested",
+    )  # fmt: skip
+    transmit_to_board.enqueue(requested_by=request.user.pk)
     messages.success(request, "Sending verified records to ABIM (in the background).")
     return redirect("review_queue")
 

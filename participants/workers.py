@@ -24,6 +24,9 @@ from django.utils.module_loading import import_string
 from django_tasks.base import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
+from activities.models import Channel
+from activities.services import portal_event_record
+
 from .models import Upload
 from .tasks import BOARD, DEFAULT, UPLOADS
 
@@ -82,6 +85,11 @@ def recover_stalled_work(*, dead_workers=(), now=None) -> list[str]:
             continue
         task = import_string(result.task_path)
         task.enqueue(*result.args_kwargs["args"], **result.args_kwargs["kwargs"])
+        portal_event_record(
+            action="task.requeue", channel=Channel.SYSTEM,
+            text=f"{result.task_path.rsplit('.', 1)[-1]} queued again: {WORKER_STOPPED}",
+            detail={"task": str(result.pk), "args": result.args_kwargs["args"]},
+        )  # fmt: skip
         if upload_id is not None:
             Upload.objects.filter(pk=upload_id).update(heartbeat_at=now)
         logger.warning("Task %s (%s) put back in its queue: %s", result.pk, result.task_path,

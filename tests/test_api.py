@@ -4,6 +4,7 @@ idempotent retries, sandbox and provider isolation, legacy module codes (pars-sp
 throttling and the offline API docs."""
 
 import datetime as dt
+import html
 import http.client
 import importlib
 import json
@@ -42,7 +43,7 @@ def seed_data(transactional_db):
 
 
 @pytest.fixture(autouse=True)
-def fresh_throttles():
+def fresh_throttles(transactional_db):  # the cache is a database table
     """Throttle counters live in the (process-wide) cache: no test inherits another's."""
     cache.clear()
     yield
@@ -1324,11 +1325,20 @@ def test_schema_is_served_without_a_key_and_documents_every_endpoint(api):
     assert b"/api/v1/learner-reports" in yaml.body
 
 
+def docs_page_and_script(api) -> tuple[str, str]:
+    """The docs page and its own script: served apart (no inline script: the portal's
+    Content-Security-Policy allows scripts from the portal only)."""
+    page = api.get("docs").text
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", page), "an inline script"
+    script = re.search(r'<script src="(/api/v1/docs\?script=[^"]*)"', page).group(1)
+    return page, api.get(html.unescape(script)).text
+
+
 def test_docs_load_everything_from_the_portal_itself(api, live_server):
     reply = api.get("docs")
     assert reply.status == 200
-    page = reply.text
-    assert "SwaggerUIBundle" in page
+    page, script = docs_page_and_script(api)
+    assert "SwaggerUIBundle" in script
     own = urllib.parse.urlsplit(live_server.url).netloc
     hosts = set(re.findall(r"https?://([^/\"'\s<>]+)", page))
     hosts |= set(re.findall(r"""(?:src|href)\s*=\s*["']//([^/"']+)""", page))
@@ -1343,7 +1353,7 @@ def test_docs_load_everything_from_the_portal_itself(api, live_server):
         assert len(loaded.body) > 0
         if asset.endswith(".css"):
             assert not re.search(rb"url\(\s*['\"]?(?:https?:)?//|@import", loaded.body), asset
-    schema_url = re.search(r'url: "([^"]+)"', page).group(1)
+    schema_url = re.search(r'url: "([^"]+)"', script).group(1)
     assert api.get(schema_url).status == 200
 
 
@@ -1351,8 +1361,8 @@ def test_docs_do_not_call_the_online_validator(api):
     """Swagger UI's default validatorUrl is https://validator.swagger.io/validator: on any host
     but localhost it loads a badge image from there, sending the schema's URL along. The
     offline docs must turn it off (validatorUrl: null or "none")."""
-    page = api.get("docs").text
-    settings_json = re.search(r"const swaggerSettings = (\{.*?\});", page, re.S).group(1)
+    _, script = docs_page_and_script(api)
+    settings_json = re.search(r"const swaggerSettings = (\{.*?\});", script, re.S).group(1)
     swagger_settings = json.loads(settings_json)
     assert "validatorUrl" in swagger_settings, swagger_settings
     assert swagger_settings["validatorUrl"] in (None, "none")

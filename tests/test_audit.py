@@ -46,6 +46,7 @@ from activities.models import (
     Channel,
     Deadline,
     MocRegistration,
+    PortalEvent,
     Provider,
     ProviderMembership,
 )
@@ -114,6 +115,10 @@ def _activity_entry(e: ActivityEvent) -> Entry:
     return Entry("ActivityEvent", e.actor, e.at, e.channel, text)
 
 
+def _portal_entry(e: PortalEvent) -> Entry:
+    return Entry("PortalEvent", e.actor, e.at, e.channel, f"{e.action}: {e.text}")
+
+
 def _log_entry(e: LogEntry) -> Entry:
     verb = {ADDITION: "added", CHANGE: "changed", DELETION: "deleted"}
     text = f"{verb[e.action_flag]} {e.content_type.name} {e.object_repr}: {e.get_change_message()}"
@@ -127,7 +132,7 @@ class Trail:
         self.started = timezone.now()
         self.ids = {
             model: model.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-            for model in (CompletionEvent, ActivityEvent, LogEntry, TransmissionBatch)
+            for model in (CompletionEvent, ActivityEvent, LogEntry, TransmissionBatch, PortalEvent)
         }
 
     def since(self) -> list[Entry]:
@@ -137,6 +142,7 @@ class Trail:
         entries = [_completion_entry(e) for e in new(CompletionEvent).select_related("actor")]
         entries += [_activity_entry(e) for e in new(ActivityEvent).select_related("activity")]
         entries += [_log_entry(e) for e in new(LogEntry).select_related("content_type", "user")]
+        entries += [_portal_entry(e) for e in new(PortalEvent).select_related("actor")]
         for key in ApiKey.objects.filter(created_at__gte=self.started):
             text = f"API key {key.prefix} created ({key.mode}) for {key.provider_id}"
             entries.append(Entry("ApiKey", key.created_by, key.created_at, Channel.FORM, text))
@@ -337,6 +343,7 @@ def upload_retry(w):
     return [
         Expect(w.editor, Channel.UPLOAD, "new → accepted; Provisional verification"),
         Expect(w.editor, Channel.UPLOAD, f'{{"row": 2, "upload": {failed.pk}}}'),
+        Expect(w.editor, Channel.UPLOAD, f"upload.resume: Upload {failed.pk} (learners.csv)"),
     ]
 
 
@@ -390,7 +397,12 @@ def review_transmit(w):
     record = accepted(w.activity)
     w.trail.mark()
     ok(w.client_of(w.reviewer).post(reverse("review_transmit")))
-    return [Expect(None, Channel.SYSTEM, f"1 additions [{record.pk}]")]
+    return [
+        Expect(None, Channel.SYSTEM, f"1 additions [{record.pk}]"),
+        # Who asked, in the portal's history and in the record's own.
+        Expect(w.reviewer, Channel.ADMIN, "transmission.request"),
+        Expect(w.reviewer, Channel.ADMIN, f"record {record.pk}: accepted → accepted; Sent to ABIM"),
+    ]
 
 
 def review_simulate_board(w):
@@ -642,7 +654,10 @@ def admin_membership_add(w):
 def admin_membership_change(w):
     membership = ProviderMembership.objects.get(user=w.editor)
     _admin_save(w, ProviderMembership, "change", {"role": "viewer"}, membership.pk)
-    return [Expect(w.reviewer, Channel.ADMIN, "Changed Role.")]
+    return [
+        Expect(w.reviewer, Channel.ADMIN, "Changed Role."),
+        Expect(w.reviewer, Channel.ADMIN, "providermembership.change: Provider staff membership"),
+    ]
 
 
 def admin_membership_delete(w):
@@ -680,7 +695,10 @@ def admin_board_change(w):
         abim.pk,
         inline=("credit_types", {"code": "QI", "label": "Quality Improvement"}),
     )
-    return [Expect(w.reviewer, Channel.ADMIN, "Changed Board ID description. Added credit type")]
+    return [
+        Expect(w.reviewer, Channel.ADMIN, "Changed Board ID description. Added credit type"),
+        Expect(w.reviewer, Channel.ADMIN, "board.change: Board ABIM changed: Changed Board ID"),
+    ]
 
 
 def admin_deadline_add(w):
@@ -693,7 +711,8 @@ def admin_deadline_change(w):
     deadline = Deadline.objects.get(year=2016)
     _admin_save(w, Deadline, "change", {"note": "Extended by ACCME"}, deadline.pk)
     return [
-        Expect(w.reviewer, Channel.ADMIN, "changed deadline 2016: due 12/31/2016: Changed Note.")
+        Expect(w.reviewer, Channel.ADMIN, "changed deadline 2016: due 12/31/2016: Changed Note."),
+        Expect(w.reviewer, Channel.ADMIN, "deadline.change: Deadline 2016"),
     ]
 
 
@@ -707,7 +726,10 @@ def admin_roster_add(w):
         "birth_day": "9",
     }
     _admin_save(w, RosterEntry, "add", values)
-    return [Expect(w.reviewer, Channel.ADMIN, "added board roster entry 456789 Okafor, Ada")]
+    return [
+        Expect(w.reviewer, Channel.ADMIN, "added board roster entry 456789 Okafor, Ada"),
+        Expect(w.reviewer, Channel.ADMIN, "rosterentry.add: Board roster entry 456789"),
+    ]
 
 
 def admin_roster_change(w):
@@ -729,6 +751,15 @@ def command_ingest_board_answers(w):
     return [Expect(None, Channel.BOARD, f"record {record.pk}: accepted → accepted; Confirmed by")]
 
 
+def command_load_roster(w):
+    roster = w.tmp_path / "roster.csv"
+    roster.write_text("board_id,first_name,last_name,birth_month,birth_day\n"
+                      "456789,Ada,Okafor,3,9\n")  # fmt: skip
+    w.trail.mark()
+    call_command("load_roster", str(roster), stdout=io.StringIO())
+    return [Expect(None, Channel.SYSTEM, "roster.load: Board roster loaded: 1 rows, 1 new")]
+
+
 def command_transmit(w):
     record = accepted(w.activity)
     deleted = make_completion(
@@ -738,7 +769,12 @@ def command_transmit(w):
     call_command("transmit")
     batch = TransmissionBatch.objects.get()
     assert Completion.objects.get(pk=deleted.pk).deletion_transmitted_in == batch
-    return [Expect(None, Channel.SYSTEM, f"1 additions [{record.pk}], 1 deletions")]
+    return [
+        Expect(None, Channel.SYSTEM, f"1 additions [{record.pk}], 1 deletions"),
+        Expect(None, Channel.SYSTEM, f"record {record.pk}: accepted → accepted; Sent to ABIM in"),
+        Expect(None, Channel.SYSTEM, f"record {deleted.pk}: deleted → deleted; Deletion sent"),
+        Expect(None, Channel.SYSTEM, "transmission.send: Batch"),
+    ]
 
 
 def command_verify_pending(w):
@@ -833,6 +869,7 @@ WRITE_PATHS: dict[str, Callable] = {
     "command: verify_pending": command_verify_pending,
     "command: simulate_board": command_simulate_board,
     "command: load_demo": command_load_demo,
+    "command: load_roster": command_load_roster,
 }
 
 
@@ -938,6 +975,7 @@ ADMIN_WRITES = {
 THIRD_PARTY_REVIEWER_OPERATIONS = {"axes.AccessAttempt": {"action:cleanup_expired_attempts"}}
 # Management commands of the project's apps.
 COMMANDS = {
+    "load_roster": ["command: load_roster"],
     "ingest_board_answers": ["command: ingest_board_answers"],
     "transmit": ["command: transmit"],
     "verify_pending": ["command: verify_pending"],
@@ -945,8 +983,6 @@ COMMANDS = {
     "load_demo": ["command: load_demo"],
 }
 COMMANDS_WITHOUT_HISTORY = {
-    "load_roster": "loads the board's roster (reference data from ABIM, not a record's "
-    "history); each entry keeps updated_at, and the roster file is the operator's record",
     "bench_import": "benchmark: writes only to a scratch SQLite database it creates",
     "bench_api": "benchmark: writes only to a scratch SQLite database it creates",
     "bench_load": "load test: writes only to a scratch database it creates",
@@ -971,6 +1007,10 @@ SERVICES = {
         "registration_create": ["form: register for MOC", "command: load_demo"],
         "registration_withdraw": ["form: withdraw registration",
                                   "admin: action withdraw registrations"],
+        "portal_event_record": ["command: load_roster", "command: transmit",
+                                "reviewer queue: send to ABIM now",
+                                "upload: resume an interrupted save",
+                                "admin: change a deadline"],
     },
     participant_services: {
         "completion_delete": ["form: delete a record", "api: DELETE a completion",
@@ -982,7 +1022,7 @@ SERVICES = {
         "follow_up_assign": ["reviewer queue: assign"],
         "follow_up_log_contact": ["reviewer queue: log contact"],
         "follow_up_resolve": ["reviewer queue: resolve"],
-        "roster_load": [],  # see COMMANDS_WITHOUT_HISTORY["load_roster"]
+        "roster_load": ["command: load_roster"],
         "upload_issue_phase": [], "batched": [],
     },
     intake: {

@@ -16,6 +16,7 @@ from django.utils.html import escape
 from django_tasks_db.models import DBTaskResult
 
 from activities.models import Activity, MocRegistration, Provider, ProviderMembership
+from activities.services import portal_event_record
 from pars_portal import access
 from pars_portal.admin import ReviewerModelAdmin
 from participants.apikeys import api_key_create
@@ -105,6 +106,7 @@ def everything(activity_a, activity_b, editor_a, editor_b, viewer_a, reviewer, r
         board=activity_a.registrations.get().board, file="transmissions/x.xml", additions=1,
         status=TransmissionBatch.Status.FILE_ONLY,
     )  # fmt: skip
+    portal_event_record(action="roster.load", text="Board roster loaded: 2 rows, 2 new")
     DBTaskResult.objects.create(
         args_kwargs={"args": [], "kwargs": {}},
         task_path="participants.tasks.example",
