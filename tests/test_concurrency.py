@@ -330,7 +330,9 @@ def test_two_api_clients_sending_the_same_report_at_once_make_one_record(
         (record,) = records_of(activity_a, date)
         assert [r["result"] for r in results] == ["already_reported", "created"]
         assert [r["id"] for r in results] == [record.pk, record.pk]
-        assert record.credit_id == credit_id
+        # Sent without one, the record has the credit ID the portal minted (pars-spec §9).
+        assert record.credit_id == credit_id or (credit_id is None and record.credit_id.startswith(
+            "ccid:pars:"))  # fmt: skip
     assert collisions.refused == ITERATIONS
     assert Completion.objects.count() == ITERATIONS
     assert_no_duplicates()

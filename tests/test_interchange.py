@@ -5,6 +5,7 @@ own JSON; XML errors are filed under the element the file got wrong."""
 
 import datetime as dt
 import io
+import json
 import re
 from decimal import Decimal
 
@@ -218,22 +219,14 @@ def test_transmission_batches_with_adds_and_deletes_meet_the_constraints(records
 
 def test_schema_catches_what_the_drafts_forbid():
     """The checks above can fail: the schema refuses each mistake the portal once made."""
-    good = {
-        "ACCMELearnerReports": {"ActivityReports": {
-            "DateTimeCreated": "2015-12-20T10:00:00+00:00",
-            "ActivityReport": [{
-                "ReportingOrganization": "A",
-                "Member": {"Name": {"GivenName": "Jane", "FamilyName": "Smith"},
-                           "PersonalInfo": {"BirthDate": "1904-07-14"}},
-                "Activity": {"ProviderOrganization": "0001234", "Module": {
-                    "ModuleName": {"value": "T", "moduleID": "100000001"},
-                    "Status": "Completed", "CompletedDateTime": "2015-12-18T00:00:00",
-                    "CreditCertificate": [{
-                        "UniqueID": {"value": "123456", "domain": "ABIM"},
-                        "CreditReceived": {"activityCertification": "MK",
-                                           "creditUnit": "Point", "numberOfCredits": 10},
-                        "CreditID": "ccid:lms:1"}]}},
-                "XtensibleInfo": {"LearnerRecordAction": "add"}}]}}}  # fmt: skip
+    from participants.exports import document_data, report_data
+
+    good = json.loads(json.dumps(document_data([report_data(
+        provider_name="A", provider_id="0001234", first_name="Jane", last_name="Smith",
+        birth_month=7, birth_day=14, pars_id="100000001", title="T",
+        completion_date=dt.date(2015, 12, 18), board="ABIM", learner_id="123456",
+        credit_type="MK", moc_points=Decimal("10"), credit_id="ccid:lms:1",
+    )]), default=float))  # fmt: skip
     assert violations(good) == []
     report = reports_of(good)[0]
     module = report["Activity"]["Module"]
