@@ -6,7 +6,9 @@ from crispy_forms.layout import Column, Layout, Row, Submit
 from django import forms
 from django.db.models import Q, Value
 from django.db.models.functions import Upper
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from activities.deadlines import late_since
 from activities.forms import DateInput
@@ -99,7 +101,9 @@ class ParticipantForm(forms.Form):
             actor=actor,
             channel=Channel.FORM,
         ).outcomes[0]
-        if outcome.result != Result.CREATED:
+        if outcome.result == Result.ALREADY_REPORTED and outcome.completion_id:
+            self.add_error(None, _already_reported(outcome))
+        elif outcome.result != Result.CREATED:
             self.add_pipeline_errors(outcome.errors, outcome.message)
         return outcome
 
@@ -108,6 +112,18 @@ class ParticipantForm(forms.Form):
             self.add_error(field if field in self.fields else None, text)
         if message:
             self.add_error(None, message)
+
+
+def _already_reported(outcome):
+    """The pipeline's "already reported", with the record named as a link and the way to
+    change it (*Correct*, while the record can still be corrected)."""
+    pk = outcome.completion_id
+    links = format_html('<a href="{}">Open record {}</a>', reverse("completion_detail", args=[pk]),
+                        pk)  # fmt: skip
+    if outcome.status != Completion.Status.DELETED:
+        correct = reverse("completion_correct", args=[pk])
+        links = format_html('{} or <a href="{}">correct it</a>', links, correct)
+    return format_html("{} {}.", outcome.message, links)
 
 
 class DeleteForm(forms.Form):

@@ -49,8 +49,12 @@ CREDIT_TYPE_UNKNOWN = "Unknown credit type {value!r} for {board} (use {codes})."
 ACTION_INVALID = "Action must be add or delete, not {value!r}."
 ALREADY_REPORTED = "Already reported: record {id}, entered {date}."
 ALREADY_REPORTED_DIFFERENT = (
-    "Already reported: record {id}, entered {date}, with different values. "
-    "Delete record {id} first to correct it."
+    "Already reported: record {id}, entered {date}, with different values. To change it, "
+    "correct record {id}."
+)
+NOTHING_CHANGED = (
+    "Nothing changed: record {id} already has these values. Change what was wrong, or leave "
+    "record {id} as it is."
 )
 ALREADY_IN_BATCH = "Already reported in row {row} of this submission."
 ALREADY_EARLIER = "Already reported earlier in this submission."
@@ -99,6 +103,17 @@ class ParticipantRow:
     corrects_id: int | None = None  # the web form's "correct this record"
     errors: dict[str, str] = field(default_factory=dict)
     source: object = None  # the row as the file had it, for the error report
+
+
+def _unchanged(existing: "_Existing", row: ParticipantRow, key: tuple) -> bool:
+    """A correction that would store exactly what the record already holds."""
+    return (
+        existing.key == key
+        and (existing.first_name, existing.last_name) == (row.first_name, row.last_name)
+        and (existing.birth_month, existing.birth_day) == (row.birth_month, row.birth_day)
+        and existing.moc_points == row.moc_points
+        and existing.cme_credits == row.cme_credits
+    )
 
 
 def _is_delete(row: ParticipantRow) -> bool:
@@ -157,6 +172,8 @@ class _Existing:
     credit_id: str | None
     upload_id: int | None = None
     status_before: str = ""
+    moc_points: Decimal | None = None
+    cme_credits: Decimal | None = None
 
 
 @dataclass(slots=True)
@@ -243,7 +260,7 @@ class _Batch:
         fields = (
             "id", "status", "first_name", "last_name", "birth_month", "birth_day",
             "created_at", "activity_id", "board_id", "learner_id", "credit_type_id",
-            "completion_date", "credit_id", "upload_id",
+            "completion_date", "credit_id", "upload_id", "moc_points", "cme_credits",
         )  # fmt: skip
         found = current.filter(
             activity__in=list(self.by_pars_id.values()), learner_id__in=learner_ids
@@ -262,13 +279,14 @@ class _Batch:
             ).order_by()
             found = found.union(corrected.values_list(*fields))
         for values in found:
-            (pk, status, first, last, month, day, created, activity_id, board_id, learner_id,
-             credit_type_id, completion_date, credit_id, upload_id) = values  # fmt: skip
+            (pk, status, first, last, month, day, created, activity_id, board_id,
+             learner_id, credit_type_id, completion_date, credit_id, upload_id, points,
+             cme) = values  # fmt: skip
             existing = _Existing(
                 id=pk, status=status, first_name=first, last_name=last, birth_month=month,
                 birth_day=day, created_at=created, credit_id=credit_id,
                 key=(activity_id, board_id, learner_id, credit_type_id, completion_date),
-                upload_id=upload_id, status_before=status,
+                upload_id=upload_id, status_before=status, moc_points=points, cme_credits=cme,
             )  # fmt: skip
             if self.dry_run and pk in self.dry_run.deleted_ids:
                 existing.status = Completion.Status.DELETED  # by an earlier batch
@@ -386,6 +404,9 @@ class _Batch:
                 status = corrected.status if corrected else "gone"
                 outcome.errors = {"__all__": CORRECTED_RECORD_GONE.format(
                     id=row.corrects_id, status=status)}  # fmt: skip
+                return
+            if _unchanged(corrected, row, key):
+                outcome.errors = {"__all__": NOTHING_CHANGED.format(id=corrected.id)}
                 return
         existing = self.existing_by_key.get(key)
         by_credit_id = self.existing_by_credit_id.get(row.credit_id) if row.credit_id else None

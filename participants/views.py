@@ -10,6 +10,7 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
@@ -125,7 +126,7 @@ def participant_add(request, pars_id):
     if form.is_valid():
         outcome = form.submit(activity, request.user)
         if outcome.result == Result.CREATED:
-            messages.success(request, _saved_message(outcome))
+            _announce_saved(request, outcome)
             url = reverse("activity_detail", args=[pars_id])
             if "save_another" in request.POST:
                 # Keep the sign-in sheet's date and credit type for the next participant.
@@ -141,13 +142,28 @@ def participant_add(request, pars_id):
     return activity_page(request, activity, form=form)
 
 
-def _saved_message(outcome) -> str:
-    text = f"Record {outcome.completion_id} saved: {outcome.status}"
-    if outcome.reason:
-        text += f" ({outcome.reason})"
-    if outcome.warning:
-        text += f". Warning: {outcome.warning}"
-    return text + "."
+def _announce_saved(request, outcome, *, corrected: int | None = None):
+    """What became of a saved record, in its outcome's colour: a rejection is never a green
+    "saved"; it says why and links to *Correct*."""
+    pk = outcome.completion_id
+    record = format_html('<a href="{}">Record {}</a>', reverse("completion_detail", args=[pk]), pk)
+    if corrected:
+        record = format_html("Record {} replaced by the corrected {}", corrected, record)
+    if outcome.status == Completion.Status.REJECTED:
+        correct = reverse("completion_correct", args=[pk])
+        messages.error(request, format_html(
+            '{} saved but <strong>rejected</strong>: {}. <a href="{}">Correct it</a>',
+            record, outcome.reason, correct,
+        ))  # fmt: skip
+    elif outcome.status == Completion.Status.ACCEPTED:
+        text = format_html("{} saved: <strong>accepted</strong>", record)
+        if outcome.warning:
+            text = format_html("{}. Warning: {}", text, outcome.warning)
+        messages.success(request, format_html("{}.", text))
+    else:
+        messages.warning(request, format_html(
+            "{} saved: <strong>submitted</strong>, not yet verified ({}).", record, outcome.reason
+        ))  # fmt: skip
 
 
 def _sees_many_providers(user) -> bool:
@@ -236,10 +252,7 @@ def completion_correct(request, pk):
     if request.method == "POST" and form.is_valid():
         outcome = form.submit(activity, request.user)
         if outcome.result == Result.CREATED:
-            messages.success(
-                request, f"Record {pk} replaced by the corrected record {outcome.completion_id}: "
-                f"{outcome.status}{f' ({outcome.reason})' if outcome.reason else ''}."
-            )  # fmt: skip
+            _announce_saved(request, outcome, corrected=pk)
             return redirect("completion_detail", pk=outcome.completion_id)
     return render(
         request, "participants/completion_correct.html", {"form": form, "completion": completion}

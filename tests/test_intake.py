@@ -208,7 +208,7 @@ def test_accepted_record_is_never_superseded_by_other_values(activity_a, editor_
     submit(activity_a, [row(activity_a)], editor_a)
     other = submit(activity_a, [row(activity_a, first_name="Janet")], editor_a).outcomes[0]
     assert other.result == Result.ALREADY_REPORTED
-    assert "Delete record" in other.message
+    assert f"correct record {other.completion_id}" in other.message  # not "delete it first"
     assert Completion.objects.get().status == "accepted"
 
 

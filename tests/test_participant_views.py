@@ -37,7 +37,7 @@ def test_editor_enters_participant_and_sees_it_accepted(client_of, editor_a, act
     assert record.status == "accepted"
     assert response.redirect_chain[-1][0].endswith(f"?saved={record.pk}")
     page = response.content.decode()
-    assert f"Record {record.pk} saved: accepted" in page
+    assert f"Record {record.pk}</a> saved: <strong>accepted</strong>" in page
     assert "data-just-saved" in page and 'data-status="accepted"' in page
 
 
