@@ -139,6 +139,11 @@ urlpatterns = [
         name="upload_confirm",
     ),
     path("uploads/<int:upload_id>/retry/", participant_views.upload_retry, name="upload_retry"),
+    path(
+        "uploads/<int:upload_id>/discard/",
+        participant_views.upload_discard,
+        name="upload_discard",
+    ),
     path("uploads/<int:upload_id>/errors/", participant_views.upload_errors, name="upload_errors"),
     path("review/", participant_views.review_queue, name="review_queue"),
     path("review/<int:follow_up_id>/", participant_views.review_detail, name="review_detail"),

@@ -144,6 +144,7 @@ LATE = "late"
 WAITING = "waiting"
 CONFIRMED = "confirmed"
 NO_REASON = "-"  # reason filter: records with no reason recorded
+WARNED = "1"  # warning filter: records with a name warning
 ROW_ID = {"min_value": 1, "max_value": 2**63 - 1}  # a database id: anything else matches nothing
 
 
@@ -179,6 +180,11 @@ class ParticipantFilterForm(forms.Form):
             (WAITING, "Sent, waiting for the board's answer"),
             (CONFIRMED, "Confirmed by the board"),
         ],
+        required=False,
+    )
+    warning = forms.ChoiceField(
+        label="Name warning",
+        choices=[("", "Any"), (WARNED, "Name differs from the roster")],
         required=False,
     )
     upload = forms.IntegerField(required=False, widget=forms.HiddenInput, **ROW_ID)
@@ -219,6 +225,8 @@ class ParticipantFilterForm(forms.Form):
             queryset = queryset.filter(awaiting_board())
         elif data["board"] == CONFIRMED:
             queryset = queryset.filter(board_confirmed())
+        if data["warning"] == WARNED:
+            queryset = queryset.exclude(warning="")
         if data["upload"]:
             queryset = queryset.filter(upload_id=data["upload"])
         if data["batch"]:

@@ -67,6 +67,8 @@ class Upload(models.Model):
         DONE = "done", "Done"
         REFUSED = "refused", "Refused"
         FAILED = "failed", "Interrupted"
+        NOTHING = "nothing", "Nothing to save"
+        DISCARDED = "discarded", "Discarded"
 
     provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="uploads")
     uploaded_by = models.ForeignKey(
@@ -92,8 +94,12 @@ class Upload(models.Model):
     )
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     preview_totals = models.JSONField(default=dict, blank=True)
+    # Of the records to be created: accepted, rejected, submitted by the roster check, and
+    # how many have a name warning (the same for result_kinds after the save).
+    preview_kinds = models.JSONField(default=dict, blank=True)
     preview_rows = models.JSONField(default=list, blank=True)
     result_totals = models.JSONField(default=dict, blank=True)
+    result_kinds = models.JSONField(default=dict, blank=True)
     confirmed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -157,6 +163,35 @@ class UploadIssue(models.Model):
         from .parsers import field_label
 
         return field_label(self.field, self.upload.file_format)
+
+
+class UploadPreviewRow(models.Model):
+    """What the check decided for a row that is not an error (errors are UploadIssues), so
+    each count of the preview opens exactly its rows."""
+
+    class Kind(models.TextChoices):
+        ACCEPTED = "accepted", "Will be created and accepted"
+        REJECTED = "rejected", "Will be created and rejected by the roster check"
+        SUBMITTED = "submitted", "Will be created, to be verified later"
+        WARNING = "warning", "Name differs from the roster (a warning)"
+        ALREADY_REPORTED = "already_reported", "Already reported"
+        DELETED = "deleted", "Will be deleted"
+
+    upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="preview_rows_of")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    row_number = models.PositiveIntegerField()
+    learner_id = models.CharField(max_length=20, blank=True)
+    name = models.CharField(max_length=201, blank=True)
+    activity = models.CharField(max_length=20, blank=True)
+    credit_type = models.CharField(max_length=50, blank=True)
+    detail = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["upload", "kind", "row_number", "id"]
+        indexes = [models.Index(fields=["upload", "kind", "row_number"], name="preview_row_kind")]
+
+    def __str__(self):
+        return f"Row {self.row_number}: {self.get_kind_display()}"
 
 
 class TransmissionBatch(models.Model):

@@ -39,9 +39,16 @@ def unsafe_character(text: str) -> str:
     return CHARACTER_NOT_ALLOWED.format(code=ord(found.group())) if found else ""
 
 
+# The apostrophe the portal (and Excel) puts before a value that starts like a formula is
+# a "text" marker, not part of the value: read "'=1+1" as "=1+1" and "'-1" as "-1", so an
+# error report uploaded again unchanged gives the same errors.
+_TEXT_MARKER = re.compile(r"^'(?=[=+\-@\t\r])")
+
+
 def clean_text(value) -> str:
     if type(value) is str:
-        return value.strip()
+        value = value.strip()
+        return _TEXT_MARKER.sub("", value, count=1) if value[:1] == "'" else value
     if value is None:
         return ""
     return str(value).strip()
@@ -374,7 +381,7 @@ def row_from_values(row_number: int, values: dict, source, id_lengths: dict[str,
     def read(column, reader, *, required=True):
         raw = values.get(column)
         if type(raw) is str:  # text files: the common case, kept cheap
-            raw = raw.strip()
+            raw = clean_text(raw)
             missing = not raw
         elif isinstance(raw, Formula):
             errors[ERROR_FIELD.get(column, column)] = FORMULA_NOT_ALLOWED.format(formula=raw)

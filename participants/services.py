@@ -17,7 +17,14 @@ from activities.services import portal_event_record
 from activities.validators import text_problem
 
 from .intake import Result, intake_batches
-from .models import Completion, CompletionEvent, RosterEntry, Upload, UploadIssue
+from .models import (
+    Completion,
+    CompletionEvent,
+    RosterEntry,
+    Upload,
+    UploadIssue,
+    UploadPreviewRow,
+)
 from .parsers import FileRefused, RosterRow, cell_text, detect_format, field_label, parse_file
 
 DELETE_REASON_REQUIRED = "Give a reason for deleting the record."
@@ -191,6 +198,43 @@ def _issues(upload, phase, outcomes):
             )
 
 
+CREATED_KINDS = ("accepted", "rejected", "submitted")  # what a created record's status was
+
+
+def outcome_kinds(outcome) -> list[str]:
+    """The preview counts an outcome belongs to: for a created record its status, plus
+    "warning" when its name differs from the roster; else its result."""
+    if outcome.result == Result.CREATED:
+        return [outcome.status] + (["warning"] if outcome.warning else [])
+    if outcome.result in (Result.ALREADY_REPORTED, Result.DELETED):
+        return [outcome.result.value]
+    return []
+
+
+def _preview_rows(upload, outcomes, file_format):
+    for outcome in outcomes:
+        row = outcome.row
+        for kind in outcome_kinds(outcome):
+            item = _preview_item(outcome, file_format)
+            yield UploadPreviewRow(
+                upload=upload, kind=kind, row_number=outcome.row_number,
+                learner_id=item["learner_id"][:20], name=item["name"][:201],
+                activity=(row.activity_ref if row else "")[:20],
+                credit_type=(row.credit_type if row else "")[:50],
+                detail=(outcome.warning if kind == "warning" else item["detail"])[:300],
+            )  # fmt: skip
+
+
+def _count(totals, kinds, outcomes):
+    """Totals by result; and what became of the created records (accepted, rejected,
+    submitted) and how many have a name warning."""
+    for outcome in outcomes:
+        totals[outcome.result.value] += 1
+        for kind in outcome_kinds(outcome):
+            if kind in CREATED_KINDS or kind == "warning":
+                kinds[kind] = kinds.get(kind, 0) + 1
+
+
 def _preview_item(outcome, file_format) -> dict:
     row = outcome.row
     return {
@@ -222,7 +266,9 @@ def upload_check(*, upload_id: int) -> Upload:
         status=Upload.Status.VALIDATING, processed_rows=0, heartbeat_at=timezone.now()
     )
     upload.issues.filter(phase=UploadIssue.Phase.CHECK).delete()
+    upload.preview_rows_of.all().delete()
     totals = {r.value: 0 for r in Result}
+    kinds: dict[str, int] = {}
     preview: list[dict] = []
     meta: dict = {}
     processed = 0
@@ -235,11 +281,14 @@ def upload_check(*, upload_id: int) -> Upload:
             upload=upload,
             commit=False,
         ):
+            _count(totals, kinds, outcomes)
             for outcome in outcomes:
-                totals[outcome.result.value] += 1
                 if sum(1 for p in preview if p["result"] == outcome.result) < PREVIEW_ROWS:
                     preview.append(_preview_item(outcome, upload.file_format))
             UploadIssue.objects.bulk_create(_issues(upload, UploadIssue.Phase.CHECK, outcomes))
+            UploadPreviewRow.objects.bulk_create(
+                _preview_rows(upload, outcomes, upload.file_format), batch_size=5000
+            )
             processed += len(outcomes)
             Upload.objects.filter(pk=upload.pk).update(
                 processed_rows=processed, heartbeat_at=timezone.now()
@@ -253,11 +302,15 @@ def upload_check(*, upload_id: int) -> Upload:
             status=Upload.Status.REFUSED, message=str(error)[:500], finished_at=timezone.now()
         )
         return Upload.objects.get(pk=upload.pk)
+    # A file with nothing to create or delete ends here: there is nothing to confirm.
+    nothing = not (totals[Result.CREATED] or totals[Result.DELETED])
     Upload.objects.filter(pk=upload.pk).update(
-        status=Upload.Status.PREVIEW,
+        status=Upload.Status.NOTHING if nothing else Upload.Status.PREVIEW,
+        finished_at=timezone.now() if nothing else None,
         total_rows=processed,
         processed_rows=processed,
         preview_totals=totals,
+        preview_kinds=kinds,
         preview_rows=preview,
         header=meta.get("header", []),
     )
@@ -276,6 +329,23 @@ def upload_confirm(*, upload: Upload, user) -> Upload:
     if not changed:
         raise ValidationError(UPLOAD_NOT_CONFIRMABLE.format(status=upload.get_status_display()))
     commit_upload.enqueue(upload.pk)
+    return Upload.objects.get(pk=upload.pk)
+
+
+UPLOAD_NOT_DISCARDABLE = "Only an upload waiting for confirmation can be discarded."
+
+
+def upload_discard(*, upload: Upload, user) -> Upload:
+    """Drop an upload at its preview: nothing of it is saved; who did it is recorded."""
+    changed = Upload.objects.filter(pk=upload.pk, status=Upload.Status.PREVIEW).update(
+        status=Upload.Status.DISCARDED, finished_at=timezone.now()
+    )
+    if not changed:
+        raise ValidationError(UPLOAD_NOT_DISCARDABLE)
+    portal_event_record(
+        action="upload.discard", actor=user, channel=Channel.UPLOAD, obj=upload,
+        text=f"Upload {upload.pk} ({upload.file_name}) discarded at its preview",
+    )  # fmt: skip
     return Upload.objects.get(pk=upload.pk)
 
 
@@ -325,10 +395,12 @@ def upload_commit(*, upload_id: int) -> Upload:
     done = upload.committed_rows
     if done:
         totals = {r.value: upload.result_totals.get(r.value, 0) for r in Result}
+        kinds = dict(upload.result_kinds)
     else:
         # (Only while no batch is saved: never another save's rows, should one run.)
         upload.issues.filter(phase=UploadIssue.Phase.COMMIT, upload__committed_rows=0).delete()
         totals = {r.value: 0 for r in Result}
+        kinds = {}
 
     def saved(outcomes):
         nonlocal done
@@ -338,18 +410,18 @@ def upload_commit(*, upload_id: int) -> Upload:
         still_ours = Upload.objects.filter(
             pk=upload.pk, status=Upload.Status.COMMITTING, committed_rows=done
         )
-        counted = dict(totals)
-        for outcome in outcomes:
-            counted[outcome.result.value] += 1
+        counted, counted_kinds = dict(totals), dict(kinds)
+        _count(counted, counted_kinds, outcomes)
         changed = still_ours.update(
             committed_rows=done + len(outcomes), processed_rows=done + len(outcomes),
-            result_totals=counted, heartbeat_at=timezone.now(),
+            result_totals=counted, result_kinds=counted_kinds, heartbeat_at=timezone.now(),
         )  # fmt: skip
         if not changed:
             raise _SavedElsewhere
         UploadIssue.objects.bulk_create(_issues(upload, UploadIssue.Phase.COMMIT, outcomes))
         done += len(outcomes)
         totals.update(counted)
+        kinds.update(counted_kinds)
 
     try:
         for _ in intake_batches(

@@ -31,6 +31,9 @@ COMPLETION_IN_FUTURE = "Completion date {date} is in the future."
 COMPLETION_BEFORE_START = "Completion date {date} is before the activity started on {start}."
 PERMISSION_MISSING = "The learner's permission to share the data with the board is required."
 NAME_REQUIRED = "{field} is required."
+NAME_FORMULA = "{field} starts with {first!r}, which a spreadsheet reads as a formula."
+NAME_NO_LETTER = "{field} has no letter; write the name."
+FORMULA_STARTS = ("=", "+", "-", "@")
 NAME_TOO_LONG = "{field} is {length} characters long; at most 100 are allowed."
 BOARD_ID_TOO_LONG = "The board ID is {length} characters long; at most 20 are allowed."
 
@@ -80,6 +83,12 @@ def completion_errors(
             errors[field] = problem
         elif value and len(value) > 100:
             errors[field] = NAME_TOO_LONG.format(field=label, length=len(value))
+        elif value and value.lstrip().startswith(FORMULA_STARTS):
+            # A spreadsheet would run it as a formula (and an export neutralises it with an
+            # apostrophe): no name starts so.
+            errors[field] = NAME_FORMULA.format(field=label, first=value.lstrip()[0])
+        elif value and not any(c.isalpha() for c in value):
+            errors[field] = NAME_NO_LETTER.format(field=label)
     for field, error in validate_birth_month_day(birth_month, birth_day).items():
         errors[field] = error.messages[0]
 

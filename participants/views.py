@@ -30,6 +30,7 @@ from pars_portal.access import (
 from . import exports, services
 from .forms import (
     CURRENT,
+    WARNED,
     ApiKeyForm,
     ContactForm,
     DeleteForm,
@@ -39,7 +40,7 @@ from .forms import (
     UploadForm,
 )
 from .intake import Result
-from .models import ApiKey, Completion, FollowUp, TransmissionBatch, Upload
+from .models import ApiKey, Completion, FollowUp, TransmissionBatch, Upload, UploadPreviewRow
 from .verification import SANDBOX_ROSTER
 
 STATUS_BADGES = {
@@ -350,6 +351,12 @@ def upload_detail(request, upload_id):
     upload = _get_upload(request, upload_id)
     phase = services.upload_issue_phase(upload)
     issues = upload.issues.filter(phase=phase)
+    kind = request.GET.get("rows", "")
+    rows = None
+    if kind in UploadPreviewRow.Kind.values:
+        rows = Paginator(upload.preview_rows_of.filter(kind=kind), 100).get_page(
+            request.GET.get("page")
+        )
     return render(
         request,
         "participants/upload_detail.html",
@@ -359,8 +366,37 @@ def upload_detail(request, upload_id):
             "issue_count": issues.count(),
             "first_issues": issues[:10],
             "preview_groups": _preview_groups(upload.preview_rows),
+            "kinds": _kind_links(upload),
+            "rows_kind": UploadPreviewRow.Kind(kind).label if rows is not None else "",
+            "rows": rows,
         },
     )
+
+
+KIND_LABELS = {
+    "accepted": "accepted by the roster check",
+    "rejected": "rejected by the roster check",
+    "submitted": "waiting to be verified",
+    "warning": "with a name that differs from the roster (a warning)",
+}
+
+
+def _kind_links(upload) -> list[dict]:
+    """What became (or will become) of the created records, each count a link to exactly
+    its rows (preview) or its records (after the save)."""
+    done = upload.status == Upload.Status.DONE
+    counts = upload.result_kinds if done else upload.preview_kinds
+    links = []
+    for kind, label in KIND_LABELS.items():
+        count = counts.get(kind, 0)
+        if done:
+            query = {"upload": upload.pk}
+            query.update({"warning": WARNED} if kind == "warning" else {"status": kind})
+            url = f"{reverse('participant_search')}?{urlencode(query)}"
+        else:
+            url = f"{reverse('upload_detail', args=[upload.pk])}?rows={kind}#rows"
+        links.append({"kind": kind, "label": label, "count": count, "url": url})
+    return links
 
 
 def _preview_groups(rows):
@@ -385,6 +421,11 @@ def _upload_action(request, upload_id, action):
 @require_POST
 def upload_confirm(request, upload_id):
     return _upload_action(request, upload_id, services.upload_confirm)
+
+
+@require_POST
+def upload_discard(request, upload_id):
+    return _upload_action(request, upload_id, services.upload_discard)
 
 
 @require_POST

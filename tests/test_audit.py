@@ -347,6 +347,17 @@ def upload_retry(w):
     ]
 
 
+def upload_discard(w):
+    """An upload dropped at its preview: nothing saved, and who dropped it is recorded."""
+    client = w.client_of(w.editor)
+    checked = upload_file(client, "learners.csv", delimited([cells(w.activity, OMAR)]))
+    w.trail.mark()
+    ok(client.post(reverse("upload_discard", args=[checked.pk])))
+    checked.refresh_from_db()
+    assert checked.status == Upload.Status.DISCARDED
+    return [Expect(w.editor, Channel.UPLOAD, f"upload.discard: Upload {checked.pk}")]
+
+
 def api_key_create_page(w):
     w.trail.mark()
     client = w.client_of(w.editor)
@@ -829,6 +840,7 @@ WRITE_PATHS: dict[str, Callable] = {
         for f in UPLOADS
     },
     "upload: resume an interrupted save": upload_retry,
+    "upload: discard at the preview": upload_discard,
     "form: create an API key": api_key_create_page,
     "form: revoke an API key": api_key_revoke_page,
     "reviewer queue: assign": review_assign,
@@ -907,6 +919,7 @@ PORTAL_WRITES = {
     "upload_create": _upload,
     "upload_confirm": _upload,
     "upload_retry": ["upload: resume an interrupted save"],
+    "upload_discard": ["upload: discard at the preview"],
     "api_key_create": ["form: create an API key"],
     "api_key_revoke": ["form: revoke an API key"],
     "review_detail": [
@@ -1018,6 +1031,7 @@ SERVICES = {
                               "admin: action withdraw completions"],
         "upload_create": _upload, "upload_check": _upload, "upload_confirm": _upload,
         "upload_commit": _upload, "upload_retry": ["upload: resume an interrupted save"],
+        "upload_discard": ["upload: discard at the preview"], "outcome_kinds": [],
         "completions_verify_pending": ["command: verify_pending"],
         "follow_up_assign": ["reviewer queue: assign"],
         "follow_up_log_contact": ["reviewer queue: log contact"],

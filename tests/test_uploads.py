@@ -801,7 +801,9 @@ def test_same_file_twice_creates_nothing_the_second_time(client_of, editor_a, ac
     assert 'id="same-file"' in text
     assert "This exact file was already uploaded on" in text
     assert again.preview_totals == totals(already_reported=3)
-    assert confirm(client, again).result_totals == totals(already_reported=3)
+    # Nothing to save: the upload ends there instead of waiting for a confirmation.
+    assert again.status == Upload.Status.NOTHING
+    assert 'id="confirm"' not in text and 'id="nothing-to-save"' in text
     assert Completion.objects.count() == 3
     assert CompletionEvent.objects.count() == 3
 
@@ -816,7 +818,7 @@ def test_same_rows_reordered_in_another_file_create_nothing(
     assert reordered.same_file_as is None
     assert 'id="same-file"' not in page(client, reordered)
     assert reordered.preview_totals == totals(already_reported=3)
-    assert confirm(client, reordered).result_totals == totals(already_reported=3)
+    assert reordered.status == Upload.Status.NOTHING
     assert Completion.objects.count() == 3
 
 
@@ -1050,8 +1052,8 @@ def test_xlsx_error_report_with_date_cells_can_be_fixed_and_uploaded(
     bad[FIELDS.index("completion_date")] = dt.datetime(2015, 12, 18)
     bad[FIELDS.index("learner_id")] = 234567
     client = client_of(editor_a)
-    done = confirm(client, upload(client, "dates.xlsx", xlsx([bad])))
-    assert done.result_totals == totals(error=1)
+    done = upload(client, "dates.xlsx", xlsx([bad]))
+    assert (done.status, done.preview_totals) == (Upload.Status.NOTHING, totals(error=1))
     header, row = read_xlsx(error_report(client, done))
     row[FIELDS.index("moc_points")] = "10"
     again = upload(client, "dates-errors.xlsx", xlsx([row], header=header))

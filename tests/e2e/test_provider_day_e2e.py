@@ -2,13 +2,18 @@
 (provider staff issue): corrections that change nothing, rejections that looked like
 successes, "already reported" without a way to the record."""
 
+from pathlib import Path
+
 import pytest
 
+from activities.models import PortalEvent
 from participants.models import Completion
+from participants.parsers import TEMPLATE_HEADERS
 
 from ..conftest import make_activity
 from .test_login_e2e import log_in
 from .test_manual_entry_e2e import COMPLETED
+from .test_upload_e2e import download, issue_rows, status, upload_file
 
 pytestmark = pytest.mark.e2e
 
@@ -72,3 +77,98 @@ def test_records_say_what_became_of_them(page, provider_a, editor_a, roster, art
     errors.get_by_role("link", name=f"Open record {jane.pk}").click()
     page.wait_for_load_state()
     assert page.url.endswith(f"/participants/{jane.pk}/")
+
+
+# --- The upload wizard --------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+def csv_file(folder, name, rows) -> Path:
+    header = ",".join(TEMPLATE_HEADERS)
+    path = folder / name
+    path.write_text("\r\n".join([header, *(",".join(r) for r in rows)]) + "\r\n")
+    return path
+
+
+def csv_row(activity, learner_id, first, last, month, day, credit="MK", points="10"):
+    return ["add", activity.pars_id, "ABIM", learner_id, first, last, str(month), str(day),
+            "12/18/2015", credit, points, "", "Y", ""]  # fmt: skip
+
+
+def rows_listed(page) -> list[int]:
+    return [int(r) for r in page.locator("#rows tbody tr").evaluate_all(
+        "rows => rows.map(r => r.dataset.row)")]  # fmt: skip
+
+
+def test_the_upload_wizard_shows_what_the_roster_check_decided(
+    page, provider_a, editor_a, roster, tmp_path, artifacts
+):
+    activity = make_activity(provider_a, editor_a, title="Hypertension Update", codes=("MK", "PS"))
+    log_in(page, "editor-a")
+    path = csv_file(tmp_path, "week-50.csv", [
+        csv_row(activity, "123456", "Jane", "Smith", 7, 14),  # row 2: accepted
+        csv_row(activity, "123456", "Janet", "Smith", 7, 14, credit="PS"),  # 3: warning
+        csv_row(activity, "234567", "Omar", "Haddad", 2, 28),  # 4: rejected (birthday)
+        csv_row(activity, "999999", "Alex", "Nobody", 3, 3),  # 5: rejected (unknown)
+    ])  # fmt: skip
+    upload_file(page, path)
+    page.screenshot(path=str(artifacts / "upload-preview.png"), full_page=True)
+    kinds = page.locator("#kinds")
+    expected = {"accepted": [2, 3], "rejected": [4, 5], "warning": [3]}
+    for kind, rows in expected.items():
+        link = kinds.locator(f"[data-kind={kind}]")
+        assert link.locator("strong").inner_text() == str(len(rows))
+        link.click()
+        page.wait_for_load_state()
+        assert rows_listed(page) == rows, kind
+    page.get_by_role("link", name="Back to the preview").click()
+    page.wait_for_load_state()
+    page.locator("#confirm").click()
+    page.wait_for_load_state()
+    assert status(page) == "done"
+    # After the save, each count opens exactly those records.
+    for kind, rows in expected.items():
+        page.locator(f"#kinds [data-kind={kind}]").click()
+        page.wait_for_load_state()
+        shown = page.locator("#records tbody tr").count()
+        assert shown == len(rows), kind
+        page.go_back()
+        page.wait_for_load_state()
+
+    # The same file again has nothing to save: it says so and ends there.
+    upload_file(page, path)
+    assert status(page) == "nothing"
+    assert page.locator("#nothing-to-save").is_visible() and page.locator("#confirm").count() == 0
+
+    # A file waiting for confirmation can be discarded (asked first), and is recorded so.
+    other = csv_file(tmp_path, "mistake.csv", [csv_row(activity, "234567", "Omar", "Haddad", 2,
+                                                       29, credit="PS")])  # fmt: skip
+    upload_file(page, other)
+    page.locator("#discard").click()
+    page.locator("#discard-dialog").get_by_role("button", name="Discard").click()
+    page.wait_for_load_state()
+    assert status(page) == "discarded"
+    assert not Completion.objects.filter(learner_id="234567", credit_type__code="PS").exists()
+    assert PortalEvent.objects.filter(action="upload.discard", actor=editor_a).exists()
+
+
+def test_an_error_report_uploaded_again_unchanged_gives_the_same_errors(
+    page, provider_a, editor_a, roster, tmp_path
+):
+    activity = make_activity(provider_a, editor_a, title="Hypertension Update")
+    log_in(page, "editor-a")
+    path = csv_file(tmp_path, "formulas.csv", [
+        csv_row(activity, "123456", "=1+1", "Smith", 7, 14),
+        csv_row(activity, "234567", "Omar", "Haddad", 2, 29, points="-1"),
+    ])  # fmt: skip
+    upload_file(page, path)
+    first = issue_rows(page)
+    assert [row[1] for row in first] == ["First Name", "MOC Points"]
+    report = download(page, page.locator("#error-report"), tmp_path / "downloads")
+    assert "'=1+1" in report.read_text(encoding="utf-8-sig")  # neutralised for Excel
+    upload_file(page, report)
+    assert issue_rows(page) == first
