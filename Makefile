@@ -37,12 +37,15 @@ browser:
 	  fi; \
 	fi
 
+# Links in emails point where the portal is served (make run HOST=… PORT=…).
+run: export PORTAL_BASE_URL ?= http://$(HOST):$(PORT)
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo
 	@echo "Starting the background workers and the web server on http://$(HOST):$(PORT)/ (Ctrl-C stops both)"
 	@$(PY) manage.py run_workers & worker=$$!; \
-	  trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
+	  stop() { kill -TERM $$worker 2>/dev/null; wait $$worker 2>/dev/null; }; \
+	  trap 'stop; exit 0' INT TERM; trap stop EXIT; \
 	  $(PY) manage.py runserver --noreload $(HOST):$(PORT)
 
 # pytest exits 5 when it collected no test: that is a failure here, said out loud.

@@ -10,6 +10,7 @@ import io
 from collections.abc import Iterable
 from decimal import Decimal
 
+from django.utils import timezone
 from lxml import etree
 
 from activities.deadlines import deadline_table
@@ -305,15 +306,16 @@ def write_records(stream, file_format: str, completions) -> None:
 
 def write_template(stream, file_format: str) -> None:
     """An empty template with one example row, for providers to fill in."""
-    example = ["add", "123456789", "ABIM", "123456", "Jane", "Smith", "7", "14", "12/18/2015",
-               "MK", "10", "", "Y", ""]  # fmt: skip
+    today = timezone.localdate()  # a sample of this year, never in the future
+    example = ["add", "123456789", "ABIM", "123456", "Jane", "Smith", "7", "14",
+               today.strftime("%m/%d/%Y"), "MK", "10", "", "Y", ""]  # fmt: skip
     if file_format == "xml":
         report = report_element(
             report_data(
                 provider_name="Your provider name", provider_id="0001234",
                 first_name="Jane", last_name="Smith", birth_month=7, birth_day=14,
                 pars_id="123456789", title="Activity title",
-                completion_date=dt.date(2015, 12, 18), board="ABIM", learner_id="123456",
+                completion_date=today, board="ABIM", learner_id="123456",
                 credit_type="MK", moc_points=Decimal("10"), credit_id="ccid:mylms:1",
             )
         )  # fmt: skip
