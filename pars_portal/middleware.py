@@ -84,3 +84,24 @@ class SecurityHeadersMiddleware:
         response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
         return response
+
+
+class MethodNotAllowedPage:
+    """Opening an action's address (POST only) in the browser shows a page in the portal's
+    layout that says what to do, instead of a blank 405."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            response.status_code == 405
+            and request.method == "GET"
+            and not request.path.startswith(("/api/v1/", "/admin/"))  # JSON and admin: theirs
+            and not response.content
+        ):
+            page = render(request, "405.html", status=405)
+            page["Allow"] = response.get("Allow", "POST")
+            return page
+        return response

@@ -84,6 +84,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # A submission that lost the race for the same records every time: 503, try again.
     "pars_portal.middleware.IntakeContentionMiddleware",
+    # An action's address opened in the browser: a page that says to use the button.
+    "pars_portal.middleware.MethodNotAllowedPage",
     # Last, as django-axes asks: it turns lockouts into a response.
     "axes.middleware.AxesMiddleware",
 ]

@@ -81,6 +81,11 @@ urlpatterns = [
     path("api/v1/", include(api_patterns)),
     path("api/", participant_views.api_help, name="api_help"),
     path("api/keys/new/", participant_views.api_key_create, name="api_key_create"),
+    path(
+        "api/keys/<int:key_id>/created/",
+        participant_views.api_key_created,
+        name="api_key_created",
+    ),
     path("api/keys/<int:key_id>/revoke/", participant_views.api_key_revoke, name="api_key_revoke"),
     path("", views.home, name="home"),
     path("activities/", activity_views.activity_list, name="activity_list"),

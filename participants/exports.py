@@ -7,6 +7,7 @@ spreadsheet shows them as text instead of running them as formulas.
 import csv
 import datetime as dt
 import io
+import itertools
 from collections.abc import Iterable
 from decimal import Decimal
 
@@ -34,6 +35,39 @@ def neutralize(value):
     return value
 
 
+# --- Times -----------------------------------------------------------------------------------
+#
+# Every time the portal shows or exports is in its time zone (settings.TIME_ZONE): pages say
+# "11/30/2026 09:15 CST", text exports and the API ISO 8601 with the offset
+# ("2026-11-30T09:15:00-06:00"), XLSX a date-time cell under a header naming the zone.
+
+
+def local_time(value: dt.datetime) -> dt.datetime:
+    return timezone.localtime(value).replace(microsecond=0)
+
+
+def time_text(value: dt.datetime | None) -> str:
+    """ISO 8601 with the portal's offset, to the second."""
+    return local_time(value).isoformat() if value else ""
+
+
+def time_zone_name() -> str:
+    return timezone.get_current_timezone_name()
+
+
+def export_text(value) -> str:
+    """A typed export value as text-file exports write it (the upload template's forms)."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return time_text(value)
+    if isinstance(value, dt.date):
+        return value.strftime("%m/%d/%Y")
+    if isinstance(value, Decimal):
+        return _points(value)
+    return value if isinstance(value, str) else str(value)
+
+
 def write_delimited(stream, header: list, rows: Iterable[list], *, delimiter: str, safe=True):
     """CSV or tab-delimited text, UTF-8 with a BOM (Excel then reads it as UTF-8)."""
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
@@ -41,26 +75,79 @@ def write_delimited(stream, header: list, rows: Iterable[list], *, delimiter: st
     if header:
         writer.writerow(header)
     for row in rows:
-        writer.writerow([neutralize(v) if safe else v for v in row])
+        row = [export_text(v) for v in row]
+        writer.writerow([neutralize(v) for v in row] if safe else row)
     text.flush()
     text.detach()
 
 
+XLSX_DATE = "mm/dd/yyyy"
+XLSX_TIME = "mm/dd/yyyy hh:mm"
+XLSX_WIDTH_SAMPLE = 500  # rows read ahead to size the columns
+XLSX_WIDTH_MAX = 60
+
+
+def _xlsx_value(value):
+    """(value, number format) for a cell: numbers and dates stay typed, times local."""
+    if isinstance(value, dt.datetime):
+        # Excel has no time zones: the local wall time, under a header naming the zone.
+        return local_time(value).replace(tzinfo=None), XLSX_TIME
+    if isinstance(value, dt.date):
+        return value, XLSX_DATE
+    if isinstance(value, Decimal):
+        return value.normalize(), "General"
+    return value, None
+
+
+def _display_width(value) -> int:
+    if isinstance(value, dt.datetime):
+        return 16
+    if isinstance(value, dt.date):
+        return 10
+    return len(export_text(value))
+
+
 def write_xlsx(stream, header: list, rows: Iterable[list], *, title="Records", safe=True):
+    """A workbook with a frozen, bold header row, columns sized to their contents, number
+    and date cells where the value is a number or a date, and text cells (never formulas)
+    for text."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title)
+    rows = iter(rows)
+    ahead = list(itertools.islice(rows, XLSX_WIDTH_SAMPLE))
+    widths = [len(str(h)) for h in header]
+    for row in ahead:
+        for index, value in enumerate(row):
+            if index >= len(widths):
+                widths.append(0)
+            widths[index] = max(widths[index], _display_width(value))
+    for index, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = min(width + 2, XLSX_WIDTH_MAX)
     if header:
-        sheet.append(header)
-    for row in rows:
+        sheet.freeze_panes = "A2"
+        bold = Font(bold=True)
+        cells = []
+        for name in header:
+            cell = WriteOnlyCell(sheet, value=name)
+            cell.font = bold
+            cells.append(cell)
+        sheet.append(cells)
+    for row in itertools.chain(ahead, rows):
         cells = []
         for value in row:
-            value = writable(neutralize(value) if safe else value)
-            cell = WriteOnlyCell(sheet, value=value)
             if isinstance(value, str):
+                cell = WriteOnlyCell(sheet, value=writable(neutralize(value) if safe else value))
                 cell.data_type = "s"  # text, never a formula
+            else:
+                value, number_format = _xlsx_value(value)
+                cell = WriteOnlyCell(sheet, value=value)
+                if number_format:
+                    cell.number_format = number_format
             cells.append(cell)
         sheet.append(cells)
     workbook.save(stream)
@@ -180,6 +267,16 @@ def write_learner_report(
 RECORD_EXTRA_HEADERS = [
     "Record ID", "Status", "Status Reason", "Warning", "Entered", "Channel", "Late",
 ]  # fmt: skip
+
+
+def record_headers() -> list[str]:
+    """The export's columns; "Entered" names the time zone its times are in."""
+    zone = time_zone_name()
+    return TEMPLATE_HEADERS + [
+        f"Entered ({zone})" if h == "Entered" else h for h in RECORD_EXTRA_HEADERS
+    ]
+
+
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "tsv": "text/tab-separated-values; charset=utf-8",
@@ -195,7 +292,8 @@ def _points(value):
 
 def record_cells(c, table=None) -> list:
     """A Completion as the template's columns (so an export can be uploaded again) plus its
-    status."""
+    status, typed: numbers, dates and the entry time stay numbers, a date and a datetime;
+    each writer formats them (`export_text` for text files, typed cells in XLSX)."""
     return [
         # A deleted record's last instruction was a delete; its credit ID names exactly that
         # record, so uploading the export again reports it "already deleted" and never
@@ -208,17 +306,17 @@ def record_cells(c, table=None) -> list:
         c.last_name,
         c.birth_month,
         c.birth_day,
-        c.completion_date.strftime("%m/%d/%Y"),
+        c.completion_date,
         c.credit_type.code,
-        _points(c.moc_points),
-        _points(c.cme_credits),
+        c.moc_points,
+        c.cme_credits,
         "Y" if c.learner_permission else "N",
         c.credit_id,
         c.pk,
         c.get_status_display(),
         c.status_reason,
         c.warning,
-        c.created_at.strftime("%m/%d/%Y %H:%M"),
+        c.created_at,
         c.get_channel_display(),
         "; ".join(c.lateness(table).labels),
     ]
@@ -292,7 +390,7 @@ def write_records(stream, file_format: str, completions) -> None:
 
     records = completions.select_related("activity", "board", "credit_type", "provider")
     records = records.iterator(chunk_size=2000)
-    header = TEMPLATE_HEADERS + RECORD_EXTRA_HEADERS
+    header = record_headers()
     table = deadline_table()
     if file_format == "xml":
         write_learner_report(stream, (exported_report(c) for c in records))

@@ -332,8 +332,13 @@ def header_key(value) -> str:
 _HEADER_KEYS = {header_key(header.split("(")[0]): name for name, header, _ in TEMPLATE_COLUMNS}
 
 
+def _column_key(header) -> str:
+    """A header without its parenthesised note: "Completion Date (MM/DD/YYYY)" → completiondate."""
+    return header_key(clean_text(header).split("(")[0])
+
+
 def _column_for(header) -> str | None:
-    key = header_key(clean_text(header).split("(")[0])
+    key = _column_key(header)
     return _HEADER_KEYS.get(key)
 
 
@@ -352,7 +357,8 @@ def map_header(cells, *, kind: str) -> list[str | None]:
     unknown = [
         clean_text(c)
         for c, col in zip(cells, columns, strict=True)
-        if clean_text(c) and not col and header_key(c) not in REPORT_COLUMNS
+        # The portal's own report columns, e.g. "Entered (America/Chicago)", are ignored.
+        if clean_text(c) and not col and _column_key(c) not in REPORT_COLUMNS
     ]
     if unknown:
         raise FileRefused(HEADER_UNKNOWN.format(columns=", ".join(unknown)))

@@ -13,12 +13,11 @@ from import_export.results import Error, Result, RowResult
 
 from activities.models import Activity, Board, Channel, Provider
 
-from .exports import RECORD_EXTRA_HEADERS, neutralize, record_cells
+from .exports import export_text, neutralize, record_cells, record_headers
 from .intake import Result as Outcome
 from .intake import intake_submit
 from .models import Completion
 from .parsers import (
-    TEMPLATE_HEADERS,
     FileRefused,
     clean_text,
     map_header,
@@ -36,9 +35,9 @@ class CompletionResource(resources.ModelResource):
     def export(self, queryset=None, **kwargs):
         queryset = self.get_queryset() if queryset is None else queryset
         queryset = queryset.select_related("activity", "board", "credit_type", "provider")
-        data = tablib.Dataset(headers=TEMPLATE_HEADERS + RECORD_EXTRA_HEADERS)
+        data = tablib.Dataset(headers=record_headers())
         for completion in queryset.iterator(chunk_size=2000):
-            data.append([neutralize(v) for v in record_cells(completion)])
+            data.append([neutralize(export_text(v)) for v in record_cells(completion)])
         return data
 
     def import_data(self, dataset, dry_run=False, raise_errors=False, **kwargs):

@@ -465,6 +465,9 @@ def upload_help(request):
 # --- Web services: keys and the help page ---------------------------------------------------
 
 
+SANDBOX_RECORDS_SHOWN = 50
+
+
 def api_help(request):
     """The API page: the provider's keys (created, last used, revoked) and curl examples."""
     providers = visible_providers(request.user, write=True)
@@ -482,6 +485,14 @@ def api_help(request):
                 {"board": b, "board_id": i, "name": f"{f} {la}", "birth": f"{m:02d}/{d:02d}"}
                 for b, i, f, la, m, d in SANDBOX_ROSTER
             ],
+            # What the provider's sandbox keys stored: shown here, never in the search.
+            "sandbox_records": scope(Completion.objects.filter(is_sandbox=True), request.user)
+            .select_related("activity")
+            .order_by("-created_at", "-pk")[:SANDBOX_RECORDS_SHOWN],
+            "sandbox_total": scope(
+                Completion.objects.filter(is_sandbox=True), request.user
+            ).count(),
+            "sandbox_shown": SANDBOX_RECORDS_SHOWN,
             "example_provider": getattr(first_provider, "name", "Your provider"),
             "example_provider_id": getattr(first_provider, "accme_id", "0001234"),
             "example_activity": scope(Activity.objects.all(), request.user)
@@ -510,7 +521,19 @@ def api_key_create(request):
         name=form.cleaned_data["name"],
         mode=form.cleaned_data["mode"],
     )
-    # The secret is shown on this response only; it is stored as a hash.
+    # Post/redirect/get: reloading the page shows the key again, never makes a second one.
+    # The secret waits in the session for that one page, and is stored only as a hash.
+    request.session[f"{NEW_KEY_SECRET}{key.pk}"] = secret
+    return redirect("api_key_created", key_id=key.pk)
+
+
+NEW_KEY_SECRET = "new-api-key-"  # noqa: S105 - a session key prefix, not a secret
+
+
+def api_key_created(request, key_id):
+    """The new key's secret, shown once (then gone from the session)."""
+    key = get_for_user(ApiKey.objects.all(), request.user, write=True, pk=key_id)
+    secret = request.session.pop(f"{NEW_KEY_SECRET}{key.pk}", None)
     return render(request, "participants/api_key_created.html", {"key": key, "secret": secret})
 
 

@@ -10,18 +10,19 @@ from decimal import Decimal
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 from lxml import etree
 from openpyxl import load_workbook
 
 from participants import parsers
-from participants.exports import RECORD_EXTRA_HEADERS
+from participants.exports import record_headers
 from participants.models import Completion, Upload
 from participants.parsers import TEMPLATE_HEADERS
 
 from .conftest import make_activity, make_completion
 
-HEADER = TEMPLATE_HEADERS + RECORD_EXTRA_HEADERS
 ID_LENGTHS = {"ABIM": 6}
+ENTERED = "Entered (America/Chicago)"  # the portal's time zone (settings.TIME_ZONE)
 DEC_18 = dt.date(2015, 12, 18)
 FORMATS = ["csv", "xlsx", "xml"]
 
@@ -64,7 +65,7 @@ def exported(content: bytes, file_format: str, provider_id="0001234") -> list[tu
         rows = xml_rows(content, provider_id)
         return sorted((r.learner_id, r.last_name, r.activity_ref) for r in rows)
     header, *rows = table(content, file_format)
-    assert header == HEADER
+    assert header == record_headers()
     at = {name: header.index(name) for name in ("Board ID", "Last Name", "PARS Activity ID")}
     return sorted((r[at["Board ID"]], r[at["Last Name"]], r[at["PARS Activity ID"]]) for r in rows)
 
@@ -128,14 +129,14 @@ def test_csv_export_row_has_the_template_columns_and_status(
     )
     header, *rows = table(content, "csv")
     row = dict(zip(header, next(r for r in rows if r[5] == "Aardvark"), strict=True))
-    assert row | {"Entered": ""} == {
+    assert row | {ENTERED: ""} == {
         "Action": "add", "PARS Activity ID": activity_a.pars_id, "Board": "ABIM",
         "Board ID": "123456", "First Name": "Jane", "Last Name": "Aardvark",
         "Birth Month": "7", "Birth Day": "14", "Completion Date (MM/DD/YYYY)": "12/18/2015",
         "Credit Type": "MK", "MOC Points": "10", "CME Credits": "",
         "Learner Permission (Y/N)": "Y", "Credit ID": record.credit_id,
         "Record ID": str(record.pk),
-        "Status": "Submitted", "Status Reason": "", "Warning": "", "Entered": "",
+        "Status": "Submitted", "Status Reason": "", "Warning": "", ENTERED: "",
         "Channel": "Web form",
         # Completed 12/18/2015, entered today: after the 2015 deadline and its grace period.
         "Late": "Late: sent after the deadline; Sent more than 30 days after completion",
@@ -270,7 +271,9 @@ def test_template_parses_back_into_exactly_one_valid_row(
     (row,) = rows
     assert row.errors == {}
     assert row.action == "add"
-    assert {name: getattr(row, name) for name in EXAMPLE} == EXAMPLE
+    # The sample row is dated today: a template never suggests a stale or future year.
+    expected = EXAMPLE | {"completion_date": timezone.localdate()}
+    assert {name: getattr(row, name) for name in EXAMPLE} == expected
     if file_format != "xml":
         assert meta["header"] == TEMPLATE_HEADERS
 

@@ -1,4 +1,6 @@
 from django import template
+from django.utils import dateformat
+from django.utils.html import format_html
 
 register = template.Library()
 
@@ -35,3 +37,15 @@ def duration(delta):
     if hours:
         return f"{hours} h {minutes} min"
     return f"{minutes} min"
+
+
+@register.filter
+def when(value):
+    """A time as the portal shows it: "11/30/2026 09:15 CST", in the portal's time zone, with
+    the same instant as ISO 8601 (what exports and the API say) in the element's datetime."""
+    from participants.exports import local_time, time_text
+
+    if not value:
+        return ""
+    shown = dateformat.format(local_time(value), "m/d/Y H:i T")
+    return format_html('<time datetime="{}">{}</time>', time_text(value), shown)

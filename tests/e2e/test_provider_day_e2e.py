@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from activities.models import PortalEvent
-from participants.models import Completion
+from participants.models import ApiKey, Completion
 from participants.parsers import TEMPLATE_HEADERS
 
 from ..conftest import make_activity
@@ -172,3 +172,47 @@ def test_an_error_report_uploaded_again_unchanged_gives_the_same_errors(
     assert "'=1+1" in report.read_text(encoding="utf-8-sig")  # neutralised for Excel
     upload_file(page, report)
     assert issue_rows(page) == first
+
+
+def test_keys_are_made_once_copied_and_revoked_only_when_confirmed(page, provider_a, editor_a):
+    log_in(page, "editor-a")
+    page.goto("/api/")
+    page.get_by_label("Name").fill("Moodle test")
+    page.get_by_role("button", name="Create API key").click()
+    page.wait_for_load_state()
+    secret = page.locator("#api-key-secret").inner_text()
+    key = ApiKey.objects.get()
+    assert secret.startswith(key.prefix)
+
+    # The copy button puts the key on the clipboard.
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.locator("#copy-key").click()
+    page.wait_for_function("document.querySelector('#copy-key').textContent.includes('Copied')")
+    assert page.evaluate("navigator.clipboard.readText()") == secret
+
+    # Reloading the page makes no second key, and the secret is not shown again.
+    page.reload()
+    assert ApiKey.objects.count() == 1
+    assert page.locator("#secret-gone").is_visible()
+    assert secret not in page.content()
+
+    # Revoking asks first; saying no changes nothing, saying yes revokes.
+    page.goto("/api/")
+    asked = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.get_by_role("button", name="Revoke").click()
+    page.wait_for_timeout(300)
+    assert asked and "cannot be undone" in asked[0]
+    key.refresh_from_db()
+    assert key.revoked_at is None
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Revoke").click()
+    page.wait_for_load_state()
+    key.refresh_from_db()
+    assert key.revoked_at is not None
+
+    # The revoke address opened in the browser explains itself in the portal's layout.
+    response = page.goto(f"/api/keys/{key.pk}/revoke/")
+    assert response.status == 405
+    assert page.get_by_role("heading", name="This address is an action").is_visible()
+    assert page.get_by_role("link", name="Back to the portal").is_visible()
