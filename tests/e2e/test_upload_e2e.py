@@ -319,7 +319,7 @@ def test_tab_delimited_upload_preview_confirm_fix_error_report_and_reupload(
 
     # 6. The very first file again: recognised, and nothing would be saved twice.
     upload_file(page, first_file)
-    assert status(page) == "preview"
+    assert status(page) == "nothing"  # finished: nothing to save, nothing to confirm
     same = page.locator("#same-file")
     assert same.is_visible()
     assert "This exact file was already uploaded" in same.inner_text()
