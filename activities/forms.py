@@ -3,6 +3,7 @@ from crispy_forms.layout import Submit
 from django import forms
 
 from .models import Activity, Attestation, CreditType, Provider
+from .validators import validate_moc_points
 
 
 class DateInput(forms.DateInput):
@@ -34,11 +35,12 @@ class ActivityForm(forms.ModelForm):
 
 
 class RegistrationForm(forms.Form):
+    # The model's own rule on the field, so that every problem shows in the same round.
     moc_points = forms.DecimalField(
         label="MOC points offered",
-        min_value=0.25,
         max_digits=6,
         decimal_places=2,
+        validators=[validate_moc_points],
         help_text="In steps of 0.25.",
     )
     credit_types = forms.ModelMultipleChoiceField(
@@ -61,3 +63,25 @@ class RegistrationForm(forms.Form):
 
     def attested(self) -> list[str]:
         return [v for v in Attestation.Statement.values if self.cleaned_data.get(f"attest_{v}")]
+
+
+class RegistrationChangeForm(forms.Form):
+    """The points and credit types a registered activity offers (the attestations stand)."""
+
+    moc_points = RegistrationForm.base_fields["moc_points"]
+    credit_types = forms.ModelMultipleChoiceField(
+        queryset=CreditType.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        label="MOC credit types offered",
+    )
+
+    def __init__(self, *args, registration, **kwargs):
+        kwargs.setdefault(
+            "initial",
+            {"moc_points": registration.moc_points,
+             "credit_types": list(registration.credit_types.all())},
+        )  # fmt: skip
+        super().__init__(*args, **kwargs)
+        self.fields["credit_types"].queryset = registration.board.credit_types.all()
+        self.helper = FormHelper()
+        self.helper.add_input(Submit("save", "Save registration"))

@@ -191,12 +191,45 @@ class Activity(models.Model):
         return f"{self.pars_id} {self.title}"
 
     def clean(self):
-        if self.start_date and self.end_date and self.end_date < self.start_date:
-            raise ValidationError({"end_date": "The end date is before the start date."})
+        """The activity's own rules, and — for an activity with records — what its records
+        need: its dates must still contain every reported completion date. All problems
+        are reported at once."""
+        errors = {}
+        start, end, year = self.start_date, self.end_date, self.reporting_year
+        if start and end and end < start:
+            errors["end_date"] = "The end date is before the start date."
+        elif start and end and year and not start.year <= year <= end.year:
+            span = str(start.year) if start.year == end.year else f"{start.year}–{end.year}"
+            errors["reporting_year"] = (
+                f"The reporting year {year} is not a year the activity runs in ({span})."
+            )
+        if self.pk and start and end and "end_date" not in errors:
+            errors.update(self._record_date_errors(start, end))
+        if errors:
+            raise ValidationError(errors)
         if self.legacy_module_code == "":
             self.legacy_module_code = None
         elif self.legacy_module_code:
             self.legacy_module_code = self.legacy_module_code.upper()  # codes match any case
+
+    def _record_date_errors(self, start, end) -> dict:
+        reported = (
+            self.completions.filter(is_sandbox=False)
+            .exclude(status="deleted")
+            .aggregate(first=models.Min("completion_date"), last=models.Max("completion_date"))
+        )
+        errors = {}
+        if reported["first"] and start > reported["first"]:
+            errors["start_date"] = (
+                f"Records are reported with completion dates from "
+                f"{reported['first']:%m/%d/%Y}: the activity cannot start after that."
+            )
+        if reported["last"] and end < reported["last"]:
+            errors["end_date"] = (
+                f"Records are reported with completion dates up to "
+                f"{reported['last']:%m/%d/%Y}: the activity cannot end before that."
+            )
+        return errors
 
     def active_registration(self, board_code: str = "ABIM"):
         return self.registrations.filter(

@@ -19,6 +19,7 @@ from .models import (
     MocRegistration,
     PortalEvent,
 )
+from .validators import validate_moc_points
 
 FIRST_PARS_ID = 100_000_001
 REGISTRATION_HAS_RECORDS = (
@@ -149,6 +150,75 @@ def registration_create(
                 "attestations": sorted(Attestation.Statement.values),
             },
         )
+    return registration
+
+
+def _points_text(value) -> str:
+    return format(Decimal(value).normalize(), "f")
+
+
+def registration_update(
+    *,
+    registration: MocRegistration,
+    actor,
+    moc_points: Decimal,
+    credit_types: Iterable[CreditType],
+    channel: str = Channel.FORM,
+) -> MocRegistration:
+    """Change the points or credit types a registration offers. What is already reported
+    must still fit: points at least the most any record carries, and no credit type taken
+    away while a record uses it. Every problem is reported at once."""
+    credit_types = list(credit_types)
+    errors = {}
+    try:
+        validate_moc_points(moc_points)
+    except ValidationError as error:
+        errors["moc_points"] = error.messages
+    if not credit_types:
+        errors["credit_types"] = ["Choose at least one credit type."]
+    elif any(ct.board_id != registration.board_id for ct in credit_types):
+        errors["credit_types"] = [f"Credit types must belong to {registration.board.code}."]
+    with transaction.atomic():
+        registration = MocRegistration.objects.select_for_update().get(pk=registration.pk)
+        reported = registration.activity.completions.filter(
+            is_sandbox=False, board=registration.board
+        ).exclude(status="deleted")
+        most = reported.aggregate(most=Max("moc_points"))["most"]
+        if "moc_points" not in errors and most is not None and Decimal(moc_points) < most:
+            errors["moc_points"] = [
+                f"Records are reported with up to {most.normalize():f} MOC points: the "
+                f"activity must offer at least that many."
+            ]
+        in_use = set(reported.values_list("credit_type__code", flat=True).distinct())
+        removed = sorted(in_use - {ct.code for ct in credit_types})
+        if removed and "credit_types" not in errors:
+            errors["credit_types"] = [
+                f"{', '.join(removed)} cannot be taken away: records are reported with "
+                f"{'it' if len(removed) == 1 else 'them'}."
+            ]
+        if errors:
+            raise ValidationError(errors)
+        before = {
+            "moc_points": _points_text(registration.moc_points),
+            "credit_types": sorted(registration.credit_types.values_list("code", flat=True)),
+        }
+        registration.moc_points = moc_points
+        registration.save(update_fields=["moc_points"])
+        registration.credit_types.set(credit_types)
+        after = {
+            "moc_points": _points_text(registration.moc_points),
+            "credit_types": sorted(ct.code for ct in credit_types),
+        }
+        changes = {k: [before[k], after[k]] for k in before if before[k] != after[k]}
+        if changes:
+            ActivityEvent.objects.create(
+                activity=registration.activity,
+                registration=registration,
+                actor=actor,
+                channel=channel,
+                action=ActivityEvent.Action.UPDATED,
+                changes=changes,
+            )
     return registration
 
 

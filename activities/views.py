@@ -10,7 +10,7 @@ from participants.models import activity_has_records
 
 from . import services
 from .deadlines import parse_year
-from .forms import ActivityForm, RegistrationForm
+from .forms import ActivityForm, RegistrationChangeForm, RegistrationForm
 from .models import Activity, Board, Channel, MocRegistration, registered_for_moc
 
 _ACTIVE_REGISTRATIONS = Prefetch(
@@ -163,6 +163,35 @@ def registration_create(request, pars_id):
             return redirect("activity_detail", pars_id=pars_id)
     return render(
         request, "activities/registration_form.html", {"form": form, "activity": activity}
+    )
+
+
+def registration_edit(request, pars_id):
+    """Change the points or credit types of the activity's ABIM registration."""
+    activity = get_activity_for_user(request, pars_id, write=True)
+    if not activity.active_registrations:
+        messages.info(request, "This activity is not registered for ABIM MOC.")
+        return redirect("activity_detail", pars_id=pars_id)
+    registration = activity.active_registrations[0]
+    form = RegistrationChangeForm(request.POST or None, registration=registration)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.registration_update(
+                registration=registration,
+                actor=request.user,
+                moc_points=form.cleaned_data["moc_points"],
+                credit_types=form.cleaned_data["credit_types"],
+            )
+        except ValidationError as error:
+            for field, errors in error.error_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(request, "Registration saved.")
+            return redirect("activity_detail", pars_id=pars_id)
+    return render(
+        request,
+        "activities/registration_form.html",
+        {"form": form, "activity": activity, "editing": True},
     )
 
 

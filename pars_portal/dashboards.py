@@ -23,7 +23,7 @@ from activities.models import (
     Provider,
     registered_for_moc,
 )
-from participants.forms import CONFIRMED, CURRENT, LATE, NO_REASON, WAITING, late_records
+from participants.forms import ALL, CONFIRMED, LATE, NO_REASON, WAITING, late_records
 from participants.models import (
     ApiKey,
     Completion,
@@ -147,7 +147,7 @@ class StatusFigures:
                 "value": channel.value,
                 "label": channel.label,
                 "count": self.by_channel.get(channel.value, 0),
-                "url": self.url(channel=channel.value, status=CURRENT),
+                "url": self.url(channel=channel.value),  # the list hides deleted ones too
             }
             for channel in RECORD_CHANNELS
         ]
@@ -364,7 +364,7 @@ def reviewer_dashboard(deadlines: list[Deadline], year):
     late = in_year.exclude(status=Completion.Status.DELETED).filter(
         late_records(start, end, deadlines)
     )
-    by_late = _ranked(late, figures, status=CURRENT, late=LATE)
+    by_late = _ranked(late, figures, late=LATE)  # not deleted: the list's default
     reasons = [
         {
             **row,
@@ -401,7 +401,7 @@ def reviewer_dashboard(deadlines: list[Deadline], year):
     # Per batch: what the board has not answered, what it confirmed, what was rejected.
     columns = {
         WAITING: ("Waiting", awaiting_board(), {"board": WAITING}),
-        CONFIRMED: ("Confirmed", board_confirmed(), {"board": CONFIRMED}),
+        CONFIRMED: ("Confirmed", board_confirmed(), {"board": CONFIRMED, "status": ALL}),
         "rejected": ("Rejected", Q(status=Completion.Status.REJECTED), {"status": "rejected"}),
     }
     answers = {
@@ -420,8 +420,8 @@ def reviewer_dashboard(deadlines: list[Deadline], year):
             {"key": key, "count": row.get(key, 0), "url": records_url(batch=batch.pk, **params)}
             for key, (_, _, params) in columns.items()
         ]
-        batch.records_url = records_url(batch=batch.pk)
-        batch.deletions_url = records_url(deletion_batch=batch.pk)
+        batch.records_url = records_url(batch=batch.pk, status=ALL)
+        batch.deletions_url = records_url(deletion_batch=batch.pk, status=ALL)
         last = row.get("last_confirmed")
         batch.lag = last - batch.created_at if last else None
     awaiting = records.filter(awaiting_board()).aggregate(

@@ -98,6 +98,11 @@ urlpatterns = [
         name="registration_create",
     ),
     path(
+        "activities/<str:pars_id>/registration/",
+        activity_views.registration_edit,
+        name="registration_edit",
+    ),
+    path(
         "activities/<str:pars_id>/withdraw/",
         activity_views.registration_withdraw,
         name="registration_withdraw",

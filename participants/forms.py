@@ -4,18 +4,17 @@ import datetime as dt
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Layout, Row, Submit
 from django import forms
-from django.db.models import Q, Value
-from django.db.models.functions import Upper
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
 from activities.deadlines import late_since
 from activities.forms import DateInput
-from activities.models import MOC_FIRST_YEAR, Channel, Deadline
+from activities.models import MOC_FIRST_YEAR, Activity, Channel, Deadline
 
 from .intake import Action, ParticipantRow, Result, intake_submit
-from .models import Completion, awaiting_board, board_confirmed
+from .models import Completion, awaiting_board, board_confirmed, name_key
 
 MONTHS = [(m, f"{m:02d} – {calendar.month_name[m]}") for m in range(1, 13)]
 
@@ -139,26 +138,52 @@ class DeleteForm(forms.Form):
         self.helper.add_input(Submit("delete", "Delete record", css_class="btn-danger"))
 
 
-CURRENT = "current"  # status filter: any status but deleted
+CURRENT = "current"  # status filter: any status but deleted (the default; kept for old links)
+ALL = "all"  # status filter: every record, deleted and superseded ones included
 LATE = "late"
 WAITING = "waiting"
 CONFIRMED = "confirmed"
 NO_REASON = "-"  # reason filter: records with no reason recorded
 WARNED = "1"  # warning filter: records with a name warning
 ROW_ID = {"min_value": 1, "max_value": 2**63 - 1}  # a database id: anything else matches nothing
+FULL_ID_LENGTH = 6  # an ABIM ID; a shorter value is the beginning of one
+_KEY_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # in this order in C and ICU/glibc
+
+
+def prefix_match(field: str, prefix: str) -> Q:
+    """Values of `field` that start with `prefix`. For keys made of digits and capital
+    letters this is also a range, [prefix, next prefix), which a B-tree index serves on
+    both databases (SQLite's case-insensitive LIKE cannot use one)."""
+    match = Q(**{f"{field}__startswith": prefix})
+    if not prefix or any(c not in _KEY_ALPHABET for c in prefix):
+        return match
+    bound = prefix.rstrip(_KEY_ALPHABET[-1])
+    if not bound:  # "ZZ": everything from the prefix on
+        return match & Q(**{f"{field}__gte": prefix})
+    following = _KEY_ALPHABET[_KEY_ALPHABET.index(bound[-1]) + 1]
+    return match & Q(**{f"{field}__gte": prefix, f"{field}__lt": bound[:-1] + following})
 
 
 class ParticipantFilterForm(forms.Form):
     """Search across the provider's records (all fields optional). The dashboards link
-    here, so each of their figures opens the list of exactly the records it counts."""
+    here, so each of their figures opens the list of exactly the records it counts.
+    Deleted (and superseded) records are left out unless a status asks for them."""
 
-    learner_id = forms.CharField(label="ABIM ID", required=False)
-    last_name = forms.CharField(required=False)
-    activity = forms.CharField(label="PARS activity ID", required=False)
+    learner_id = forms.CharField(
+        label="ABIM ID", required=False, help_text="The ID or its first digits."
+    )
+    last_name = forms.CharField(
+        required=False, help_text="Or its beginning; accents and case do not matter."
+    )
+    first_name = forms.CharField(required=False, help_text="Or its beginning.")
+    activity = forms.CharField(
+        label="Activity", required=False, help_text="PARS activity ID, or words of its title."
+    )
     date_from = forms.DateField(label="Completed from", required=False, widget=DateInput())
     date_to = forms.DateField(label="Completed to", required=False, widget=DateInput())
     status = forms.ChoiceField(
-        choices=[("", "Any status"), (CURRENT, "Any but deleted")] + Completion.Status.choices,
+        choices=[("", "Any but deleted"), (ALL, "Any, deleted included")]
+        + Completion.Status.choices,
         required=False,
     )
     provider = forms.CharField(label="Provider (ACCME ID)", required=False)
@@ -191,26 +216,52 @@ class ParticipantFilterForm(forms.Form):
     batch = forms.IntegerField(required=False, widget=forms.HiddenInput, **ROW_ID)
     deletion_batch = forms.IntegerField(required=False, widget=forms.HiddenInput, **ROW_ID)
 
+    def __init__(self, data=None, *args, **kwargs):
+        if data is not None and data.get("status") == CURRENT:  # the default, by its old name
+            data = data.copy()
+            data["status"] = ""
+        super().__init__(data, *args, **kwargs)
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and end < start:
+            self.add_error(
+                "date_to",
+                f"“Completed to” ({end:%m/%d/%Y}) is before “Completed from” "
+                f"({start:%m/%d/%Y}): swap them.",
+            )
+        return data
+
     def filter(self, queryset):
         if not self.is_valid():
             return queryset.none()
         data = self.cleaned_data
-        if data["learner_id"]:
-            queryset = queryset.filter(learner_id=data["learner_id"].strip())
-        if data["last_name"]:
-            # UPPER(last_name) = UPPER(…) on both sides, which an expression index serves.
-            queryset = queryset.alias(last_name_upper=Upper("last_name")).filter(
-                last_name_upper=Upper(Value(data["last_name"].strip()))
-            )
-        if data["activity"]:
-            queryset = queryset.filter(activity__pars_id=data["activity"].strip().zfill(9))
+        learner_id = "".join(data["learner_id"].split())
+        if len(learner_id) >= FULL_ID_LENGTH:  # a whole ID: the learner index, exactly
+            queryset = queryset.filter(learner_id=learner_id)
+        elif learner_id:
+            queryset = queryset.filter(prefix_match("learner_id", learner_id))
+        last, first = name_key(data["last_name"]), name_key(data["first_name"])
+        if last:
+            queryset = queryset.filter(prefix_match("last_name_key", last))
+        if first:
+            queryset = queryset.filter(prefix_match("first_name_key", first))
+        activity = data["activity"].strip()
+        if activity.isdigit():
+            queryset = queryset.filter(activity__pars_id=activity.zfill(9))
+        elif activity:
+            # The (few) activities first, then their records by the activity index. The
+            # records' own scope still applies: other providers' activities match nothing.
+            titled = Activity.objects.filter(title__icontains=activity)
+            queryset = queryset.filter(activity_id__in=list(titled.values_list("pk", flat=True)))
         if data["date_from"]:
             queryset = queryset.filter(completion_date__gte=data["date_from"])
         if data["date_to"]:
             queryset = queryset.filter(completion_date__lte=data["date_to"])
-        if data["status"] == CURRENT:
+        if not data["status"]:
             queryset = queryset.exclude(status=Completion.Status.DELETED)
-        elif data["status"]:
+        elif data["status"] != ALL:
             queryset = queryset.filter(status=data["status"])
         if data["provider"]:
             queryset = queryset.filter(provider__accme_id=data["provider"].strip().zfill(7))
@@ -234,6 +285,54 @@ class ParticipantFilterForm(forms.Form):
         if data["deletion_batch"]:
             queryset = queryset.filter(deletion_transmitted_in_id=data["deletion_batch"])
         return queryset
+
+    # What each hidden filter says in the list of active filters.
+    HIDDEN_LABELS = {
+        "upload": "From upload {}",
+        "batch": "Carried by transmission batch {}",
+        "deletion_batch": "Deletions sent in transmission batch {}",
+    }
+
+    def active_filters(self) -> list[dict]:
+        """Every filter in force, hidden ones included, each with the query string that
+        removes it; the default status (deleted records hidden) is one of them, and its
+        removal shows every record."""
+        if not self.is_bound:
+            data = {}
+        else:
+            data = {k: v for k, v in self.data.items() if k != "page" and v not in ("", None)}
+        chips = []
+        for name, value in data.items():
+            if name not in self.fields or name == "status":
+                continue
+            field = self.fields[name]
+            if name in self.HIDDEN_LABELS:
+                text = self.HIDDEN_LABELS[name].format(value)
+            elif isinstance(field, forms.DateField) and getattr(self, "cleaned_data", {}).get(name):
+                text = f"{field.label}: {self.cleaned_data[name]:%m/%d/%Y}"
+            elif isinstance(field, forms.ChoiceField):
+                shown = dict(field.choices).get(value, value)
+                text = f"{field.label or name.replace('_', ' ').capitalize()}: {shown}"
+            else:
+                text = f"{field.label or name.replace('_', ' ').capitalize()}: {value}"
+            chips.append({"name": name, "text": text, "remove": _without(data, name)})
+        status = data.get("status", "")
+        if status in ("", CURRENT):
+            chips.append({"name": "status", "text": "Deleted and superseded records hidden",
+                          "remove": _without(data, "status", status=ALL),
+                          "remove_label": "Show them"})  # fmt: skip
+        else:
+            shown = dict(self.fields["status"].choices).get(status, status)
+            chips.append({"name": "status", "text": f"Status: {shown}",
+                          "remove": _without(data, "status")})  # fmt: skip
+        return chips
+
+
+def _without(data: dict, name: str, **changes) -> str:
+    from urllib.parse import urlencode
+
+    query = {k: v for k, v in data.items() if k != name} | changes
+    return "?" + urlencode(query) if query else "?"
 
 
 def late_records(date_from=None, date_to=None, deadlines=None) -> Q:

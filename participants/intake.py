@@ -26,7 +26,7 @@ from django.utils import timezone
 from activities.models import Activity, Board, MocRegistration
 from activities.validators import credit_id_problem
 
-from .models import Completion, CompletionEvent, mint_credit_id
+from .models import Completion, CompletionEvent, mint_credit_id, name_key
 from .validation import completion_errors, fmt_date
 from .verification import (
     ROSTER_CHECK_HELD,
@@ -456,6 +456,8 @@ class _Batch:
             "learner_id": row.learner_id,
             "first_name": row.first_name,
             "last_name": row.last_name,
+            "first_name_key": name_key(row.first_name),
+            "last_name_key": name_key(row.last_name),
             "birth_month": row.birth_month,
             "birth_day": row.birth_day,
             "completion_date": row.completion_date,

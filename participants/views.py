@@ -173,15 +173,15 @@ def _sees_many_providers(user) -> bool:
 
 
 def participant_search(request):
-    form = ParticipantFilterForm(request.GET or None)
-    records = scope(Completion.objects.filter(is_sandbox=False), request.user)
-    if request.GET:
-        records = form.filter(records)
+    # Always bound: with no parameters the defaults apply (deleted records hidden).
+    form = ParticipantFilterForm(request.GET)
+    records = form.filter(scope(Completion.objects.filter(is_sandbox=False), request.user))
     return render(
         request,
         "participants/participant_search.html",
         {
             "form": form,
+            "active_filters": form.active_filters(),
             "page": _records_page(request, records),
             "badges": STATUS_BADGES,
             "many_providers": _sees_many_providers(request.user),
@@ -290,10 +290,10 @@ def activity_export(request, pars_id, file_format):
 
 
 def participant_export(request, file_format):
-    form = ParticipantFilterForm(request.GET or None)
-    records = scope(Completion.objects.filter(is_sandbox=False), request.user)
-    if request.GET:
-        records = form.filter(records)
+    # The records the search page lists for the same parameters (deleted ones hidden
+    # unless asked for).
+    form = ParticipantFilterForm(request.GET)
+    records = form.filter(scope(Completion.objects.filter(is_sandbox=False), request.user))
     return _download(
         file_format,
         "participants",

@@ -257,6 +257,15 @@ def registration_create(w):
     return [Expect(w.editor, Channel.FORM, 'registered; {"board": "ABIM", "moc_points": "5')]
 
 
+def registration_edit(w):
+    activity = make_activity(w.provider, w.editor, title="Points to raise")
+    board = Board.objects.get(code="ABIM")
+    data = {"moc_points": "12.5", "credit_types": [board.credit_types.get(code="MK").pk]}
+    w.trail.mark()
+    ok(w.client_of(w.editor).post(reverse("registration_edit", args=[activity.pars_id]), data))
+    return [Expect(w.editor, Channel.FORM, 'updated; {"moc_points": ["10", "12.5"]}')]
+
+
 def registration_withdraw(w):
     activity = make_activity(w.provider, w.editor, title="Registered, no records")
     w.trail.mark()
@@ -829,6 +838,7 @@ WRITE_PATHS: dict[str, Callable] = {
     "form: create activity": activity_create,
     "form: edit activity": activity_edit,
     "form: register for MOC": registration_create,
+    "form: change a registration": registration_edit,
     "form: withdraw registration": registration_withdraw,
     "form: enter a participant": participant_add,
     "form: delete a record": completion_delete,
@@ -912,6 +922,7 @@ PORTAL_WRITES = {
     "activity_create": ["form: create activity"],
     "activity_edit": ["form: edit activity"],
     "registration_create": ["form: register for MOC"],
+    "registration_edit": ["form: change a registration"],
     "registration_withdraw": ["form: withdraw registration"],
     "participant_add": ["form: enter a participant"],
     "completion_delete": ["form: delete a record"],
@@ -1020,6 +1031,7 @@ SERVICES = {
                             "command: load_demo"],
         "activity_update": ["form: edit activity", "admin: change an activity"],
         "registration_create": ["form: register for MOC", "command: load_demo"],
+        "registration_update": ["form: change a registration"],
         "registration_withdraw": ["form: withdraw registration",
                                   "admin: action withdraw registrations"],
         "portal_event_record": ["command: load_roster", "command: transmit",

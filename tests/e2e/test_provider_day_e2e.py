@@ -10,7 +10,7 @@ from activities.models import PortalEvent
 from participants.models import ApiKey, Completion
 from participants.parsers import TEMPLATE_HEADERS
 
-from ..conftest import make_activity
+from ..conftest import make_activity, make_completion
 from .test_login_e2e import log_in
 from .test_manual_entry_e2e import COMPLETED
 from .test_upload_e2e import download, issue_rows, status, upload_file
@@ -216,3 +216,51 @@ def test_keys_are_made_once_copied_and_revoked_only_when_confirmed(page, provide
     assert response.status == 405
     assert page.get_by_role("heading", name="This address is an action").is_visible()
     assert page.get_by_role("link", name="Back to the portal").is_visible()
+
+
+def test_search_finds_by_the_beginning_of_a_name_and_shows_its_filters(
+    page, provider_a, editor_a, artifacts
+):
+    activity = make_activity(provider_a, editor_a, title="Hypertension Update")
+    make_completion(activity, first_name="Jürgen", last_name="Müller", learner_id="123456")
+    make_completion(activity, first_name="Anna", last_name="Smith", learner_id="234567")
+    gone = make_completion(activity, first_name="Jörg", last_name="Mueller-Gone",
+                           learner_id="345678", status="deleted")  # fmt: skip
+    log_in(page, "editor-a")
+    page.get_by_role("link", name="Participants", exact=True).first.click()
+    page.wait_for_load_state()
+    # Deleted records are out of the way by default, and the page says so.
+    assert "Deleted and superseded records hidden" in page.locator("#active-filters").inner_text()
+    assert page.locator("#record-count").inner_text() == "2 records"
+
+    # The beginning of the name, typed without the accent or the capital.
+    page.get_by_role("textbox", name="Last name").fill("mul")
+    page.get_by_role("textbox", name="Activity").fill("hypertension")
+    page.get_by_role("textbox", name="Completed from").fill("2015-01-01")
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_load_state()
+    assert page.locator("#record-count").inner_text() == "1 record"
+    assert "Müller" in page.locator("table").first.inner_text()
+    chips = page.locator("#active-filters")
+    assert "Last name: mul" in chips.inner_text() and "Activity: hypertension" in chips.inner_text()
+    page.screenshot(path=str(artifacts / "search-with-filters.png"), full_page=True)
+
+    # One click shows the deleted ones too; one click removes a filter.
+    chips.get_by_role("link", name="Show them").click()
+    page.wait_for_load_state()
+    assert page.locator("#record-count").inner_text() == "1 record"  # "mul" ≠ "mue"
+    page.get_by_role("textbox", name="Last name").fill("mu")
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_load_state()
+    assert page.locator("#record-count").inner_text() == "2 records"
+    assert f"/participants/{gone.pk}/" in page.content()
+    page.get_by_role("link", name="Remove the filter Last name: mu").click()
+    page.wait_for_load_state()
+    assert page.locator("#record-count").inner_text() == "3 records"
+    assert page.get_by_role("textbox", name="Last name").input_value() == ""
+
+    # A backwards date range says so instead of showing nothing.
+    page.get_by_role("textbox", name="Completed to").fill("2014-06-01")
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_load_state()
+    assert "is before" in page.locator("#search-errors").inner_text()

@@ -109,7 +109,14 @@ def generate(total: int, provider_count: int, seed: int = 2015):
     from django.utils import timezone
 
     from activities.models import Activity, Board, MocRegistration, Provider, ProviderMembership
-    from participants.models import ApiKey, Completion, FollowUp, TransmissionBatch, Upload
+    from participants.models import (
+        ApiKey,
+        Completion,
+        FollowUp,
+        TransmissionBatch,
+        Upload,
+        name_key,
+    )
 
     rng = random.Random(seed)
     now = timezone.now()
@@ -185,7 +192,8 @@ def generate(total: int, provider_count: int, seed: int = 2015):
     weight_sum = sum(weights)
     columns = [
         "provider_id", "activity_id", "board_id", "learner_id", "first_name", "last_name",
-        "birth_month", "birth_day", "completion_date", "credit_type_id", "moc_points",
+        "first_name_key", "last_name_key", "birth_month", "birth_day", "completion_date",
+        "credit_type_id", "moc_points",
         "learner_permission", "channel", "status", "status_reason", "status_changed_at",
         "warning", "created_by_id", "created_at", "transmitted_in_id", "transmitted_at",
         "board_confirmed_at", "is_sandbox", "credit_id",
@@ -241,9 +249,10 @@ def generate(total: int, provider_count: int, seed: int = 2015):
             changed = min(changed, now)
             confirmed = changed if status == "accepted" and sent else None
             sandbox = rng.random() < 0.01
+            first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
             rows.append((
-                provider.pk, activity.pk, abim.pk, learner, rng.choice(FIRST_NAMES),
-                rng.choice(LAST_NAMES), 1 + n % 12, 1 + n % 28, completed,
+                provider.pk, activity.pk, abim.pk, learner, first, last, name_key(first),
+                name_key(last), 1 + n % 12, 1 + n % 28, completed,
                 credit_types[n % len(credit_types)].pk, 10, True, rng.choice(CHANNELS), status,
                 reason, changed, "", editor.pk, created, batch.pk if sent else None, sent_at,
                 confirmed, sandbox, f"ccid:bench:{next(serial)}",
@@ -297,15 +306,24 @@ def measure(requests: int) -> dict:
         "reviewer_provider_dashboard": (reviewer, f"/?provider={biggest.accme_id}"),
         "participant_list": (editor, "/participants/"),
         "participant_search_name": (editor, f"/participants/?last_name={last_name}"),
+        # The beginning of a name, any case: a range of the name keys.
+        "participant_search_name_prefix": (editor, "/participants/?last_name=sm"),
+        "participant_search_full_name_prefix": (
+            editor,
+            "/participants/?last_name=mart&first_name=j",
+        ),
+        "participant_search_first_name": (editor, "/participants/?first_name=omar"),
         "participant_search_abim_id": (editor, f"/participants/?learner_id={learner}"),
+        "participant_search_abim_id_prefix": (editor, f"/participants/?learner_id={learner[:3]}"),
+        "participant_search_activity_title": (editor, "/participants/?activity=cardiology"),
+        "participant_list_with_deleted": (editor, "/participants/?status=all"),
         "participant_search_rejected_year": (
             editor,
             f"/participants/?status=rejected&date_from={year}-01-01&date_to={year}-12-31",
         ),
         "participant_search_late_year": (
             editor,
-            f"/participants/?late=late&status=current&date_from={year - 1}-01-01"
-            f"&date_to={year - 1}-12-31",
+            f"/participants/?late=late&date_from={year - 1}-01-01&date_to={year - 1}-12-31",
         ),
         "participant_list_reviewer": (reviewer, "/participants/"),
         "participant_list_waiting_for_board": (reviewer, "/participants/?board=waiting"),
