@@ -108,6 +108,11 @@ urlpatterns = [
         name="registration_withdraw",
     ),
     path(
+        "activities/<str:pars_id>/participants/check/",
+        participant_views.learner_check,
+        name="learner_check",
+    ),
+    path(
         "activities/<str:pars_id>/participants/add/",
         participant_views.participant_add,
         name="participant_add",

@@ -29,7 +29,16 @@ class ParticipantForm(forms.Form):
         choices=[("", "Month")] + MONTHS, coerce=int, label="Birth month"
     )
     birth_day = forms.IntegerField(label="Birth day", min_value=1, max_value=31)
-    completion_date = forms.DateField(widget=DateInput(), input_formats=["%Y-%m-%d", "%m/%d/%Y"])
+    # A text field, not the browser's date picker: one tab stop (Chromium's picker takes
+    # three), typed as on the sign-in sheet.
+    completion_date = forms.DateField(
+        widget=forms.DateInput(
+            format="%m/%d/%Y",
+            attrs={"placeholder": "MM/DD/YYYY", "inputmode": "numeric", "autocomplete": "off"},
+        ),
+        input_formats=["%m/%d/%Y", "%Y-%m-%d", "%m-%d-%Y"],
+        help_text="MM/DD/YYYY",
+    )
     credit_type = forms.ChoiceField(label="Credit type")
     moc_points = forms.DecimalField(label="MOC points", max_digits=6, decimal_places=2)
     cme_credits = forms.DecimalField(
@@ -39,6 +48,9 @@ class ParticipantForm(forms.Form):
         label="The learner agreed to share this completion with ABIM",
         required=True,
         error_messages={"required": "The learner's permission is required to report."},
+        help_text="For a sign-in sheet where every learner agreed: tick it once; it stays "
+        "ticked after Save and add another (and is stored with each record). Untick it for a "
+        "learner who did not agree.",
     )
 
     def __init__(self, *args, registration, correcting: Completion | None = None, **kwargs):
@@ -50,7 +62,6 @@ class ParticipantForm(forms.Form):
             self.fields[
                 "moc_points"
             ].help_text = f"Registered maximum: {registration.moc_points.normalize():f}"
-        self.fields["completion_date"].widget.attrs["max"] = dt.date.today().isoformat()
         self.helper = FormHelper()
         self.helper.layout = Layout(
             Row(
@@ -123,6 +134,16 @@ def _already_reported(outcome):
         correct = reverse("completion_correct", args=[pk])
         links = format_html('{} or <a href="{}">correct it</a>', links, correct)
     return format_html("{} {}.", outcome.message, links)
+
+
+class LearnerCheckForm(forms.Form):
+    """What the entry form's live learner check sends (names only once typed)."""
+
+    learner_id = forms.CharField(max_length=20)
+    birth_month = forms.IntegerField(min_value=1, max_value=12)
+    birth_day = forms.IntegerField(min_value=1, max_value=31)
+    first_name = forms.CharField(max_length=100, required=False)
+    last_name = forms.CharField(max_length=100, required=False)
 
 
 class DeleteForm(forms.Form):

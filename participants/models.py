@@ -429,7 +429,7 @@ class Completion(models.Model):
             # The admin's list (all records, sandbox included) by status, newest first.
             models.Index(fields=["status", "created_at"], name="completion_status_newest"),
             models.Index(
-                fields=["board_confirmed_at"],
+                fields=["board_confirmed_at", "status"],  # status: deleted ones hidden
                 condition=Q(is_sandbox=False, board_confirmed_at__isnull=False),
                 name="completion_confirmed",
             ),

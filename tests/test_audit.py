@@ -923,6 +923,9 @@ PORTAL_WRITES = {
     "activity_edit": ["form: edit activity"],
     "registration_create": ["form: register for MOC"],
     "registration_edit": ["form: change a registration"],
+    # The entry form's roster check: saves no record (its failures count towards the
+    # provider's roster limit: tests/test_sign_in_sheet.py).
+    "learner_check": [],
     "registration_withdraw": ["form: withdraw registration"],
     "participant_add": ["form: enter a participant"],
     "completion_delete": ["form: delete a record"],

@@ -81,7 +81,7 @@ PROBE = {
 PORTAL = {
     "home": "page", "activity_list": "page", "activity_create": "page",
     "activity_detail": "object", "activity_edit": "object", "registration_create": "object",
-    "registration_withdraw": "object", "registration_edit": "object",
+    "registration_withdraw": "object", "registration_edit": "object", "learner_check": "object",
     "participant_add": "object",
     "participant_search": "page", "completion_detail": "object", "completion_delete": "object",
     "completion_correct": "object", "activity_export": "object", "participant_export": "page",

@@ -14,7 +14,7 @@ from .test_login_e2e import log_in
 
 pytestmark = pytest.mark.e2e
 
-COMPLETED = "2015-12-18"  # what a date input's value looks like (shown as 12/18/2015)
+COMPLETED = "12/18/2015"  # typed into the entry form's date field, as on the sign-in sheet
 
 
 def record_rows(page) -> list[dict]:
@@ -97,11 +97,12 @@ def test_editor_registers_enters_participants_and_corrects_a_rejection(
     enter_participant(page, learner_id="123456", first="Jane", last="Smith", month=7, day=14)
     assert "saved: accepted" in page.get_by_role("alert").first.inner_text()
     form = page.locator("#enter")
-    # "Save and add another" keeps the sheet's date and credit type, clears the person.
-    assert form.get_by_label("Completion date").input_value() == COMPLETED
+    # "Save and add another" keeps the sheet's date, credit type and the permission
+    # confirmed for the sheet; it clears the person.
+    assert form.get_by_label("Completion date").input_value() == "12/18/2015"
     assert form.get_by_label("Credit type").input_value() == "MK"
     assert form.get_by_label("ABIM ID").input_value() == ""
-    assert not form.get_by_label("The learner agreed to share").is_checked()
+    assert form.get_by_label("The learner agreed to share").is_checked()
 
     enter_participant(page, learner_id="234567", first="Omar", last="Haddad", month=2, day=28)
     assert form.get_by_label("Completion date").input_value() == COMPLETED

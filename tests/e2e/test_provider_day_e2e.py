@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from activities.models import PortalEvent
-from participants.models import ApiKey, Completion
+from participants.models import ApiKey, Completion, RosterEntry
 from participants.parsers import TEMPLATE_HEADERS
 
 from ..conftest import make_activity, make_completion
@@ -264,3 +264,79 @@ def test_search_finds_by_the_beginning_of_a_name_and_shows_its_filters(
     page.get_by_role("button", name="Search").click()
     page.wait_for_load_state()
     assert "is before" in page.locator("#search-errors").inner_text()
+
+
+SHEET = [  # a paper sign-in sheet: ABIM ID, first, last, birth month, birth day
+    ("123456", "Jane", "Smith", 7, 14),
+    ("234567", "Omar", "Haddad", 2, 29),
+    ("345678", "Grace", "Okafor", 3, 8),
+    ("456789", "Wei", "Liu", 11, 30),
+    ("567890", "Ana", "Rossi", 5, 1),
+]
+
+
+def test_five_sign_in_sheet_records_with_the_keyboard_only(page, provider_a, editor_a, roster):
+    for learner_id, first, last, month, day in SHEET[2:]:
+        RosterEntry.objects.create(board=roster[0].board, learner_id=learner_id,
+                                   first_name=first, last_name=last, birth_month=month,
+                                   birth_day=day)  # fmt: skip
+    activity = make_activity(provider_a, editor_a, title="Grand Rounds")
+    log_in(page, "editor-a")
+    page.goto(f"/activities/{activity.pars_id}/")
+    keys = page.keyboard
+
+    # The live check: a wrong birth date is flagged before anything is saved.
+    page.locator("#id_learner_id").focus()
+    keys.type("123456")
+    keys.press("Tab")
+    keys.press("Tab")
+    keys.press("Tab")
+    keys.type("07")  # the month list: "07 – July"
+    keys.press("Tab")
+    keys.type("15")
+    check = page.locator("#learner-check")
+    check.filter(has_text="birth date does not match").wait_for()
+    assert "alert-danger" in check.get_attribute("class")
+    page.locator("#id_birth_day").fill("")
+    page.locator("#id_learner_id").fill("")
+    page.locator("#id_learner_id").focus()
+
+    for index, (learner_id, first, last, month, day) in enumerate(SHEET):
+        # After "Save and add another" the cursor is already in the ABIM ID field.
+        assert page.evaluate("document.activeElement.id") == "id_learner_id", index
+        keys.type(learner_id)
+        keys.press("Tab")
+        keys.type(first)
+        keys.press("Tab")
+        keys.type(last)
+        keys.press("Tab")
+        keys.type(f"{month:02d}")
+        keys.press("Tab")
+        keys.type(str(day))
+        keys.press("Tab")
+        if index == 0:
+            # The date is one tab stop, typed as on the sheet; the permission is confirmed
+            # once for the whole sheet.
+            assert page.evaluate("document.activeElement.id") == "id_completion_date"
+            keys.type("12/18/2015")
+            keys.press("Tab")
+            assert page.evaluate("document.activeElement.id") == "id_credit_type"
+            keys.press("Tab")  # credit type: the only one
+            keys.press("Tab")  # MOC points: the registered ones
+            keys.press("Tab")  # CME credits: none
+            assert page.evaluate("document.activeElement.id") == "id_learner_permission"
+            keys.press("Space")
+        else:
+            assert page.locator("#id_completion_date").input_value() == "12/18/2015"
+            assert page.locator("#id_learner_permission").is_checked()
+        # The roster's answer is there before saving.
+        page.locator("#learner-check").filter(has_text="birth date matches").wait_for()
+        page.locator("#id_birth_day").press("Enter")  # Enter: "Save and add another"
+        page.wait_for_load_state()
+        assert page.locator(".alert-success").first.is_visible(), page.content()
+
+    records = Completion.objects.filter(activity=activity).order_by("pk")
+    assert [r.learner_id for r in records] == [s[0] for s in SHEET]
+    assert {r.status for r in records} == {"accepted"}
+    assert all(r.learner_permission for r in records)
+    assert {r.completion_date.isoformat() for r in records} == {"2015-12-18"}

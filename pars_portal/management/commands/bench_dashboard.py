@@ -328,6 +328,11 @@ def measure(requests: int) -> dict:
         "participant_list_reviewer": (reviewer, "/participants/"),
         "participant_list_waiting_for_board": (reviewer, "/participants/?board=waiting"),
         "participant_list_confirmed_by_board": (reviewer, "/participants/?board=confirmed"),
+        # The reviewer dashboard's link: deleted ones included.
+        "participant_list_confirmed_by_board_all": (
+            reviewer,
+            "/participants/?board=confirmed&status=all",
+        ),
         "activity_list": (editor, "/activities/"),
         "review_queue": (reviewer, "/review/"),
         "admin_rejected_list": (reviewer, "/admin/participants/completion/?status__exact=rejected"),
