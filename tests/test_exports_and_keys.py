@@ -170,6 +170,11 @@ def test_irreversible_actions_ask_for_confirmation(client_of, editor_a, activity
     assert 'data-confirm="Withdraw this activity' in detail
 
 
+def test_sending_to_abim_now_asks_for_confirmation(client_of, reviewer):
+    queue = client_of(reviewer).get(reverse("review_queue")).content.decode()
+    assert re.search(r'action="/review/transmit/" data-confirm="Send every verified record', queue)
+
+
 def test_opening_an_actions_address_in_the_browser_explains_what_to_do(client_of, editor_a):
     response = client_of(editor_a).get(reverse("api_key_create"))
     assert response.status_code == 405

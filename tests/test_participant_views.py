@@ -50,7 +50,7 @@ def test_save_and_add_another_keeps_date_and_credit_type(client_of, editor_a, ac
     assert "completion_date=2015-12-18" in response["Location"]
     assert "credit_type=PS" in response["Location"]
     page = client.get(response["Location"]).content.decode()
-    assert 'value="2015-12-18"' in page
+    assert 'value="12/18/2015"' in page  # as on the sheet: MM/DD/YYYY
     assert '<option value="PS" selected>' in page
 
 
