@@ -135,6 +135,15 @@ def activity_detail(request, pars_id):
     return activity_page(request, get_activity_for_user(request, pars_id))
 
 
+def add_errors(form, error: ValidationError) -> None:
+    """A service's refusal on the form: each message on its field when the form has it."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    for field, errors in error.error_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
+
+
 def registration_create(request, pars_id):
     activity = get_activity_for_user(request, pars_id, write=True)
     board = Board.objects.get(code="ABIM")
@@ -153,11 +162,7 @@ def registration_create(request, pars_id):
                 attested=form.attested(),
             )
         except ValidationError as error:
-            if hasattr(error, "error_dict"):
-                for field, errors in error.error_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
-            else:
-                form.add_error(None, error)
+            add_errors(form, error)
         else:
             messages.success(request, "Registered for ABIM MOC. You can now report participants.")
             return redirect("activity_detail", pars_id=pars_id)
@@ -183,8 +188,7 @@ def registration_edit(request, pars_id):
                 credit_types=form.cleaned_data["credit_types"],
             )
         except ValidationError as error:
-            for field, errors in error.error_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
+            add_errors(form, error)
         else:
             messages.success(request, "Registration saved.")
             return redirect("activity_detail", pars_id=pars_id)

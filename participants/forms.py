@@ -83,6 +83,8 @@ class ParticipantForm(forms.Form):
         )
         self.helper.form_tag = False
         self.correcting = correcting
+        if correcting:  # one record, not a sheet
+            self.fields["learner_permission"].help_text = ""
 
     def to_row(self, activity) -> ParticipantRow:
         data = self.cleaned_data
