@@ -1,4 +1,5 @@
-"""Helpers shared by the benchmark commands (bench_import, bench_api, bench_load).
+"""Helpers shared by the benchmark commands (bench_import, bench_api, bench_load,
+bench_upload).
 
 Each benchmark works on a scratch database, never the configured one: the parent process
 creates it, runs Django in child processes pointed at it (`--stage …`, guarded by
@@ -11,6 +12,7 @@ import contextlib
 import datetime as dt
 import http.client
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -18,8 +20,9 @@ import sys
 import tempfile
 import time
 from decimal import Decimal
+from http.cookies import SimpleCookie
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from django.core.management.base import CommandError
 
@@ -116,13 +119,18 @@ def registered_activity(*, provider, user, title, credit_types=("MK",)):
 
 
 @contextlib.contextmanager
-def scratch_database(prefix: str, *, follow_database_url: bool = False):
+def scratch_database(prefix: str, *, follow_database_url: bool = False, server_url=None):
     """Yield (workdir, database URL, vendor) for a database made for this run, then drop it.
 
     SQLite file in a temporary folder by default; with follow_database_url and a PostgreSQL
-    DATABASE_URL, a fresh database (random name) on that server, dropped afterwards.
+    DATABASE_URL (or a PostgreSQL `server_url`), a fresh database (random name) on that
+    server, dropped afterwards.
     """
     configured = os.environ.get("DATABASE_URL", "")
+    if server_url:
+        if urlsplit(server_url).scheme not in POSTGRES_SCHEMES:
+            raise CommandError("--database takes a PostgreSQL URL (postgres://…).")
+        configured, follow_database_url = server_url, True
     with tempfile.TemporaryDirectory(prefix=prefix) as workdir:
         if follow_database_url and urlsplit(configured).scheme in POSTGRES_SCHEMES:
             with _postgres_scratch(configured) as url:
@@ -187,8 +195,9 @@ def wait_for(port, timeout=30, server=None, path=None):
 
 
 @contextlib.contextmanager
-def gunicorn(env, *, workers: int, ready_path=None, log_path=None, cwd=None):
-    """Serve pars_portal.wsgi on a free loopback port; yield the port; stop it cleanly."""
+def gunicorn(env, *, workers: int, ready_path=None, log_path=None, cwd=None, started=None):
+    """Serve pars_portal.wsgi on a free loopback port; yield the port; stop it cleanly.
+    `started`, a list, receives the server's process (to read its memory, say)."""
     port = free_port()
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
     server = subprocess.Popen(  # noqa: S603 - our own app on loopback
@@ -197,6 +206,8 @@ def gunicorn(env, *, workers: int, ready_path=None, log_path=None, cwd=None):
          "warning", "--graceful-timeout", "10"],
         env=env, stdout=subprocess.DEVNULL, stderr=log, cwd=cwd,
     )  # fmt: skip
+    if started is not None:
+        started.append(server)
     try:
         wait_for(port, server=server, path=ready_path)
         yield port
@@ -209,3 +220,136 @@ def gunicorn(env, *, workers: int, ready_path=None, log_path=None, cwd=None):
             server.wait()
         if log_path:
             log.close()
+
+
+# --- A browser (or an LMS) on loopback ---------------------------------------------------------
+
+CSRF_INPUT = re.compile(rb'name="csrfmiddlewaretoken" value="([^"]+)"')
+UPLOAD_STATUS = re.compile(rb'id="upload-status" data-status="(\w+)"')
+PAGE_REFRESH = re.compile(rb'http-equiv="refresh" content="([\d.]+)"')
+
+
+class LoopbackClient:
+    """One HTTP client as a browser or an LMS would be: its own connection and cookies. It
+    says X-Forwarded-Proto: https, as the TLS proxy in front of production does. The portal
+    methods (log in, upload, wait for an upload, confirm it) post the forms as a browser
+    does, CSRF token, Origin and Referer included."""
+
+    def __init__(self, port, *, timeout=60):
+        self.port = port
+        self.origin = f"https://127.0.0.1:{port}"
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        self.cookies = {}
+
+    def request(self, method, path, body=None, headers=None):
+        sent = {"X-Forwarded-Proto": "https", **(headers or {})}
+        if self.cookies:
+            sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        if isinstance(body, str):
+            body = body.encode()
+        try:
+            self.connection.request(method, path, body=body, headers=sent)
+            response = self.connection.getresponse()
+            payload = response.read()
+        except Exception:
+            self.connection.close()
+            raise
+        for header in response.headers.get_all("Set-Cookie") or []:
+            for name, morsel in SimpleCookie(header).items():
+                self.cookies[name] = morsel.value
+        return response.status, response.headers, payload
+
+    def _token(self, path) -> str:
+        status, _, page = self.request("GET", path)
+        match = CSRF_INPUT.search(page)
+        if status != 200 or not match:
+            raise CommandError(f"GET {path}: {status}, no form")
+        return match.group(1).decode()
+
+    def post_form(self, path, fields: dict, *, form_page=None):
+        """POST a form with the CSRF token of the page it is on (`form_page`, else `path`)."""
+        form_page = form_page or path
+        body = urlencode({**fields, "csrfmiddlewaretoken": self._token(form_page)})
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "Origin": self.origin,
+                   "Referer": f"{self.origin}{form_page}"}  # fmt: skip
+        return self.request("POST", path, body, headers)
+
+    def login(self, username, password) -> bytes:
+        """Log in through the login form; the home page it leads to."""
+        status, headers, _ = self.post_form(
+            "/accounts/login/", {"username": username, "password": password, "next": "/"}
+        )
+        if status != 302 or headers["Location"] != "/" or "sessionid" not in self.cookies:
+            raise CommandError(f"{username}: login failed ({status})")
+        return self.request("GET", "/")[2]
+
+    def upload(self, name, content: bytes, content_type="text/csv") -> int:
+        """Upload a file through the upload form; the new upload's id."""
+        token = self._token("/uploads/new/")
+        boundary = f"----pars{secrets.token_hex(8)}"
+        body = (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="csrfmiddlewaretoken"'
+                f"\r\n\r\n{token}\r\n--{boundary}\r\nContent-Disposition: form-data; "
+                f'name="file"; filename="{name}"\r\nContent-Type: {content_type}\r\n\r\n'
+            ).encode()
+            + content
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        headers = {"Content-Type": f"multipart/form-data; boundary={boundary}",
+                   "Origin": self.origin, "Referer": f"{self.origin}/uploads/new/"}  # fmt: skip
+        status, response_headers, payload = self.request("POST", "/uploads/new/", body, headers)
+        if status != 302:
+            raise CommandError(f"upload refused: {status} {payload[:300]!r}")
+        return int(response_headers["Location"].strip("/").rsplit("/", 1)[-1])
+
+    def wait_for_upload(self, upload_id, wanted, timeout, *, poll: float | None = 1.0) -> int:
+        """Reload the upload's page until it shows `wanted` (a status); how many times it
+        was loaded. poll=None reloads as the page itself asks (its refresh), like a person
+        watching it in a browser."""
+        deadline = time.monotonic() + timeout
+        loads = 0
+        while time.monotonic() < deadline:
+            _, _, page = self.request("GET", f"/uploads/{upload_id}/")
+            loads += 1
+            shown = UPLOAD_STATUS.search(page)
+            shown = shown.group(1).decode() if shown else ""
+            if shown == wanted:
+                return loads
+            if shown in ("refused", "failed", "nothing", "discarded"):
+                raise CommandError(f"upload {upload_id} ended {shown}")
+            refresh = PAGE_REFRESH.search(page)
+            if poll is not None:
+                time.sleep(poll)
+            elif refresh:
+                time.sleep(float(refresh.group(1)))
+            else:  # the page stopped refreshing: a person would reload it after a while
+                time.sleep(2)
+        raise CommandError(f"upload {upload_id} not {wanted} within {timeout} s")
+
+    def confirm_upload(self, upload_id):
+        status, _, _ = self.post_form(
+            f"/uploads/{upload_id}/confirm/", {}, form_page=f"/uploads/{upload_id}/"
+        )
+        if status != 302:
+            raise CommandError(f"upload {upload_id} could not be confirmed: {status}")
+
+
+def peak_rss_mb(root_pid: int) -> float:
+    """The largest peak resident memory (VmHWM) among a process and its descendants, in MB
+    (Linux /proc); 0 where /proc is not there."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            stat = (entry / "stat").read_text()
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(parent, []).append(int(entry.name))
+    peak, pending = 0, [root_pid]
+    while pending:
+        pid = pending.pop()
+        pending.extend(children.get(pid, []))
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+    return peak / 1024

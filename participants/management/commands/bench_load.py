@@ -38,7 +38,6 @@ import sys
 import threading
 import time
 from collections import Counter, defaultdict, deque
-from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -48,6 +47,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from participants.bench import (
     SCRATCH_FLAG,
+    LoopbackClient,
     argparse_hidden,
     gunicorn,
     percentile,
@@ -89,7 +89,6 @@ WORKLOAD = {
 }
 BASELINE = "baseline_login_page"
 SETTINGS_MODULE = "pars_bench_load_settings"
-CSRF_INPUT = re.compile(rb'name="csrfmiddlewaretoken" value="([^"]+)"')
 STATIC_LINK = re.compile(rb'href="(/static/[^"]+\.css)"')
 
 
@@ -388,35 +387,6 @@ class task_workers:  # noqa: N801 - used as a context manager, like gunicorn()
 # --- The load: clients on threads ---------------------------------------------------------------
 
 
-class Client:
-    """One HTTP client as a browser or an LMS would be: its own connection and cookies. It
-    says X-Forwarded-Proto: https, as the TLS proxy in front of production does."""
-
-    def __init__(self, port):
-        self.port = port
-        self.origin = f"https://127.0.0.1:{port}"
-        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        self.cookies = {}
-
-    def request(self, method, path, body=None, headers=None):
-        sent = {"X-Forwarded-Proto": "https", **(headers or {})}
-        if self.cookies:
-            sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        if isinstance(body, str):
-            body = body.encode()
-        try:
-            self.connection.request(method, path, body=body, headers=sent)
-            response = self.connection.getresponse()
-            payload = response.read()
-        except Exception:
-            self.connection.close()
-            raise
-        for header in response.headers.get_all("Set-Cookie") or []:
-            for name, morsel in SimpleCookie(header).items():
-                self.cookies[name] = morsel.value
-        return response.status, response.headers, payload
-
-
 class Load:
     def __init__(self, port, config, options):
         self.port = port
@@ -449,7 +419,7 @@ class Load:
     # -- running --
 
     def run(self):
-        probe = Client(self.port)
+        probe = LoopbackClient(self.port)
         for _ in range(20):  # warm-up: both workers compile their templates and URLs
             probe.request("GET", "/accounts/login/")
         for _ in range(30):  # the baseline before the load, one client alone
@@ -609,8 +579,8 @@ class User:
         self.other = other
         self.key = load.config["keys"][accme_id]
         self.activities = load.config["activities"][accme_id]
-        self.browser = Client(load.port)
-        self.lms = Client(load.port)
+        self.browser = LoopbackClient(load.port)
+        self.lms = LoopbackClient(load.port)
 
     # -- the call, timed and judged --
 
@@ -835,27 +805,20 @@ class User:
                   check=_cached_for_long)  # fmt: skip
 
     def baseline_login_page(self):
-        self.call("baseline_login_page", "GET", "/accounts/login/", client=Client(self.load.port),
+        self.call("baseline_login_page", "GET", "/accounts/login/",
+                  client=LoopbackClient(self.load.port),
                   check=lambda s, h, p: b'name="password"' in p)  # fmt: skip
 
     def login(self):
-        answer = self.call("login_form", "GET", "/accounts/login/", client=self.browser)
-        match = CSRF_INPUT.search(answer[1]) if answer else None
-        if not match:
-            raise CommandError(f"{self.username}: no login form")
-        password = self.load.config["users"][self.username]
-        body = urlencode({"username": self.username, "password": password, "next": "/",
-                          "csrfmiddlewaretoken": match.group(1).decode()})  # fmt: skip
-        headers = {"Content-Type": "application/x-www-form-urlencoded",
-                   "Origin": self.browser.origin,
-                   "Referer": f"{self.browser.origin}/accounts/login/"}  # fmt: skip
-        self.call("login_post", "POST", "/accounts/login/", client=self.browser, body=body,
-                  headers=headers, expect=302,
-                  check=lambda s, h, p: h["Location"] == "/")  # fmt: skip
-        if "sessionid" not in self.browser.cookies:
-            raise CommandError(f"{self.username}: login failed")
-        answer = self.call("page_home", "GET", "/", client=self.browser)
-        match = STATIC_LINK.search(answer[1]) if answer else None
+        started = time.perf_counter()
+        try:
+            home = self.browser.login(self.username, self.load.config["users"][self.username])
+        except (OSError, http.client.HTTPException, CommandError) as error:
+            self.load.record("login", (time.perf_counter() - started) * 1000, "unexpected",
+                             f"{self.username}: {error}")  # fmt: skip
+            raise CommandError(f"{self.username}: login failed") from error
+        self.load.record("login", (time.perf_counter() - started) * 1000, "ok")
+        match = STATIC_LINK.search(home)
         if match and self.load.static_path is None:
             self.load.static_path = match.group(1).decode()
 
@@ -873,54 +836,13 @@ class User:
         return ("\r\n".join(lines) + "\r\n").encode()
 
     def upload(self, name, content) -> int:
-        answer = self.call("upload_form", "GET", "/uploads/new/", client=self.browser)
-        token = CSRF_INPUT.search(answer[1]).group(1).decode()
-        boundary = f"----pars{secrets.token_hex(8)}"
-        body = (
-            (
-                f'--{boundary}\r\nContent-Disposition: form-data; name="csrfmiddlewaretoken"'
-                f"\r\n\r\n{token}\r\n--{boundary}\r\nContent-Disposition: form-data; "
-                f'name="file"; filename="{name}"\r\nContent-Type: text/csv\r\n\r\n'
-            ).encode()
-            + content
-            + f"\r\n--{boundary}--\r\n".encode()
-        )
-        headers = {"Content-Type": f"multipart/form-data; boundary={boundary}",
-                   "Origin": self.browser.origin,
-                   "Referer": f"{self.browser.origin}/uploads/new/"}  # fmt: skip
-        status, response_headers, payload = self.browser.request(
-            "POST", "/uploads/new/", body, headers
-        )
-        if status != 302:
-            raise CommandError(f"upload refused: {status} {payload[:300]!r}")
-        return int(response_headers["Location"].strip("/").rsplit("/", 1)[-1])
+        return self.browser.upload(name, content)
 
     def wait_for_upload(self, upload_id, wanted, timeout):
-        """Poll the upload's page as the browser does until it shows `wanted` (a status)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            _, _, payload = self.browser.request("GET", f"/uploads/{upload_id}/")
-            shown = re.search(rb'id="upload-status" data-status="(\w+)"', payload)
-            shown = shown.group(1).decode() if shown else ""
-            if shown == wanted:
-                return
-            if shown in ("refused", "failed"):
-                raise CommandError(f"upload {upload_id} ended {shown}")
-            time.sleep(1)
-        raise CommandError(f"upload {upload_id} not {wanted} within {timeout} s")
+        self.browser.wait_for_upload(upload_id, wanted, timeout)
 
     def confirm_upload(self, upload_id):
-        _, _, page = self.browser.request("GET", f"/uploads/{upload_id}/")
-        token = CSRF_INPUT.search(page).group(1).decode()
-        headers = {"Content-Type": "application/x-www-form-urlencoded",
-                   "Origin": self.browser.origin,
-                   "Referer": f"{self.browser.origin}/uploads/{upload_id}/"}  # fmt: skip
-        status, _, _ = self.browser.request(
-            "POST", f"/uploads/{upload_id}/confirm/",
-            urlencode({"csrfmiddlewaretoken": token}), headers,
-        )  # fmt: skip
-        if status != 302:
-            raise CommandError(f"upload {upload_id} could not be confirmed: {status}")
+        self.browser.confirm_upload(upload_id)
 
     # -- deliberate bad requests: each must get its 4xx and say why --
 

@@ -1,0 +1,286 @@
+"""What a provider waits for when uploading a file:
+`manage.py bench_upload --rows N --format {tsv,csv,xml,xlsx} [--database URL]`.
+
+Builds a scratch database (a temporary SQLite file; with `--database`, a fresh database on
+that PostgreSQL server, dropped afterwards), serves it with gunicorn under the production
+settings profile and runs the task workers as `make run` does (`manage.py run_workers`).
+Then, as an editor in a browser would, over HTTP on loopback: log in, upload a synthetic
+file of N rows (every row a roster match), reload the upload's page as it asks until the
+preview shows, confirm, reload until the result shows.
+
+Prints `name: value` lines: rows, upload_to_preview_s (from the upload's POST to the page
+showing the preview), confirm_to_result_s, total_s, rows_per_s (rows / total_s), the peak
+memory of the task workers and of the web server (the largest process of each), and the
+floor: baseline_rows_per_s, the same rows written by plain multi-row INSERTs into the
+completions table in the same run (no parsing, checks or verification), with ratio =
+rows_per_s / baseline_rows_per_s. `bench_import` measures the pipeline alone.
+"""
+
+import datetime as dt
+import io
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from participants.bench import (
+    SCRATCH_FLAG,
+    LoopbackClient,
+    argparse_hidden,
+    gunicorn,
+    peak_rss_mb,
+    print_figures,
+    registered_activity,
+    require_scratch,
+    run_stage,
+    scratch_database,
+    xml_body,
+)
+from participants.parsers import TEMPLATE_HEADERS
+
+FORMATS = {  # file name, content type
+    "tsv": ("participants.txt", "text/plain"),
+    "csv": ("participants.csv", "text/csv"),
+    "xml": ("learner-report.xml", "application/xml"),
+    "xlsx": (
+        "participants.xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ),
+}
+SETTINGS_MODULE = "pars_bench_upload_settings"
+PROVIDER = "0001234"
+USERNAME = "bench-editor"
+MAX_ROSTER = 200_000  # learners; beyond, a learner completes again on another day
+FIRST_DAY = dt.date(2015, 1, 1)
+BASELINE_CHUNK = 10_000
+
+
+def row_values(n: int, roster: int) -> tuple:
+    """Row n of the synthetic file: learner n % roster of the roster, on a day that keeps
+    every (learner, day) distinct."""
+    i = n % roster
+    day = FIRST_DAY + dt.timedelta(days=(n // roster) % 365)
+    return i, f"{i:06d}", f"First{i}", f"Last{i}", 1 + i % 12, 1 + i % 28, day
+
+
+def synthetic_file(file_format: str, rows: int, roster: int, pars_id: str) -> bytes:
+    if file_format == "xml":
+        # Learner n's report; the XML writer takes one completion date, so days vary by
+        # learner number only within the roster.
+        if rows > roster:
+            raise CommandError("XML files here hold at most one record per roster learner.")
+        return xml_body(pars_id, range(rows), provider=PROVIDER)
+    records = []
+    for n in range(rows):
+        _, learner, first, last, month, day, completed = row_values(n, roster)
+        records.append(["add", pars_id, "ABIM", learner, first, last, str(month), str(day),
+                        completed.strftime("%m/%d/%Y"), "MK", "10", "", "Y", ""])  # fmt: skip
+    if file_format == "xlsx":
+        from openpyxl import Workbook
+
+        workbook = Workbook(write_only=True)
+        sheet = workbook.create_sheet("Participants")
+        sheet.append(TEMPLATE_HEADERS)
+        for record in records:
+            sheet.append(record)
+        out = io.BytesIO()
+        workbook.save(out)
+        return out.getvalue()
+    delimiter = "\t" if file_format == "tsv" else ","
+    lines = [delimiter.join(TEMPLATE_HEADERS)] + [delimiter.join(r) for r in records]
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+class Command(BaseCommand):
+    help = (
+        "Upload benchmark as a user waits for it: HTTP upload, preview, confirm and result "
+        "through gunicorn and the task workers on a scratch database; prints the figures."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--rows", type=int, default=100_000)
+        parser.add_argument("--format", choices=sorted(FORMATS), default="tsv")
+        parser.add_argument(
+            "--database", metavar="URL",
+            help="a PostgreSQL server (postgres://user@host:port/any): the benchmark makes "
+            "a fresh database there and drops it afterwards; default: a SQLite file",
+        )  # fmt: skip
+        parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers")
+        parser.add_argument("--upload-workers", type=int, default=2, help="upload workers")
+        parser.add_argument("--stage", choices=["setup", "baseline"], help=argparse_hidden())
+        parser.add_argument("--workdir", help=argparse_hidden())
+
+    def handle(self, *args, stage, workdir, **options):
+        if options["rows"] < 1:
+            raise CommandError("--rows must be positive.")
+        if stage is None:
+            return self._orchestrate(options)
+        require_scratch()
+        if stage == "setup":
+            return self._setup(Path(workdir), options)
+        return self._baseline(Path(workdir), options)
+
+    # -- parent: scratch database, server, workers, the user's wait --
+
+    def _orchestrate(self, options):
+        base_dir = Path(settings.BASE_DIR)
+        rows, file_format = options["rows"], options["format"]
+        with scratch_database("pars-bench-upload-", server_url=options["database"]) as scratch:
+            workdir, database_url, vendor = scratch
+            (workdir / f"{SETTINGS_MODULE}.py").write_text(
+                "# Written by bench_upload: the production profile, static files here.\n"
+                "from pars_portal.settings_production import *  # noqa: F403\n\n"
+                f"STATIC_ROOT = {str(workdir / 'static')!r}\n"
+            )
+            env = dict(os.environ)
+            env.update({
+                SCRATCH_FLAG: "1",
+                "DJANGO_SETTINGS_MODULE": SETTINGS_MODULE,
+                "PYTHONPATH": os.pathsep.join(
+                    p for p in (str(workdir), str(base_dir), os.environ.get("PYTHONPATH")) if p
+                ),
+                "DATABASE_URL": database_url,
+                "SECRET_KEY": secrets.token_urlsafe(50),
+                "ALLOWED_HOSTS": "127.0.0.1",
+                "DEBUG": "0",
+                "LOG_LEVEL": "WARNING",
+                "MEDIA_ROOT": str(workdir / "media"),
+                "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+            })  # fmt: skip
+            manage = [sys.executable, str(base_dir / "manage.py"), "bench_upload",
+                      "--rows", str(rows), "--format", file_format,
+                      "--workdir", str(workdir)]  # fmt: skip
+            run_stage([*manage, "--stage", "setup"], env)
+            config = json.loads((workdir / "config.json").read_text())
+            content = synthetic_file(file_format, rows, config["roster"], config["pars_id"])
+            name, content_type = FORMATS[file_format]
+            servers = []
+            with gunicorn(env, workers=options["web_workers"], ready_path="/accounts/login/",
+                          log_path=workdir / "gunicorn.log", cwd=base_dir,
+                          started=servers) as port:  # fmt: skip
+                workers = subprocess.Popen(  # noqa: S603 - this interpreter and manage.py
+                    [sys.executable, str(base_dir / "manage.py"), "run_workers",
+                     "--upload-workers", str(options["upload_workers"])],
+                    env=env, cwd=base_dir, stdout=subprocess.DEVNULL,
+                    stderr=open(workdir / "workers.log", "wb"),  # noqa: SIM115
+                )  # fmt: skip
+                try:
+                    browser = LoopbackClient(port, timeout=3600)
+                    browser.login(USERNAME, config["password"])
+                    started = time.perf_counter()
+                    upload_id = browser.upload(name, content, content_type)
+                    browser.wait_for_upload(upload_id, "preview", 3600, poll=None)
+                    previewed = time.perf_counter()
+                    browser.confirm_upload(upload_id)
+                    browser.wait_for_upload(upload_id, "done", 3600, poll=None)
+                    done = time.perf_counter()
+                    worker_rss = peak_rss_mb(workers.pid)
+                    web_rss = peak_rss_mb(servers[0].pid)
+                finally:
+                    workers.terminate()
+                    try:
+                        workers.wait(60)
+                    except subprocess.TimeoutExpired:
+                        workers.kill()
+            baseline = json.loads(run_stage([*manage, "--stage", "baseline"], env))
+
+        total = done - started
+        rows_per_s = rows / total
+        if baseline["created"] != rows:
+            raise CommandError(
+                f"The upload created {baseline['created']} records of {rows}: not a clean run."
+            )
+        print_figures(self.stdout, {
+            "database": vendor,
+            "format": file_format,
+            "rows": rows,
+            "file_mb": f"{len(content) / 1024 / 1024:.1f}",
+            "upload_to_preview_s": f"{previewed - started:.2f}",
+            "confirm_to_result_s": f"{done - previewed:.2f}",
+            "total_s": f"{total:.2f}",
+            "rows_per_s": f"{rows_per_s:.1f}",
+            "worker_peak_rss_mb": f"{worker_rss:.0f}",
+            "web_peak_rss_mb": f"{web_rss:.0f}",
+            "baseline_rows_per_s": f"{baseline['rows_per_s']:.0f}",
+            "ratio": f"{rows_per_s / baseline['rows_per_s']:.3g}",
+            "load_average_1min": f"{os.getloadavg()[0]:.2f}",
+        })  # fmt: skip
+
+    # -- child 1: the provider, its editor, a registered activity, the roster --
+
+    def _setup(self, workdir, options):
+        from django.contrib.auth.models import User
+
+        from activities.models import Provider, ProviderMembership
+        from participants.parsers import RosterRow
+        from participants.services import roster_load
+
+        call_command("migrate", verbosity=0)
+        call_command("collectstatic", interactive=False, verbosity=0)
+        provider = Provider.objects.create(accme_id=PROVIDER, name="Bench provider")
+        password = secrets.token_urlsafe(16)
+        editor = User.objects.create_user(USERNAME, f"{USERNAME}@example.org", password)
+        ProviderMembership.objects.create(user=editor, provider=provider, role="editor")
+        activity = registered_activity(provider=provider, user=editor, title="Bench upload")
+        registered_activity(provider=provider, user=editor, title="Bench baseline")
+        roster = min(options["rows"], MAX_ROSTER)
+        roster_load(
+            rows=(RosterRow(0, "ABIM", f"{i:06d}", f"First{i}", f"Last{i}", 1 + i % 12,
+                            1 + i % 28) for i in range(roster))
+        )  # fmt: skip
+        (workdir / "config.json").write_text(
+            json.dumps({"password": password, "pars_id": activity.pars_id, "roster": roster})
+        )
+
+    # -- child 2: what the upload saved, and the floor --
+
+    def _baseline(self, workdir, options):
+        """The same rows written by plain multi-row INSERTs into the completions table (the
+        pipeline's own writer, `intake._insert_returning_ids`), without parsing, checks,
+        verification or history: the floor the upload is compared with."""
+        from django.db import transaction
+        from django.utils import timezone
+
+        from activities.models import Activity, Board, CreditType
+        from participants.intake import _insert_returning_ids
+        from participants.models import Completion, mint_credit_id, name_key
+
+        config = json.loads((workdir / "config.json").read_text())
+        created = Completion.objects.filter(upload__isnull=False).count()
+        activity = Activity.objects.get(title="Bench baseline")
+        board = Board.objects.get(code="ABIM")
+        credit_type = CreditType.objects.get(board=board, code="MK")
+        editor_id = activity.events.values_list("actor", flat=True).first()
+        now = timezone.now()
+        seconds = 0.0
+        for start in range(0, options["rows"], BASELINE_CHUNK):
+            values = []
+            for n in range(start, min(start + BASELINE_CHUNK, options["rows"])):
+                _, learner, first, last, month, day, completed = row_values(n, config["roster"])
+                values.append({
+                    "provider_id": activity.provider_id, "activity_id": activity.pk,
+                    "board_id": board.pk, "learner_id": learner, "first_name": first,
+                    "last_name": last, "first_name_key": name_key(first),
+                    "last_name_key": name_key(last), "birth_month": month, "birth_day": day,
+                    "completion_date": completed, "credit_type_id": credit_type.pk,
+                    "moc_points": Decimal("10"), "cme_credits": None, "learner_permission": True,
+                    "credit_id": mint_credit_id(), "channel": "upload",
+                    "created_by_id": editor_id, "status": "accepted", "status_reason": "",
+                    "status_changed_at": now, "created_at": now, "warning": "",
+                    "is_sandbox": False,
+                })  # fmt: skip
+            began = time.perf_counter()
+            with transaction.atomic():
+                _insert_returning_ids(Completion, values, returning=False)
+            seconds += time.perf_counter() - began
+        self.stdout.write(json.dumps(
+            {"created": created, "rows_per_s": options["rows"] / max(seconds, 1e-9)}
+        ))  # fmt: skip
