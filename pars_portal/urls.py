@@ -149,6 +149,11 @@ urlpatterns = [
     ),
     path("uploads/<int:upload_id>/", participant_views.upload_detail, name="upload_detail"),
     path(
+        "uploads/<int:upload_id>/status/",
+        participant_views.upload_status,
+        name="upload_status",
+    ),
+    path(
         "uploads/<int:upload_id>/confirm/",
         participant_views.upload_confirm,
         name="upload_confirm",

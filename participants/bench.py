@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import datetime as dt
 import http.client
+import json
 import os
 import re
 import secrets
@@ -226,7 +227,7 @@ def gunicorn(env, *, workers: int, ready_path=None, log_path=None, cwd=None, sta
 
 CSRF_INPUT = re.compile(rb'name="csrfmiddlewaretoken" value="([^"]+)"')
 UPLOAD_STATUS = re.compile(rb'id="upload-status" data-status="(\w+)"')
-PAGE_REFRESH = re.compile(rb'http-equiv="refresh" content="([\d.]+)"')
+UPLOAD_WATCH = re.compile(rb'data-upload-watch="([^"]+)" data-status="\w+" data-interval="(\d+)"')
 
 
 class LoopbackClient:
@@ -305,8 +306,9 @@ class LoopbackClient:
 
     def wait_for_upload(self, upload_id, wanted, timeout, *, poll: float | None = 1.0) -> int:
         """Reload the upload's page until it shows `wanted` (a status); how many times it
-        was loaded. poll=None reloads as the page itself asks (its refresh), like a person
-        watching it in a browser."""
+        was loaded. poll=None behaves as a browser showing the page does: its script
+        watches the upload's state at the page's interval and reloads the page when the
+        state changes."""
         deadline = time.monotonic() + timeout
         loads = 0
         while time.monotonic() < deadline:
@@ -318,14 +320,22 @@ class LoopbackClient:
                 return loads
             if shown in ("refused", "failed", "nothing", "discarded"):
                 raise CommandError(f"upload {upload_id} ended {shown}")
-            refresh = PAGE_REFRESH.search(page)
+            watch = UPLOAD_WATCH.search(page)
             if poll is not None:
                 time.sleep(poll)
-            elif refresh:
-                time.sleep(float(refresh.group(1)))
-            else:  # the page stopped refreshing: a person would reload it after a while
+            elif watch:
+                self._watch(watch.group(1).decode(), shown, int(watch.group(2)) / 1000, deadline)
+            else:  # nothing to watch: a person would reload it after a while
                 time.sleep(2)
         raise CommandError(f"upload {upload_id} not {wanted} within {timeout} s")
+
+    def _watch(self, url, status, interval, deadline):
+        """What the upload page's script does: ask for the state until it changes."""
+        while time.monotonic() < deadline:
+            time.sleep(interval)
+            code, _, answer = self.request("GET", url, headers={"Accept": "application/json"})
+            if code != 200 or json.loads(answer)["status"] != status:
+                return
 
     def confirm_upload(self, upload_id):
         status, _, _ = self.post_form(

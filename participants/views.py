@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q, Sum
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -457,6 +457,17 @@ def upload_detail(request, upload_id):
             "rows": rows,
         },
     )
+
+
+def upload_status(request, upload_id):
+    """The upload's state for its page's script, which watches this small answer instead of
+    reloading the whole page, and shows the next step as soon as the state changes."""
+    upload = _get_upload(request, upload_id)
+    return JsonResponse({
+        "status": upload.status, "working": upload.is_working,
+        "processed": upload.processed_rows, "total": upload.total_rows,
+        "percent": upload.progress_percent,
+    })  # fmt: skip
 
 
 KIND_LABELS = {

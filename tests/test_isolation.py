@@ -88,7 +88,7 @@ PORTAL = {
     "upload_list": "page", "upload_create": "page", "upload_help": "page",
     "upload_template": "page", "upload_detail": "object", "upload_confirm": "object",
     "upload_retry": "object", "upload_errors": "object", "api_help": "page",
-    "upload_discard": "object",
+    "upload_discard": "object", "upload_status": "object",
     "api_key_create": "page", "api_key_created": "object", "api_key_revoke": "object",
     "review_queue": "reviewer", "review_detail": "reviewer", "review_transmit": "reviewer",
     "review_simulate_board": "reviewer",

@@ -1171,3 +1171,16 @@ def test_delete_and_add_in_different_batches_are_still_a_linked_correction(
     client.post(reverse("upload_confirm", args=[Upload.objects.get().pk]))
     new = Completion.objects.get(status="accepted")
     assert new.corrects_id == original.pk
+
+
+def test_the_upload_page_watches_a_small_status_answer(client_of, editor_a, activity_a, roster):
+    """The page's script follows the upload's state instead of reloading every 2 s; the
+    answer says where the upload is, and the page keeps a reload for browsers without script."""
+    client = client_of(editor_a)
+    an_upload = upload(client, "two.tsv", tsv([cells(activity_a), cells(activity_a, who=OMAR)]))
+    state = client.get(reverse("upload_status", args=[an_upload.pk])).json()
+    assert state == {
+        "status": "preview", "working": False, "processed": 2, "total": 2, "percent": 100,
+    }  # fmt: skip
+    confirm(client, an_upload)
+    assert client.get(reverse("upload_status", args=[an_upload.pk])).json()["status"] == "done"

@@ -14,6 +14,7 @@ from .conftest import make_completion
 READ_ONLY = {
     "home", "activity_list", "activity_detail", "participant_search", "completion_detail",
     "upload_list", "upload_detail", "upload_errors", "upload_template", "upload_help",
+    "upload_status",
     "activity_export", "participant_export", "api_help", "review_queue",
 }  # fmt: skip
 PATTERNS = [p for p in get_resolver().url_patterns if not isinstance(p, URLResolver)]

@@ -88,3 +88,35 @@ const autofocus = () => {
 };
 autofocus();
 window.addEventListener("load", () => setTimeout(autofocus, 0));
+
+// An upload being checked or saved: its page watches the upload's state (a small JSON
+// answer, four times a second), moves the progress bar, and shows the next step (preview,
+// result) as soon as it is there. Without script the page reloads itself every 2 s.
+const watched = document.querySelector("[data-upload-watch]");
+if (watched) {
+  const interval = Number(watched.dataset.interval || 250);
+  const bar = watched.querySelector(".progress-bar");
+  const rows = watched.querySelector("#upload-progress-rows");
+  const tick = () => {
+    fetch(watched.dataset.uploadWatch, {
+      credentials: "same-origin", headers: { Accept: "application/json" },
+    })
+      .then((response) => response.json())
+      .then((state) => {
+        if (state.status !== watched.dataset.status) {
+          window.location.reload();
+          return;
+        }
+        if (bar && state.total) {
+          bar.style.width = `${state.percent}%`;
+          bar.parentElement.setAttribute("aria-valuenow", state.percent);
+        }
+        if (rows) {
+          rows.textContent = state.total ? `${state.processed} of ${state.total}` : `${state.processed}`;
+        }
+        setTimeout(tick, interval);
+      })
+      .catch(() => setTimeout(tick, 2000));
+  };
+  setTimeout(tick, interval);
+}
