@@ -19,7 +19,7 @@ from activities.models import (
     ProviderMembership,
 )
 from activities.resources import ActivityResource
-from pars_portal.admin import (
+from pars_portal.lib.admin import (
     CheckedImportExportMixin,
     ReadOnlyInline,
     ReviewerInline,

@@ -7,8 +7,7 @@ from django.core.exceptions import ValidationError
 from import_export import resources
 from import_export.results import Result, RowResult
 
-from participants.exports import neutralize
-from participants.parsers import clean_text, read_date, read_decimal, read_padded_id
+from pars_portal.lib.values import clean_text, neutralize, read_date, read_decimal, read_padded_id
 
 from . import services
 from .models import Activity, Channel, Provider

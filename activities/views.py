@@ -5,7 +5,7 @@ from django.db.models import Prefetch, Q
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from pars_portal.access import get_for_user, scope, visible_providers
+from pars_portal.lib.access import get_for_user, scope, visible_providers
 from participants.models import activity_has_records
 
 from . import services

@@ -8,15 +8,16 @@ class PortalConfig(AppConfig):
     default = True
 
     def ready(self):
+        # Imported once the apps are loaded: the admin module reads models.
         from django.contrib import admin
 
-        from .admin import adopt_third_party_admins
+        from .lib.admin import adopt_third_party_admins
 
         adopt_third_party_admins(admin.site)
 
 
 class PortalAdminConfig(admin_apps.AdminConfig):
-    """The Django admin, restricted to ACCME reviewers (see pars_portal.admin)."""
+    """The Django admin, restricted to ACCME reviewers (see pars_portal.lib.admin)."""
 
     default = False
-    default_site = "pars_portal.admin.ReviewerAdminSite"
+    default_site = "pars_portal.lib.admin.ReviewerAdminSite"

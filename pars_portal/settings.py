@@ -108,7 +108,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "pars_portal.access.portal_context",
+                "pars_portal.lib.access.portal_context",
             ],
         },
     },
@@ -193,13 +193,13 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = envint("AXES_COOLOFF_MINUTES", 15) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_USERNAME_CALLABLE = "pars_portal.logins.axes_username"
+AXES_USERNAME_CALLABLE = "pars_portal.lib.logins.axes_username"
 # Behind N trusted proxies (TRUSTED_PROXY_COUNT), the client's address is taken from
 # X-Forwarded-For as the proxies set it, for the lockout and the API's throttles alike.
 TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0)
-AXES_CLIENT_IP_CALLABLE = "pars_portal.logins.client_address"
+AXES_CLIENT_IP_CALLABLE = "pars_portal.lib.logins.client_address"
 # Past this many failed logins of one username from anywhere in the window, each further
-# attempt for it waits (a slow-down, never a lockout: pars_portal.logins).
+# attempt for it waits (a slow-down, never a lockout: pars_portal.lib.logins).
 LOGIN_USERNAME_LIMIT = envint("LOGIN_USERNAME_LIMIT", 20)
 LOGIN_USERNAME_WINDOW_MINUTES = envint("LOGIN_USERNAME_WINDOW_MINUTES", 15)
 LOGIN_USERNAME_DELAY_SECONDS = envint("LOGIN_USERNAME_DELAY_SECONDS", 10)
@@ -218,7 +218,7 @@ CACHES = {
 }
 # The admin import keeps the uploaded file between its two steps in MEDIA_ROOT, under a
 # name the portal made (a name sent back by the browser cannot point anywhere else).
-IMPORT_EXPORT_TMP_STORAGE_CLASS = "pars_portal.admin.ImportStorage"
+IMPORT_EXPORT_TMP_STORAGE_CLASS = "pars_portal.lib.admin.ImportStorage"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"

@@ -10,7 +10,8 @@ from participants import api, board_api
 from participants import learner_activity_api as accme_api
 from participants import views as participant_views
 
-from . import logins, views
+from . import views
+from .lib import logins
 
 
 def _api(view):
@@ -66,7 +67,7 @@ api_patterns = [
 ]
 
 # Django's login pages, with the portal's login form (slowed down per username) and a
-# password reset limited per address and client (pars_portal.logins).
+# password reset limited per address and client (pars_portal.lib.logins).
 account_patterns = [
     path(
         "login/",

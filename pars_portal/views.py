@@ -6,7 +6,7 @@ from activities.deadlines import year_choices
 from activities.models import Deadline
 
 from . import dashboards
-from .access import is_reviewer, visible_providers
+from .lib.access import is_reviewer, visible_providers
 
 
 def home(request):

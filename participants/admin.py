@@ -7,12 +7,13 @@ from django.core.exceptions import ValidationError
 from activities.admin import PortalHistoryAdmin
 from activities.deadlines import parse_year, year_choices
 from activities.models import Channel, Deadline
-from pars_portal.admin import CheckedImportExportMixin, ReadOnlyInline, ReviewerModelAdmin
+from pars_portal.lib.admin import CheckedImportExportMixin, ReadOnlyInline, ReviewerModelAdmin
 
 from . import services
-from .intake import ParticipantRow, Result, intake_submit
+from .intake import intake_submit
 from .models import Completion, CompletionEvent, RosterEntry, TransmissionBatch, Upload
 from .resources import CompletionResource
+from .rows import ParticipantRow, Result
 
 ADMIN_FIELDS = [
     "activity", "board", "learner_id", "first_name", "last_name", "birth_month", "birth_day",

@@ -29,7 +29,7 @@ from rest_framework.views import APIView
 from activities.deadlines import deadline_table
 from activities.models import Activity, Board, Channel, MocRegistration
 from activities.validators import CREDIT_ID_MAX
-from pars_portal.access import api_scope
+from pars_portal.lib.access import api_scope
 
 from . import services
 from .apibase import (
@@ -44,7 +44,7 @@ from .apibase import (
     error_responses,
 )
 from .apikeys import KeyRateThrottle, LearnerMatchThrottle
-from .intake import Result, intake_submit
+from .intake import intake_submit
 from .models import Completion
 from .parsers import (
     XML_FIELD_LABELS,
@@ -56,6 +56,7 @@ from .parsers import (
     read_date,
     row_from_values,
 )
+from .rows import Result
 from .tasks import send_rejection_digests
 from .verification import Candidate, Outcome, RosterGuard, get_verifier
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.throttling import SimpleRateThrottle
 
-from pars_portal.access import can_write
+from pars_portal.lib.access import can_write
 
 from .models import ApiKey
 

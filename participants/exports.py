@@ -16,6 +16,7 @@ from lxml import etree
 
 from activities.deadlines import deadline_table
 from activities.validators import writable
+from pars_portal.lib.values import neutralize
 
 from .parsers import (
     REPORT_COLUMNS,
@@ -25,14 +26,7 @@ from .parsers import (
     header_key,
 )
 
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 LEARNER_REPORT_ROOT = "ACCMELearnerReports"
-
-
-def neutralize(value):
-    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
-        return "'" + value
-    return value
 
 
 # --- Times -----------------------------------------------------------------------------------

@@ -13,8 +13,9 @@ from activities.deadlines import late_since
 from activities.forms import DateInput
 from activities.models import MOC_FIRST_YEAR, Activity, Channel, Deadline
 
-from .intake import Action, ParticipantRow, Result, intake_submit
+from .intake import intake_submit
 from .models import Completion, awaiting_board, board_confirmed, name_key
+from .rows import Action, ParticipantRow, Result
 
 MONTHS = [(m, f"{m:02d} – {calendar.month_name[m]}") for m in range(1, 13)]
 

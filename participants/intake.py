@@ -9,24 +9,24 @@ bulk inside one short transaction. The result is one outcome per row, in input o
 """
 
 import datetime as dt
-import enum
-import functools
 import random
 import sys
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, connections, router, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from activities.models import Activity, Board, MocRegistration
 from activities.validators import credit_id_problem
+from pars_portal.lib.db import insert_returning_ids
 
 from .models import Completion, CompletionEvent, mint_credit_id, name_key
+from .rows import Action, IntakeResult, ParticipantRow, Result, RowOutcome, normalize_name
 from .validation import completion_errors, fmt_date
 from .verification import (
     ROSTER_CHECK_HELD,
@@ -75,36 +75,6 @@ VERIFIED_AWAITING_BOARD = "Matches the {board} roster; awaiting the board's vali
 VERIFICATION_PENDING = "Verification pending: the board could not be reached"
 
 
-class Action(enum.StrEnum):
-    ADD = "add"
-    DELETE = "delete"
-
-
-@dataclass(slots=True)
-class ParticipantRow:
-    """One normalized record from any channel. Parsers fill it; values they could not
-    read go into `errors` as {field: message}, so every problem is reported the same way."""
-
-    row_number: int
-    action: str = Action.ADD
-    activity_ref: str = ""  # PARS activity ID, or a legacy ABIM module code
-    board_code: str = "ABIM"
-    learner_id: str = ""
-    first_name: str = ""
-    last_name: str = ""
-    birth_month: int | None = None
-    birth_day: int | None = None
-    completion_date: dt.date | None = None
-    credit_type: str = ""  # code (MK) or label (Medical Knowledge)
-    moc_points: Decimal | None = None
-    cme_credits: Decimal | None = None
-    learner_permission: bool = False
-    credit_id: str | None = None
-    corrects_id: int | None = None  # the web form's "correct this record"
-    errors: dict[str, str] = field(default_factory=dict)
-    source: object = None  # the row as the file had it, for the error report
-
-
 def _unchanged(existing: "_Existing", row: ParticipantRow, key: tuple) -> bool:
     """A correction that would store exactly what the record already holds."""
     return (
@@ -118,42 +88,6 @@ def _unchanged(existing: "_Existing", row: ParticipantRow, key: tuple) -> bool:
 
 def _is_delete(row: ParticipantRow) -> bool:
     return (row.action or "").strip().lower() == Action.DELETE
-
-
-class Result(enum.StrEnum):
-    CREATED = "created"
-    ALREADY_REPORTED = "already_reported"
-    DELETED = "deleted"
-    ERROR = "error"
-
-
-@dataclass(slots=True)
-class RowOutcome:
-    row_number: int
-    result: Result
-    completion_id: int | None = None
-    status: str = ""
-    reason: str = ""
-    warning: str = ""
-    errors: dict[str, str] = field(default_factory=dict)
-    message: str = ""
-    row: ParticipantRow | None = field(default=None, repr=False)
-
-
-@dataclass(slots=True)
-class IntakeResult:
-    outcomes: list[RowOutcome] = field(default_factory=list)
-
-    def count(self, result: Result) -> int:
-        return sum(1 for o in self.outcomes if o.result == result)
-
-    @property
-    def totals(self) -> dict[str, int]:
-        return {r.value: self.count(r) for r in Result}
-
-
-def normalize_name(value: str) -> str:
-    return " ".join((value or "").split())
 
 
 # --- One batch ---------------------------------------------------------------------------
@@ -448,7 +382,7 @@ class _Batch:
             supersedes, reason = existing, SUPERSEDED_BY
 
         # Plain values, not model instances: a 100,000-row file must not pay for the ORM
-        # per row. `_insert_returning_ids` writes them.
+        # per row. `insert_returning_ids` writes them.
         values = {
             "provider_id": self.provider.pk,
             "activity_id": activity.pk,
@@ -573,7 +507,7 @@ class _Batch:
                     raise _Conflict
             for n in self.new:
                 n.values["status_changed_at"] = n.values["created_at"] = now
-            ids = _insert_returning_ids(Completion, [n.values for n in self.new])
+            ids = insert_returning_ids(Completion, [n.values for n in self.new])
             reasons = []
             for existing, reason in self.deletes:
                 reasons.append((existing, reason))
@@ -595,7 +529,7 @@ class _Batch:
             if reasons:
                 updates = [Completion(pk=e.id, status_reason=r) for e, r in reasons]
                 Completion.objects.bulk_update(updates, ["status_reason"])
-            _insert_returning_ids(CompletionEvent, events, returning=False)
+            insert_returning_ids(CompletionEvent, events, returning=False)
             if self.held:
                 transaction.on_commit(_check_held_records_later)
             if self.after_write:
@@ -623,64 +557,6 @@ class _Batch:
         if warning:
             detail["warning"] = warning
         return detail
-
-
-def _insert_returning_ids(model, rows: list[dict], *, returning: bool = True) -> list[int]:
-    """INSERT many rows of `model` in a few statements and return their ids in order.
-
-    Django's bulk_create compiles every value of every row through the ORM, which costs
-    more than the database's own work at 10,000 rows a batch. Here each column's conversion
-    is chosen once, the SQL is built once per chunk size, and the rows go in as plain
-    parameters. Like bulk_create on SQLite 3.35+ and PostgreSQL, it relies on RETURNING
-    giving the ids in VALUES order.
-    """
-    if not rows:
-        return []
-    connection = connections[router.db_for_write(model)]
-    fields = [model._meta.get_field(name) for name in rows[0]]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    converters = [_converter(f, connection) for f in fields]
-    # As bulk_create: SQLite's variable limit decides; PostgreSQL binds client-side.
-    chunk = max(1, connection.ops.bulk_batch_size(fields, rows))
-    table = connection.ops.quote_name(model._meta.db_table)
-    pk = connection.ops.quote_name(model._meta.pk.column)
-    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    ids: list[int] = []
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), chunk):
-            part = rows[start : start + chunk]
-            # Only quoted model names and placeholders go into the SQL; values are parameters.
-            values_sql = ", ".join([row_sql] * len(part))
-            sql = f"INSERT INTO {table} ({columns}) VALUES {values_sql}"  # noqa: S608
-            if returning:
-                sql += f" RETURNING {pk}"
-            params = [
-                convert(value) if convert else value
-                for row in part
-                for convert, value in zip(converters, row.values(), strict=True)
-            ]
-            cursor.execute(sql, params)
-            if returning:
-                ids.extend(r[0] for r in cursor.fetchall())
-    return ids
-
-
-def _converter(field, connection):
-    """How a Python value of `field` becomes a query parameter (None: as it is)."""
-    from django.db import models as m
-
-    if isinstance(field, m.JSONField):
-        return lambda value: field.get_db_prep_save(value, connection)
-    if isinstance(field, m.DateTimeField):
-        # A batch stamps every row with the same time: convert it once.
-        return functools.lru_cache(maxsize=8)(connection.ops.adapt_datetimefield_value)
-    if isinstance(field, m.DateField):
-        return functools.lru_cache(maxsize=4096)(connection.ops.adapt_datefield_value)
-    if isinstance(field, m.DecimalField):
-        return lambda v: connection.ops.adapt_decimalfield_value(
-            v, field.max_digits, field.decimal_places
-        )
-    return None
 
 
 def _check_held_records_later():

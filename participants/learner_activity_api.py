@@ -38,9 +38,9 @@ from .apibase import (
 )
 from .apikeys import KeyRateThrottle
 from .exports import birth_date_text, completed_text, document_data, record_data, record_extra
-from .intake import Result
 from .models import Completion
 from .parsers import read_birth_date, read_date, read_padded_id
+from .rows import Result
 
 # The draft's four operations, with its paths, parameter names, status codes and documents.
 # Where it is silent, decided here (and in the README): the API keys apply; a learner is

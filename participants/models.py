@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from activities.models import Activity, Board, Channel, CreditType, Provider
 
+from .parsers.columns import field_label
 from .validation import completion_errors
 
 
@@ -160,8 +161,6 @@ class UploadIssue(models.Model):
 
     @property
     def field_label(self) -> str:
-        from .parsers import field_label
-
         return field_label(self.field, self.upload.file_format)
 
 

@@ -10,7 +10,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from activities.models import ProviderMembership
-from pars_portal.access import REVIEWERS_GROUP
+from pars_portal.lib.access import REVIEWERS_GROUP
 
 from .models import Completion
 

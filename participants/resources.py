@@ -14,7 +14,6 @@ from import_export.results import Error, Result, RowResult
 from activities.models import Activity, Board, Channel, Provider
 
 from .exports import export_text, neutralize, record_cells, record_headers
-from .intake import Result as Outcome
 from .intake import intake_submit
 from .models import Completion
 from .parsers import (
@@ -23,6 +22,7 @@ from .parsers import (
     map_header,
     row_from_values,
 )
+from .rows import Result as Outcome
 
 ACTIVITY_NOT_FOUND = "Activity {ref} does not exist."
 

@@ -16,7 +16,7 @@ from activities.models import Board, Channel
 from activities.services import portal_event_record
 from activities.validators import text_problem
 
-from .intake import Result, intake_batches
+from .intake import intake_batches
 from .models import (
     Completion,
     CompletionEvent,
@@ -26,6 +26,7 @@ from .models import (
     UploadPreviewRow,
 )
 from .parsers import FileRefused, RosterRow, cell_text, detect_format, field_label, parse_file
+from .rows import Result
 
 DELETE_REASON_REQUIRED = "Give a reason for deleting the record."
 ALREADY_DELETED = "Record {id} is already deleted."

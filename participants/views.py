@@ -19,7 +19,7 @@ from activities.deadlines import deadline_table
 from activities.models import Activity, Channel
 from activities.services import portal_event_record
 from activities.views import get_activity_for_user
-from pars_portal.access import (
+from pars_portal.lib.access import (
     can_write,
     get_for_user,
     is_reviewer,
@@ -40,8 +40,8 @@ from .forms import (
     ResolveForm,
     UploadForm,
 )
-from .intake import Result
 from .models import ApiKey, Completion, FollowUp, TransmissionBatch, Upload, UploadPreviewRow
+from .rows import Result
 from .verification import SANDBOX_ROSTER
 
 STATUS_BADGES = {

@@ -16,7 +16,7 @@ from activities.models import (
     Provider,
     ProviderMembership,
 )
-from pars_portal.access import REVIEWERS_GROUP
+from pars_portal.lib.access import REVIEWERS_GROUP
 from participants.models import Completion, RosterEntry
 
 PASSWORD = "correct horse battery staple"

@@ -1061,7 +1061,7 @@ SERVICES = {
         "intake_submit": ["form: enter a participant", "api: learner reports (JSON)",
                           "admin: add a completion", "admin: import completions (CSV)"],
         "intake_batches": _upload,
-        "normalize_name": [], "status_after": [],
+        "status_after": [],
     },
     transmission: {
         "transmit": ["command: transmit", "reviewer queue: send to ABIM now"],

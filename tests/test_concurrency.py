@@ -32,9 +32,10 @@ from django.urls import reverse
 from activities.models import Channel, ProviderMembership
 from participants import intake, services
 from participants.apikeys import api_key_create
-from participants.intake import ParticipantRow, Result, intake_submit
+from participants.intake import intake_submit
 from participants.models import Completion, CompletionEvent, RosterEntry, Upload
 from participants.parsers import TEMPLATE_COLUMNS, TEMPLATE_HEADERS
+from participants.rows import ParticipantRow, Result
 
 from .conftest import make_completion, make_user
 from .test_crash_recovery import Portal

@@ -10,9 +10,10 @@ from django.urls import reverse
 
 from activities.models import ProviderMembership
 from participants.apikeys import api_key_create
-from participants.intake import ParticipantRow, Result, intake_submit
+from participants.intake import intake_submit
 from participants.models import Completion, Upload
 from participants.parsers import parse_tsv
+from participants.rows import ParticipantRow, Result
 
 from .conftest import make_completion
 

@@ -19,7 +19,7 @@ from django.urls import reverse
 
 from activities.models import Activity
 from participants.apikeys import InvalidKeyThrottle, api_key_create
-from participants.intake import Result
+from participants.rows import Result
 
 from .conftest import PASSWORD, make_completion
 from .test_intake import row, submit

@@ -8,14 +8,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from activities.models import Channel
-from participants.intake import (
-    ALREADY_IN_BATCH,
-    NOTHING_TO_DELETE,
-    ParticipantRow,
-    Result,
-    intake_submit,
-)
+from participants.intake import ALREADY_IN_BATCH, NOTHING_TO_DELETE, intake_submit
 from participants.models import Completion, CompletionEvent, RosterEntry
+from participants.rows import ParticipantRow, Result
 
 JULY_14 = {"birth_month": 7, "birth_day": 14}
 

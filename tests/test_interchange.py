@@ -17,10 +17,11 @@ from lxml import etree
 
 from activities.models import Channel
 from participants import transmission
-from participants.intake import ParticipantRow, Result, intake_submit
+from participants.intake import intake_submit
 from participants.learner_activity_api import learner_report_schema
 from participants.models import Completion, CompletionEvent, FollowUp, Upload
 from participants.parsers import parse_accme_json, parse_csv, parse_tsv, parse_xml
+from participants.rows import ParticipantRow, Result
 from participants.services import completion_delete
 
 VALIDATOR = Draft202012Validator(

@@ -13,9 +13,10 @@ from django.urls import reverse
 
 from activities.models import Channel
 from participants.apikeys import api_key_create
-from participants.intake import ParticipantRow, intake_submit
+from participants.intake import intake_submit
 from participants.models import Completion, RosterEntry, RosterProbeFailure
 from participants.parsers import TEMPLATE_HEADERS
+from participants.rows import ParticipantRow
 from participants.services import completions_verify_pending
 from participants.verification import ROSTER_CHECK_HELD, SANDBOX_ROSTER
 

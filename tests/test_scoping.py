@@ -17,8 +17,8 @@ from django_tasks_db.models import DBTaskResult
 
 from activities.models import Activity, MocRegistration, Provider, ProviderMembership
 from activities.services import portal_event_record
-from pars_portal import access
-from pars_portal.admin import ReviewerModelAdmin
+from pars_portal.lib import access
+from pars_portal.lib.admin import ReviewerModelAdmin
 from participants.apikeys import api_key_create
 from participants.models import CompletionEvent, FollowUp, TransmissionBatch, Upload
 

@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import Group
 
 from activities.models import Board
-from pars_portal.access import REVIEWERS_GROUP
+from pars_portal.lib.access import REVIEWERS_GROUP
 
 from ..conftest import PASSWORD
 

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from activities import services
 from activities.models import Activity, Board, Channel, Provider, ProviderMembership
-from pars_portal.access import REVIEWERS_GROUP
+from pars_portal.lib.access import REVIEWERS_GROUP
 from participants.parsers import RosterRow
 from participants.services import roster_load
 
@@ -157,8 +157,9 @@ def demo_records(roster: list[RosterRow]) -> int:
     form and API submissions through the intake pipeline, a few deletions, a transmission
     answered by the SIMULATED board (demo only, not ABIM), then newer records still waiting
     to be sent. Only for a demo provider that has no records yet."""
-    from participants.intake import ParticipantRow, Result, intake_submit
+    from participants.intake import intake_submit
     from participants.models import Completion
+    from participants.rows import ParticipantRow, Result
     from participants.services import completion_delete
     from participants.transmission import ingest_answers, simulated_board_answers, transmit
 

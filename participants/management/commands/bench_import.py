@@ -96,9 +96,10 @@ class Command(BaseCommand):
         from django.contrib.auth.models import User
 
         from activities.models import Activity, Channel, Provider
-        from participants.intake import Result, intake_batches
+        from participants.intake import intake_batches
         from participants.models import Completion
         from participants.parsers import parse_file
+        from participants.rows import Result
 
         provider = Provider.objects.get()
         user = User.objects.get(username="bench")

@@ -236,7 +236,7 @@ class Command(BaseCommand):
         from django.contrib.auth.models import Group, User
 
         from activities.models import Channel, Provider, ProviderMembership
-        from pars_portal.access import REVIEWERS_GROUP
+        from pars_portal.lib.access import REVIEWERS_GROUP
         from participants.apikeys import api_key_create
         from participants.intake import intake_submit
         from participants.parsers import RosterRow, row_from_values

@@ -244,13 +244,13 @@ class Command(BaseCommand):
 
     def _baseline(self, workdir, options):
         """The same rows written by plain multi-row INSERTs into the completions table (the
-        pipeline's own writer, `intake._insert_returning_ids`), without parsing, checks,
+        pipeline's own writer, `pars_portal.lib.db.insert_returning_ids`), without parsing, checks,
         verification or history: the floor the upload is compared with."""
         from django.db import transaction
         from django.utils import timezone
 
         from activities.models import Activity, Board, CreditType
-        from participants.intake import _insert_returning_ids
+        from pars_portal.lib.db import insert_returning_ids
         from participants.models import Completion, mint_credit_id, name_key
 
         config = json.loads((workdir / "config.json").read_text())
@@ -279,7 +279,7 @@ class Command(BaseCommand):
                 })  # fmt: skip
             began = time.perf_counter()
             with transaction.atomic():
-                _insert_returning_ids(Completion, values, returning=False)
+                insert_returning_ids(Completion, values, returning=False)
             seconds += time.perf_counter() - began
         self.stdout.write(json.dumps(
             {"created": created, "rows_per_s": options["rows"] / max(seconds, 1e-9)}

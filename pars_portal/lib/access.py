@@ -6,13 +6,21 @@ through `scope()`; every object fetch through `get_for_user()`.
 - Provider staff see their own providers only. Editors write; viewers only read.
 """
 
+from django.apps import apps
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
-from activities.models import Provider, ProviderMembership
-
 REVIEWERS_GROUP = "reviewers"
+# The foundation imports no app: it names the provider models by label, as a ForeignKey
+# does, and the app registry hands them over (activities.Provider, .ProviderMembership).
+PROVIDER_MODEL = "activities.Provider"
+MEMBERSHIP_MODEL = "activities.ProviderMembership"
+
+
+def _provider_models():
+    return apps.get_model(PROVIDER_MODEL), apps.get_model(MEMBERSHIP_MODEL)
 
 
 def is_reviewer(user) -> bool:
@@ -27,8 +35,9 @@ def is_reviewer(user) -> bool:
     return cached
 
 
-def visible_providers(user, *, write: bool = False) -> QuerySet[Provider]:
+def visible_providers(user, *, write: bool = False) -> QuerySet:
     """The providers this user may see (or, with write=True, change data of)."""
+    Provider, ProviderMembership = _provider_models()
     if not (user and user.is_authenticated and user.is_active):
         return Provider.objects.none()
     if is_reviewer(user) and not write:
@@ -94,9 +103,8 @@ def portal_context(request):
     user = getattr(request, "user", None)
     if not (user and user.is_authenticated):
         return {}
+    _, ProviderMembership = _provider_models()
     memberships = list(ProviderMembership.objects.filter(user=user).select_related("provider"))
-    from django.conf import settings
-
     return {
         "acceptance_mode": settings.ACCEPTANCE_MODE,
         "is_reviewer": is_reviewer(user),

@@ -11,6 +11,7 @@ from import_export.formats.base_formats import CSV, XLSX
 from import_export.tmp_storages import MediaStorage
 
 from .access import is_reviewer, scope
+from .files import FileRefused, refuse_xlsx_bomb
 from .logins import AdminLoginForm
 
 
@@ -132,8 +133,6 @@ class CheckedXLSX(XLSX):
     all into memory)."""
 
     def create_dataset(self, in_stream):
-        from participants.parsers import refuse_xlsx_bomb
-
         refuse_xlsx_bomb(io.BytesIO(in_stream))
         return super().create_dataset(in_stream)
 
@@ -146,8 +145,6 @@ class CheckedImportExportMixin(ImportExportMixin):
     formats = [CSV, CheckedXLSX]
 
     def add_data_read_fail_error_to_form(self, form, e):
-        from participants.parsers import FileRefused
-
         if isinstance(e, FileRefused):
             form.add_error("import_file", str(e))
         else:

@@ -1,0 +1,62 @@
+"""Database helpers shared by the apps."""
+
+import functools
+
+from django.db import connections, router
+from django.db import models as m
+
+
+def insert_returning_ids(model, rows: list[dict], *, returning: bool = True) -> list[int]:
+    """INSERT many rows of `model` in a few statements and return their ids in order.
+
+    Django's bulk_create compiles every value of every row through the ORM, which costs
+    more than the database's own work at 10,000 rows a batch. Here each column's conversion
+    is chosen once, the SQL is built once per chunk size, and the rows go in as plain
+    parameters. Like bulk_create on SQLite 3.35+ and PostgreSQL, it relies on RETURNING
+    giving the ids in VALUES order.
+    """
+    if not rows:
+        return []
+    connection = connections[router.db_for_write(model)]
+    fields = [model._meta.get_field(name) for name in rows[0]]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    converters = [_converter(f, connection) for f in fields]
+    # As bulk_create: SQLite's variable limit decides; PostgreSQL binds client-side.
+    chunk = max(1, connection.ops.bulk_batch_size(fields, rows))
+    table = connection.ops.quote_name(model._meta.db_table)
+    pk = connection.ops.quote_name(model._meta.pk.column)
+    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    ids: list[int] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), chunk):
+            part = rows[start : start + chunk]
+            # Only quoted model names and placeholders go into the SQL; values are parameters.
+            values_sql = ", ".join([row_sql] * len(part))
+            sql = f"INSERT INTO {table} ({columns}) VALUES {values_sql}"  # noqa: S608
+            if returning:
+                sql += f" RETURNING {pk}"
+            params = [
+                convert(value) if convert else value
+                for row in part
+                for convert, value in zip(converters, row.values(), strict=True)
+            ]
+            cursor.execute(sql, params)
+            if returning:
+                ids.extend(r[0] for r in cursor.fetchall())
+    return ids
+
+
+def _converter(field, connection):
+    """How a Python value of `field` becomes a query parameter (None: as it is)."""
+    if isinstance(field, m.JSONField):
+        return lambda value: field.get_db_prep_save(value, connection)
+    if isinstance(field, m.DateTimeField):
+        # A batch stamps every row with the same time: convert it once.
+        return functools.lru_cache(maxsize=8)(connection.ops.adapt_datetimefield_value)
+    if isinstance(field, m.DateField):
+        return functools.lru_cache(maxsize=4096)(connection.ops.adapt_datefield_value)
+    if isinstance(field, m.DecimalField):
+        return lambda v: connection.ops.adapt_decimalfield_value(
+            v, field.max_digits, field.decimal_places
+        )
+    return None

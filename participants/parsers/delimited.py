@@ -1,0 +1,115 @@
+"""Tab-delimited and comma-separated participant files (pars-spec §8.2, §8.3)."""
+
+import contextlib
+import csv
+import io
+from collections.abc import Iterator
+
+from pars_portal.lib.files import FileRefused
+from pars_portal.lib.values import clean_text
+
+from .columns import (
+    EXTRA_VALUES,
+    FILE_EMPTY,
+    HEADER_REQUIRED,
+    NOT_UTF8,
+    TEMPLATE_COLUMNS,
+    WRONG_DELIMITER,
+    _looks_like_header,
+    map_header,
+    row_from_values,
+)
+
+CSV_BROKEN = "The file cannot be read as {kind} (line {line}): {detail}."
+
+
+def _delimited_rows(reader, *, kind, **kwargs):
+    try:
+        yield from _delimited_rows_unchecked(reader, kind=kind, **kwargs)
+    except csv.Error as error:
+        line = getattr(reader, "line_num", "?")
+        raise FileRefused(CSV_BROKEN.format(kind=kind, line=line, detail=error)) from None
+
+
+def _delimited_rows_unchecked(reader, *, kind, header_required, id_lengths, meta, first_line=1):
+    expected = len(TEMPLATE_COLUMNS)
+    columns = None
+    produced = 0
+    for line_number, cells in enumerate(reader, start=first_line):
+        if not any(clean_text(c) for c in cells):
+            continue  # blank line, or only delimiters
+        if columns is None:
+            if _looks_like_header(cells):
+                columns = map_header(cells, kind=kind)
+                meta["header"] = [clean_text(c) for c in cells]
+                continue
+            if header_required:
+                raise FileRefused(HEADER_REQUIRED.format(kind=kind))
+            columns = [name for name, _, _ in TEMPLATE_COLUMNS]
+        if len(cells) > len(columns):  # trailing empty columns: cut once (linear)
+            end = len(cells)
+            while end > len(columns) and not clean_text(cells[end - 1]):
+                end -= 1
+            cells = cells[:end]
+        values = {col: cell for col, cell in zip(columns, cells, strict=False) if col}
+        row = row_from_values(line_number, values, list(cells), id_lengths)
+        if len(cells) > len(columns):
+            row.errors["__all__"] = EXTRA_VALUES.format(count=len(cells), expected=expected)
+        produced += 1
+        yield row
+    if not produced:
+        raise FileRefused(FILE_EMPTY)
+
+
+def _text_lines(stream):
+    """Decode UTF-8 (BOM allowed) line by line, with a file-level error otherwise."""
+    wrapper = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    try:
+        yield from wrapper
+    except UnicodeDecodeError:
+        raise FileRefused(NOT_UTF8) from None
+    finally:
+        with contextlib.suppress(ValueError):
+            wrapper.detach()  # leave the upload's file open for its owner
+
+
+def parse_tsv(stream, *, id_lengths, meta) -> Iterator:
+    """The tab-delimited template (§8.2): optional header (detected), CRLF, BOM, blank
+    lines, trailing empty columns."""
+    lines = _text_lines(stream)
+    first = None
+    skipped = 0
+    for line in lines:
+        if line.strip():
+            first = line
+            break
+        skipped += 1
+    if first is None:
+        raise FileRefused(FILE_EMPTY)
+    if "\t" not in first:
+        found = next((f"'{d}'" for d in (",", ";", "|") if d in first), "no delimiter at all")
+        raise FileRefused(WRONG_DELIMITER.format(found=found))
+
+    def all_lines():
+        yield first
+        yield from lines
+
+    # The template has no quoting: a `"` is part of a value, never a quote (a stray one must
+    # not swallow the rows after it).
+    reader = csv.reader(all_lines(), delimiter="\t", quoting=csv.QUOTE_NONE)
+    yield from _delimited_rows(
+        reader,
+        kind="tab-delimited",
+        header_required=False,
+        id_lengths=id_lengths,
+        meta=meta,
+        first_line=skipped + 1,
+    )
+
+
+def parse_csv(stream, *, id_lengths, meta) -> Iterator:
+    """The same columns as CSV, with a header row (§8.3)."""
+    reader = csv.reader(_text_lines(stream))
+    yield from _delimited_rows(
+        reader, kind="CSV", header_required=True, id_lengths=id_lengths, meta=meta
+    )

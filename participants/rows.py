@@ -1,0 +1,77 @@
+"""The channel contract: what every channel hands the intake pipeline (`ParticipantRow`)
+and what it gets back (`RowOutcome` per row, `IntakeResult` for a submission).
+
+Parsers, forms, serializers and the admin fill rows; `participants.intake` decides their
+outcomes. Nothing here touches the database.
+"""
+
+import datetime as dt
+import enum
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+
+class Action(enum.StrEnum):
+    ADD = "add"
+    DELETE = "delete"
+
+
+@dataclass(slots=True)
+class ParticipantRow:
+    """One normalized record from any channel. Parsers fill it; values they could not
+    read go into `errors` as {field: message}, so every problem is reported the same way."""
+
+    row_number: int
+    action: str = Action.ADD
+    activity_ref: str = ""  # PARS activity ID, or a legacy ABIM module code
+    board_code: str = "ABIM"
+    learner_id: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    birth_month: int | None = None
+    birth_day: int | None = None
+    completion_date: dt.date | None = None
+    credit_type: str = ""  # code (MK) or label (Medical Knowledge)
+    moc_points: Decimal | None = None
+    cme_credits: Decimal | None = None
+    learner_permission: bool = False
+    credit_id: str | None = None
+    corrects_id: int | None = None  # the web form's "correct this record"
+    errors: dict[str, str] = field(default_factory=dict)
+    source: object = None  # the row as the file had it, for the error report
+
+
+class Result(enum.StrEnum):
+    CREATED = "created"
+    ALREADY_REPORTED = "already_reported"
+    DELETED = "deleted"
+    ERROR = "error"
+
+
+@dataclass(slots=True)
+class RowOutcome:
+    row_number: int
+    result: Result
+    completion_id: int | None = None
+    status: str = ""
+    reason: str = ""
+    warning: str = ""
+    errors: dict[str, str] = field(default_factory=dict)
+    message: str = ""
+    row: ParticipantRow | None = field(default=None, repr=False)
+
+
+@dataclass(slots=True)
+class IntakeResult:
+    outcomes: list[RowOutcome] = field(default_factory=list)
+
+    def count(self, result: Result) -> int:
+        return sum(1 for o in self.outcomes if o.result == result)
+
+    @property
+    def totals(self) -> dict[str, int]:
+        return {r.value: self.count(r) for r in Result}
+
+
+def normalize_name(value: str) -> str:
+    return " ".join((value or "").split())
