@@ -6,12 +6,13 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from pars_portal.access import get_for_user, scope, visible_providers
-from participants.models import activity_has_records
+from participants.selectors import activity_has_records
 
 from . import services
 from .deadlines import parse_year
 from .forms import ActivityForm, RegistrationChangeForm, RegistrationForm
-from .models import Activity, Board, Channel, MocRegistration, registered_for_moc
+from .models import Activity, Board, Channel, MocRegistration
+from .selectors import registered_for_moc
 
 _ACTIVE_REGISTRATIONS = Prefetch(
     "registrations",

@@ -1,20 +1,18 @@
 import calendar
-import datetime as dt
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Layout, Row, Submit
 from django import forms
 from django.db.models import Q
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html
 
-from activities.deadlines import late_since
 from activities.forms import DateInput
-from activities.models import MOC_FIRST_YEAR, Activity, Channel, Deadline
+from activities.models import Activity, Channel
 
 from .intake import Action, ParticipantRow, Result, intake_submit
-from .models import Completion, awaiting_board, board_confirmed, name_key
+from .models import Completion, name_key
+from .selectors import awaiting_board, board_confirmed, late_records
 
 MONTHS = [(m, f"{m:02d} – {calendar.month_name[m]}") for m in range(1, 13)]
 
@@ -356,26 +354,6 @@ def _without(data: dict, name: str, **changes) -> str:
 
     query = {k: v for k, v in data.items() if k != name} | changes
     return "?" + urlencode(query) if query else "?"
-
-
-def late_records(date_from=None, date_to=None, deadlines=None) -> Q:
-    """Records sent after their year's deadline (grace period included), as one condition
-    per completion year in the range: each an indexed comparison on `created_at`. Only
-    years that can hold records count (from the first deadline year, or 2014, to this
-    year), however wide the range asked for."""
-    if deadlines is None:
-        deadlines = list(Deadline.objects.all())
-    earliest = min([d.year for d in deadlines] + [MOC_FIRST_YEAR])
-    this_year = timezone.localdate().year
-    first = max(date_from.year if date_from else earliest, earliest)
-    last = min(date_to.year if date_to else this_year, this_year)
-    condition = Q(pk__in=[])
-    for year in range(first, last + 1):
-        condition |= Q(
-            completion_date__range=(dt.date(year, 1, 1), dt.date(year, 12, 31)),
-            created_at__gte=late_since(year, deadlines),
-        )
-    return condition
 
 
 class UploadForm(forms.Form):

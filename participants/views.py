@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Q, Sum
+from django.db.models import Q
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -42,6 +42,7 @@ from .forms import (
 )
 from .intake import Result
 from .models import ApiKey, Completion, FollowUp, TransmissionBatch, Upload, UploadPreviewRow
+from .selectors import activity_totals
 from .verification import SANDBOX_ROSTER
 
 STATUS_BADGES = {
@@ -106,12 +107,6 @@ def activity_page(request, activity, form=None):
         records = records.filter(
             Q(learner_id=q) | Q(last_name__icontains=q) | Q(first_name__icontains=q)
         )
-    totals = real.filter(activity=activity).aggregate(
-        records=Count("id", filter=~Q(status=Completion.Status.DELETED)),
-        points=Sum("moc_points", filter=~Q(status=Completion.Status.DELETED)),
-        accepted_points=Sum("moc_points", filter=Q(status=Completion.Status.ACCEPTED)),
-        **{s: Count("id", filter=Q(status=s)) for s in Completion.Status.values},
-    )
     return render(
         request,
         "activities/activity_detail.html",
@@ -121,7 +116,7 @@ def activity_page(request, activity, form=None):
             "form": form,
             "writable": writable,
             "page": _records_page(request, records),
-            "totals": totals,
+            "totals": activity_totals(activity),
             "status_filter": status,
             "q": q,
             "statuses": Completion.Status.choices,
