@@ -18,7 +18,7 @@ from django.utils import timezone
 from activities.deadlines import late_since, parse_year
 from activities.models import Activity, Channel, Deadline, Provider
 from activities.selectors import registered_for_moc
-from participants.forms import ALL, CONFIRMED, LATE, NO_REASON, WAITING
+from participants.filters import ALL, CONFIRMED, LATE, NO_REASON, WAITING
 from participants.models import (
     ApiKey,
     Completion,

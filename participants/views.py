@@ -29,13 +29,11 @@ from pars_portal.access import (
 )
 
 from . import exports, services
+from .filters import CURRENT, WARNED, RecordFilter
 from .forms import (
-    CURRENT,
-    WARNED,
     ApiKeyForm,
     ContactForm,
     DeleteForm,
-    ParticipantFilterForm,
     ParticipantForm,
     ResolveForm,
     UploadForm,
@@ -253,17 +251,22 @@ def _sees_many_providers(user) -> bool:
     return ids is None or len(ids) > 1
 
 
+def _record_filter(request) -> RecordFilter:
+    """The records the search lists for the request's parameters, among the user's own.
+    Always bound: with no parameters the defaults apply (deleted records hidden)."""
+    records = scope(Completion.objects.filter(is_sandbox=False), request.user)
+    return RecordFilter(request.GET, queryset=records)
+
+
 def participant_search(request):
-    # Always bound: with no parameters the defaults apply (deleted records hidden).
-    form = ParticipantFilterForm(request.GET)
-    records = form.filter(scope(Completion.objects.filter(is_sandbox=False), request.user))
+    records = _record_filter(request)
     return render(
         request,
         "participants/participant_search.html",
         {
-            "form": form,
-            "active_filters": form.active_filters(),
-            "page": _records_page(request, records),
+            "form": records.form,
+            "active_filters": records.form.active_filters(),
+            "page": _records_page(request, records.qs),
             "badges": STATUS_BADGES,
             "many_providers": _sees_many_providers(request.user),
         },
@@ -373,8 +376,7 @@ def activity_export(request, pars_id, file_format):
 def participant_export(request, file_format):
     # The records the search page lists for the same parameters (deleted ones hidden
     # unless asked for).
-    form = ParticipantFilterForm(request.GET)
-    records = form.filter(scope(Completion.objects.filter(is_sandbox=False), request.user))
+    records = _record_filter(request).qs
     return _download(
         file_format,
         "participants",
