@@ -2,11 +2,13 @@
 by its page, its export and its API alike. Query parameter names are part of the contract:
 the dashboards link to these lists with them."""
 
+import datetime as dt
 from urllib.parse import urlencode
 
 import django_filters as filters
 from django import forms
 from django.db.models import Q
+from django.utils import timezone
 
 from activities.forms import DateInput
 from activities.models import Activity, Channel
@@ -240,3 +242,61 @@ class RecordFilter(filters.FilterSet):
 
     def filter_warning(self, queryset, name, value):
         return queryset.exclude(warning="")
+
+
+# --- The reviewers' queue of board rejections ---------------------------------------------------
+
+OPEN = "open"  # the queue's state without one asked for
+RESOLVED = "resolved"
+ME, NOBODY = "me", "nobody"  # assignee filter
+MAX_DAYS = 36_500  # ages past a century mean "all of them" (and stay a valid date)
+
+
+def _days(value: str) -> int | None:
+    if not (value.isascii() and value.isdigit()):
+        return None
+    return min(int(value), MAX_DAYS)
+
+
+class FollowUpFilter(filters.FilterSet):
+    """Board-rejected records across providers: open ones unless a state is asked for (any
+    other state shows every one); ages in days; values the queue does not know are
+    ignored. Needs the request (assignee=me)."""
+
+    state = filters.CharFilter(method="filter_state", strip=False)
+    provider = filters.CharFilter(method="filter_provider")
+    reason = filters.CharFilter("reason", "icontains")
+    assignee = filters.CharFilter(method="filter_assignee", strip=False)
+    older_than = filters.CharFilter(method="filter_age", strip=False)
+    younger_than = filters.CharFilter(method="filter_age", strip=False)
+
+    def __init__(self, data=None, *args, **kwargs):
+        if data is not None and "state" not in data:
+            data = data.copy()
+            data["state"] = OPEN
+        super().__init__(data, *args, **kwargs)
+
+    def filter_state(self, queryset, name, value):
+        if value == OPEN:
+            return queryset.filter(resolution="")
+        if value == RESOLVED:
+            return queryset.exclude(resolution="")
+        return queryset
+
+    def filter_provider(self, queryset, name, value):
+        return queryset.filter(completion__provider__accme_id=value.zfill(7))
+
+    def filter_assignee(self, queryset, name, value):
+        if value == ME:
+            return queryset.filter(assigned_to=self.request.user)
+        if value == NOBODY:
+            return queryset.filter(assigned_to__isnull=True)
+        return queryset
+
+    def filter_age(self, queryset, name, value):
+        if (days := _days(value)) is None:
+            return queryset
+        since = timezone.now() - dt.timedelta(days=days)
+        if name == "older_than":
+            return queryset.filter(created_at__lt=since)
+        return queryset.filter(created_at__gte=since)

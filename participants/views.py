@@ -29,7 +29,7 @@ from pars_portal.access import (
 )
 
 from . import exports, services
-from .filters import CURRENT, WARNED, RecordFilter
+from .filters import CURRENT, WARNED, FollowUpFilter, RecordFilter
 from .forms import (
     ApiKeyForm,
     ContactForm,
@@ -650,38 +650,17 @@ def _reviewer_only(request):
         raise Http404("No such page.")
 
 
-def _days(value: str) -> int | None:
-    if not (value.isascii() and value.isdigit()):
-        return None
-    return min(int(value), 36_500)
-
-
 def review_queue(request):
     """Board-rejected records across providers, oldest first, with their age."""
     _reviewer_only(request)
-    follow_ups = FollowUp.objects.select_related(
-        "completion__provider", "completion__activity", "assigned_to"
-    ).order_by("created_at", "id")
-    state = request.GET.get("state", "open")
-    if state == "open":
-        follow_ups = follow_ups.filter(resolution="")
-    elif state == "resolved":
-        follow_ups = follow_ups.exclude(resolution="")
-    if provider := request.GET.get("provider", "").strip():
-        follow_ups = follow_ups.filter(completion__provider__accme_id=provider.zfill(7))
-    if reason := request.GET.get("reason", "").strip():
-        follow_ups = follow_ups.filter(reason__icontains=reason)
-    assignee = request.GET.get("assignee", "")
-    if assignee == "me":
-        follow_ups = follow_ups.filter(assigned_to=request.user)
-    elif assignee == "nobody":
-        follow_ups = follow_ups.filter(assigned_to__isnull=True)
-    # Ages in days; anything past a century means "all of them" (and stays a valid date).
-    if (days := _days(request.GET.get("older_than", ""))) is not None:
-        follow_ups = follow_ups.filter(created_at__lt=timezone.now() - dt.timedelta(days=days))
-    if (days := _days(request.GET.get("younger_than", ""))) is not None:
-        follow_ups = follow_ups.filter(created_at__gte=timezone.now() - dt.timedelta(days=days))
-    page = Paginator(follow_ups, 50).get_page(request.GET.get("page"))
+    queue = FollowUpFilter(
+        request.GET,
+        queryset=FollowUp.objects.select_related(
+            "completion__provider", "completion__activity", "assigned_to"
+        ).order_by("created_at", "id"),
+        request=request,
+    )
+    page = Paginator(queue.qs, 50).get_page(request.GET.get("page"))
     now = timezone.now()
     for follow_up in page.object_list:
         follow_up.age_days = (now - follow_up.created_at).days
@@ -690,7 +669,7 @@ def review_queue(request):
         "participants/review_queue.html",
         {
             "page": page,
-            "state": state,
+            "state": queue.form.cleaned_data.get("state", ""),
             "simulated_board": settings.SIMULATED_BOARD,
             "last_batch": TransmissionBatch.objects.first(),
         },
