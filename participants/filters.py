@@ -9,11 +9,15 @@ import django_filters as filters
 from django import forms
 from django.db.models import Q
 from django.utils import timezone
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import exceptions, serializers
 
 from activities.forms import DateInput
 from activities.models import Activity, Channel
 
 from .models import Completion, name_key
+from .parsers import read_date
 from .selectors import awaiting_board, board_confirmed, late_records
 
 CURRENT = "current"  # status filter: any status but deleted (the default; kept for old links)
@@ -300,3 +304,79 @@ class FollowUpFilter(filters.FilterSet):
         if name == "older_than":
             return queryset.filter(created_at__lt=since)
         return queryset.filter(created_at__gte=since)
+
+
+# --- The web service's list of records (GET /api/v1/completions) -------------------------------
+
+
+class DateParameter(forms.Field):
+    """A date as the API reads one everywhere: YYYY-MM-DD or MM/DD/YYYY."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        try:
+            return read_date(value)
+        except ValueError as error:
+            raise forms.ValidationError(str(error)) from None
+
+
+class DateTimeParameter(forms.Field):
+    """A time as the API reads one everywhere (ISO 8601; without an offset, the portal's
+    time zone)."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        try:
+            return serializers.DateTimeField().to_internal_value(value)
+        except serializers.ValidationError as error:
+            raise forms.ValidationError(error.detail[0]) from None
+
+
+class DateParameterFilter(filters.DateFilter):
+    field_class = DateParameter
+
+
+class DateTimeParameterFilter(filters.DateTimeFilter):
+    field_class = DateTimeParameter
+
+
+class CompletionApiFilter(filters.FilterSet):
+    """The LMS's polling filters, in the API's own names. The OpenAPI schema documents them
+    from here (drf-spectacular reads FilterSets)."""
+
+    activityId = filters.CharFilter(
+        method="filter_activity_id", strip=False, help_text="PARS activity ID"
+    )
+    # Documented with the statuses; another value matches nothing (it is not refused).
+    status = extend_schema_field({"type": "string", "enum": Completion.Status.values})(
+        filters.CharFilter("status", strip=False)
+    )
+    boardId = filters.CharFilter(method="filter_board_id", strip=False)
+    completionDate = DateParameterFilter("completion_date")
+    updatedSince = DateTimeParameterFilter(
+        "status_changed_at",
+        "gte",
+        help_text="Only records whose status changed at or after this time",
+    )
+
+    def filter_activity_id(self, queryset, name, value):
+        return queryset.filter(activity__pars_id=value.strip().zfill(9))
+
+    def filter_board_id(self, queryset, name, value):
+        return queryset.filter(learner_id=value.strip())
+
+
+class ApiFilterBackend(DjangoFilterBackend):
+    """django-filter for the web services: an invalid filter is a 400 in the API's one
+    error shape, naming the first problem."""
+
+    def filter_queryset(self, request, queryset, view):
+        filterset = self.get_filterset(request, queryset, view)
+        if filterset is None:
+            return queryset
+        if not filterset.is_valid():
+            problem = next(iter(filterset.errors.values()))[0]
+            raise exceptions.ParseError(f"Invalid filter: {problem}")
+        return filterset.qs
