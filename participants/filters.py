@@ -248,6 +248,29 @@ class RecordFilter(filters.FilterSet):
         return queryset.exclude(warning="")
 
 
+# --- An activity's records, on the activity's page -------------------------------------------
+
+
+class ActivityRecordFilter(filters.FilterSet):
+    """An activity's records by status (CURRENT: any but deleted; a value it does not know is
+    ignored), and by an ABIM ID or the letters of a name."""
+
+    status = filters.CharFilter(method="filter_status", strip=False)
+    q = filters.CharFilter(method="filter_q")
+
+    def filter_status(self, queryset, name, value):
+        if value in Completion.Status.values:
+            return queryset.filter(status=value)
+        if value == CURRENT:
+            return queryset.exclude(status=Completion.Status.DELETED)
+        return queryset
+
+    def filter_q(self, queryset, name, value):
+        return queryset.filter(
+            Q(learner_id=value) | Q(last_name__icontains=value) | Q(first_name__icontains=value)
+        )
+
+
 # --- The reviewers' queue of board rejections ---------------------------------------------------
 
 OPEN = "open"  # the queue's state without one asked for

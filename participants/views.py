@@ -6,7 +6,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -29,7 +28,7 @@ from pars_portal.access import (
 )
 
 from . import exports, services
-from .filters import CURRENT, WARNED, FollowUpFilter, RecordFilter
+from .filters import WARNED, ActivityRecordFilter, FollowUpFilter, RecordFilter
 from .forms import (
     ApiKeyForm,
     ContactForm,
@@ -93,18 +92,10 @@ def activity_page(request, activity, form=None):
         if "completion_date" in request.GET:  # after "Save and add another": the next learner
             form.fields["learner_id"].widget.attrs["autofocus"] = True
     # Sandbox records (API test keys) live in the API only, never among real ones.
-    real = Completion.objects.filter(is_sandbox=False)
-    records = real.filter(activity=activity)
-    status = request.GET.get("status", "")
-    if status in Completion.Status.values:
-        records = records.filter(status=status)
-    elif status == CURRENT:
-        records = records.exclude(status=Completion.Status.DELETED)
-    q = request.GET.get("q", "").strip()
-    if q:
-        records = records.filter(
-            Q(learner_id=q) | Q(last_name__icontains=q) | Q(first_name__icontains=q)
-        )
+    records = ActivityRecordFilter(
+        request.GET, queryset=Completion.objects.filter(is_sandbox=False).filter(activity=activity)
+    )
+    page = _records_page(request, records.qs)
     return render(
         request,
         "activities/activity_detail.html",
@@ -113,10 +104,10 @@ def activity_page(request, activity, form=None):
             "registration": registration,
             "form": form,
             "writable": writable,
-            "page": _records_page(request, records),
+            "page": page,
             "totals": activity_totals(activity),
-            "status_filter": status,
-            "q": q,
+            "status_filter": records.form.cleaned_data.get("status", ""),
+            "q": records.form.cleaned_data.get("q", ""),
             "statuses": Completion.Status.choices,
             "saved": request.GET.get("saved", ""),
             "badges": STATUS_BADGES,
