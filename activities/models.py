@@ -277,15 +277,6 @@ class MocRegistration(models.Model):
         return f"{self.activity.pars_id} for {self.board.code} MOC ({self.moc_points} points)"
 
 
-def registered_for_moc():
-    """For filtering activities: whether one has an active MOC registration."""
-    return models.Exists(
-        MocRegistration.objects.filter(
-            activity=models.OuterRef("pk"), status=MocRegistration.Status.ACTIVE
-        )
-    )
-
-
 class Attestation(models.Model):
     """One of the five statements a provider attests to when registering (pars-spec §4)."""
 

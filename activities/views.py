@@ -1,17 +1,16 @@
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from pars_portal.lib.access import get_for_user, scope, visible_providers
-from participants.models import activity_has_records
 
 from . import services
-from .deadlines import parse_year
+from .filters import ActivityFilter
 from .forms import ActivityForm, RegistrationChangeForm, RegistrationForm
-from .models import Activity, Board, Channel, MocRegistration, registered_for_moc
+from .models import Activity, Board, Channel, MocRegistration
 
 _ACTIVE_REGISTRATIONS = Prefetch(
     "registrations",
@@ -32,47 +31,22 @@ def get_activity_for_user(request, pars_id, *, write=False) -> Activity:
 
 
 def activity_list(request):
-    activities = (
-        scope(Activity.objects.all(), request.user)
+    activities = ActivityFilter(
+        request.GET,
+        queryset=scope(Activity.objects.all(), request.user)
         .select_related("provider")
         .prefetch_related(_ACTIVE_REGISTRATIONS)
-        .annotate(registered=registered_for_moc())
-        .order_by("-reporting_year", "title")
+        .order_by("-reporting_year", "title"),
     )
-    filters = {
-        "q": request.GET.get("q", "").strip(),
-        "year": request.GET.get("year", ""),
-        "registered": request.GET.get("registered", ""),
-        "type": request.GET.get("type", ""),
-        "provider": request.GET.get("provider", ""),
-        "participants": request.GET.get("participants", ""),
-    }
-    if filters["q"]:
-        q = filters["q"]
-        activities = activities.filter(
-            Q(title__icontains=q)
-            | Q(pars_id=q.zfill(9) if q.isascii() and q.isdigit() else q)
-            | Q(provider_activity_id__iexact=q)
-            | Q(legacy_module_code__iexact=q)
-        )
-    if (year := parse_year(filters["year"])) is not None:
-        activities = activities.filter(reporting_year=year)
-    if filters["registered"] in ("yes", "no"):
-        activities = activities.filter(registered=filters["registered"] == "yes")
-    if filters["type"]:
-        activities = activities.filter(activity_type=filters["type"])
-    if filters["provider"]:
-        activities = activities.filter(provider__accme_id=filters["provider"])
-    if filters["participants"] in ("none", "some"):
-        reported = activity_has_records()
-        activities = activities.filter(reported if filters["participants"] == "some" else ~reported)
+    page = Paginator(activities.qs, 50).get_page(request.GET.get("page"))
+    # What the form shows as chosen: the parameters as read (the list ignores unknown ones).
+    filters = {name: activities.form.cleaned_data.get(name, "") for name in activities.filters}
     years = (
         scope(Activity.objects.all(), request.user)
         .order_by("-reporting_year")
         .values_list("reporting_year", flat=True)
         .distinct()
     )
-    page = Paginator(activities, 50).get_page(request.GET.get("page"))
     return render(
         request,
         "activities/activity_list.html",

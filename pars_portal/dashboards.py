@@ -16,14 +16,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from activities.deadlines import late_since, parse_year
-from activities.models import (
-    Activity,
-    Channel,
-    Deadline,
-    Provider,
-    registered_for_moc,
-)
-from participants.forms import ALL, CONFIRMED, LATE, NO_REASON, WAITING, late_records
+from activities.models import Activity, Channel, Deadline, Provider
+from activities.selectors import registered_for_moc
+from participants.filters import ALL, CONFIRMED, LATE, NO_REASON, WAITING
 from participants.models import (
     ApiKey,
     Completion,
@@ -31,9 +26,12 @@ from participants.models import (
     RosterProbeFailure,
     TransmissionBatch,
     Upload,
+)
+from participants.selectors import (
     activity_has_records,
     awaiting_board,
     board_confirmed,
+    late_records,
 )
 
 STATUSES = [

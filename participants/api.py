@@ -44,6 +44,7 @@ from .apibase import (
     error_responses,
 )
 from .apikeys import KeyRateThrottle, LearnerMatchThrottle
+from .filters import ApiFilterBackend, CompletionApiFilter
 from .intake import intake_submit
 from .models import Completion
 from .parsers import (
@@ -513,9 +514,12 @@ def key_completions(request):
 
 
 class CompletionList(generics.ListAPIView):
+    queryset = Completion.objects.none()  # the model, for the schema; get_queryset() scopes
     serializer_class = CompletionSerializer
     pagination_class = Pagination
     throttle_classes = [KeyRateThrottle]
+    filter_backends = [ApiFilterBackend]
+    filterset_class = CompletionApiFilter
 
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "deadlines": deadline_table()}
@@ -523,39 +527,12 @@ class CompletionList(generics.ListAPIView):
     @extend_schema(
         summary="List participant records (for LMS polling)",
         responses={200: CompletionSerializer(many=True), **error_responses(400, *AUTHENTICATED)},
-        parameters=[
-            OpenApiParameter("activityId", str, description="PARS activity ID"),
-            OpenApiParameter("status", str, enum=Completion.Status.values),
-            OpenApiParameter("boardId", str),
-            OpenApiParameter("completionDate", OpenApiTypes.DATE),
-            OpenApiParameter(
-                "updatedSince",
-                OpenApiTypes.DATETIME,
-                description="Only records whose status changed at or after this time",
-            ),  # fmt: skip
-        ],
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        params = self.request.query_params
-        records = key_completions(self.request).order_by("status_changed_at", "id")
-        if value := params.get("activityId"):
-            records = records.filter(activity__pars_id=value.strip().zfill(9))
-        if value := params.get("status"):
-            records = records.filter(status=value)
-        if value := params.get("boardId"):
-            records = records.filter(learner_id=value.strip())
-        try:
-            if value := params.get("completionDate"):
-                records = records.filter(completion_date=read_date(value))
-            if value := params.get("updatedSince"):
-                since = serializers.DateTimeField().to_internal_value(value)
-                records = records.filter(status_changed_at__gte=since)
-        except (ValueError, serializers.ValidationError) as error:
-            raise exceptions.ParseError(f"Invalid filter: {error}") from None
-        return records
+        return key_completions(self.request).order_by("status_changed_at", "id")
 
 
 DEFAULT_DELETE_REASON = "Deleted through the web service"

@@ -407,7 +407,7 @@ class Completion(models.Model):
                 condition=Q(is_sandbox=False),
                 name="completion_name_search",
             ),
-            # Sent and not answered yet (see awaiting_board()): a small part of the table.
+            # Sent and not answered yet (see selectors.awaiting_board()): a small part of the table.
             models.Index(
                 fields=["status", "transmitted_at"],
                 condition=Q(
@@ -487,32 +487,6 @@ class Completion(models.Model):
     @property
     def birth_month_day(self) -> str:
         return f"{self.birth_month:02d}/{self.birth_day:02d}"
-
-
-def activity_has_records():
-    """For filtering activities: whether one has a participant record that counts (deleted
-    records and sandbox records do not)."""
-    return models.Exists(
-        Completion.objects.filter(activity=models.OuterRef("pk"), is_sandbox=False).exclude(
-            status=Completion.Status.DELETED
-        )
-    )
-
-
-def awaiting_board() -> models.Q:
-    """Records sent to the board that it has not answered yet: neither confirmed nor
-    rejected (in acceptance mode "board" they are still submitted; in "provisional" mode
-    they are already accepted, provisionally). Deleted records are not waiting."""
-    return models.Q(
-        transmitted_at__isnull=False,
-        board_confirmed_at__isnull=True,
-        status__in=[Completion.Status.SUBMITTED, Completion.Status.ACCEPTED],
-    )
-
-
-def board_confirmed() -> models.Q:
-    """Records the board confirmed (whatever happened to them afterwards)."""
-    return models.Q(board_confirmed_at__isnull=False)
 
 
 class CompletionEvent(models.Model):

@@ -6,7 +6,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Q, Sum
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -29,19 +28,18 @@ from pars_portal.lib.access import (
 )
 
 from . import exports, services
+from .filters import WARNED, ActivityRecordFilter, FollowUpFilter, RecordFilter
 from .forms import (
-    CURRENT,
-    WARNED,
     ApiKeyForm,
     ContactForm,
     DeleteForm,
-    ParticipantFilterForm,
     ParticipantForm,
     ResolveForm,
     UploadForm,
 )
 from .models import ApiKey, Completion, FollowUp, TransmissionBatch, Upload, UploadPreviewRow
 from .rows import Result
+from .selectors import activity_totals
 from .verification import SANDBOX_ROSTER
 
 STATUS_BADGES = {
@@ -94,24 +92,10 @@ def activity_page(request, activity, form=None):
         if "completion_date" in request.GET:  # after "Save and add another": the next learner
             form.fields["learner_id"].widget.attrs["autofocus"] = True
     # Sandbox records (API test keys) live in the API only, never among real ones.
-    real = Completion.objects.filter(is_sandbox=False)
-    records = real.filter(activity=activity)
-    status = request.GET.get("status", "")
-    if status in Completion.Status.values:
-        records = records.filter(status=status)
-    elif status == CURRENT:
-        records = records.exclude(status=Completion.Status.DELETED)
-    q = request.GET.get("q", "").strip()
-    if q:
-        records = records.filter(
-            Q(learner_id=q) | Q(last_name__icontains=q) | Q(first_name__icontains=q)
-        )
-    totals = real.filter(activity=activity).aggregate(
-        records=Count("id", filter=~Q(status=Completion.Status.DELETED)),
-        points=Sum("moc_points", filter=~Q(status=Completion.Status.DELETED)),
-        accepted_points=Sum("moc_points", filter=Q(status=Completion.Status.ACCEPTED)),
-        **{s: Count("id", filter=Q(status=s)) for s in Completion.Status.values},
+    records = ActivityRecordFilter(
+        request.GET, queryset=Completion.objects.filter(is_sandbox=False).filter(activity=activity)
     )
+    page = _records_page(request, records.qs)
     return render(
         request,
         "activities/activity_detail.html",
@@ -120,10 +104,10 @@ def activity_page(request, activity, form=None):
             "registration": registration,
             "form": form,
             "writable": writable,
-            "page": _records_page(request, records),
-            "totals": totals,
-            "status_filter": status,
-            "q": q,
+            "page": page,
+            "totals": activity_totals(activity),
+            "status_filter": records.form.cleaned_data.get("status", ""),
+            "q": records.form.cleaned_data.get("q", ""),
             "statuses": Completion.Status.choices,
             "saved": request.GET.get("saved", ""),
             "badges": STATUS_BADGES,
@@ -258,17 +242,22 @@ def _sees_many_providers(user) -> bool:
     return ids is None or len(ids) > 1
 
 
+def _record_filter(request) -> RecordFilter:
+    """The records the search lists for the request's parameters, among the user's own.
+    Always bound: with no parameters the defaults apply (deleted records hidden)."""
+    records = scope(Completion.objects.filter(is_sandbox=False), request.user)
+    return RecordFilter(request.GET, queryset=records)
+
+
 def participant_search(request):
-    # Always bound: with no parameters the defaults apply (deleted records hidden).
-    form = ParticipantFilterForm(request.GET)
-    records = form.filter(scope(Completion.objects.filter(is_sandbox=False), request.user))
+    records = _record_filter(request)
     return render(
         request,
         "participants/participant_search.html",
         {
-            "form": form,
-            "active_filters": form.active_filters(),
-            "page": _records_page(request, records),
+            "form": records.form,
+            "active_filters": records.form.active_filters(),
+            "page": _records_page(request, records.qs),
             "badges": STATUS_BADGES,
             "many_providers": _sees_many_providers(request.user),
         },
@@ -378,8 +367,7 @@ def activity_export(request, pars_id, file_format):
 def participant_export(request, file_format):
     # The records the search page lists for the same parameters (deleted ones hidden
     # unless asked for).
-    form = ParticipantFilterForm(request.GET)
-    records = form.filter(scope(Completion.objects.filter(is_sandbox=False), request.user))
+    records = _record_filter(request).qs
     return _download(
         file_format,
         "participants",
@@ -653,38 +641,17 @@ def _reviewer_only(request):
         raise Http404("No such page.")
 
 
-def _days(value: str) -> int | None:
-    if not (value.isascii() and value.isdigit()):
-        return None
-    return min(int(value), 36_500)
-
-
 def review_queue(request):
     """Board-rejected records across providers, oldest first, with their age."""
     _reviewer_only(request)
-    follow_ups = FollowUp.objects.select_related(
-        "completion__provider", "completion__activity", "assigned_to"
-    ).order_by("created_at", "id")
-    state = request.GET.get("state", "open")
-    if state == "open":
-        follow_ups = follow_ups.filter(resolution="")
-    elif state == "resolved":
-        follow_ups = follow_ups.exclude(resolution="")
-    if provider := request.GET.get("provider", "").strip():
-        follow_ups = follow_ups.filter(completion__provider__accme_id=provider.zfill(7))
-    if reason := request.GET.get("reason", "").strip():
-        follow_ups = follow_ups.filter(reason__icontains=reason)
-    assignee = request.GET.get("assignee", "")
-    if assignee == "me":
-        follow_ups = follow_ups.filter(assigned_to=request.user)
-    elif assignee == "nobody":
-        follow_ups = follow_ups.filter(assigned_to__isnull=True)
-    # Ages in days; anything past a century means "all of them" (and stays a valid date).
-    if (days := _days(request.GET.get("older_than", ""))) is not None:
-        follow_ups = follow_ups.filter(created_at__lt=timezone.now() - dt.timedelta(days=days))
-    if (days := _days(request.GET.get("younger_than", ""))) is not None:
-        follow_ups = follow_ups.filter(created_at__gte=timezone.now() - dt.timedelta(days=days))
-    page = Paginator(follow_ups, 50).get_page(request.GET.get("page"))
+    queue = FollowUpFilter(
+        request.GET,
+        queryset=FollowUp.objects.select_related(
+            "completion__provider", "completion__activity", "assigned_to"
+        ).order_by("created_at", "id"),
+        request=request,
+    )
+    page = Paginator(queue.qs, 50).get_page(request.GET.get("page"))
     now = timezone.now()
     for follow_up in page.object_list:
         follow_up.age_days = (now - follow_up.created_at).days
@@ -693,7 +660,7 @@ def review_queue(request):
         "participants/review_queue.html",
         {
             "page": page,
-            "state": state,
+            "state": queue.form.cleaned_data.get("state", ""),
             "simulated_board": settings.SIMULATED_BOARD,
             "last_batch": TransmissionBatch.objects.first(),
         },

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from django.urls import reverse
 
-from participants.forms import prefix_match
+from participants.filters import prefix_match
 from participants.models import Completion, name_key
 
 from .conftest import make_activity, make_completion

@@ -11,21 +11,6 @@ def lookup(mapping, key):
     return mapping.get(key, "") if mapping else ""
 
 
-@register.simple_tag(takes_context=True)
-def query(context, **changes):
-    """The current query string with some parameters changed (pagination, filters)."""
-    params = context["request"].GET.copy()
-    for key, value in changes.items():
-        if value in (None, ""):
-            params.pop(key, None)
-        else:
-            params[key] = value
-    if "page" not in changes:
-        params.pop("page", None)  # a new filter starts again on page 1
-    encoded = params.urlencode()
-    return f"?{encoded}" if encoded else "?"
-
-
 @register.filter
 def duration(delta):
     """A timedelta as "2 days 3 h", "3 h 20 min" or "45 min"."""
