@@ -9,11 +9,11 @@ from activities.deadlines import parse_year, year_choices
 from activities.models import Channel, Deadline
 from pars_portal.lib.admin import CheckedImportExportMixin, ReadOnlyInline, ReviewerModelAdmin
 
-from . import services
 from .intake import intake_submit
 from .models import Completion, CompletionEvent, RosterEntry, TransmissionBatch, Upload
 from .resources import CompletionResource
 from .rows import ParticipantRow, Result
+from .services import records
 
 ADMIN_FIELDS = [
     "activity", "board", "learner_id", "first_name", "last_name", "birth_month", "birth_day",
@@ -170,7 +170,7 @@ class CompletionAdmin(CheckedImportExportMixin, ReviewerModelAdmin):
         done = 0
         for completion in queryset:
             try:
-                services.completion_delete(
+                records.completion_delete(
                     completion=completion,
                     actor=request.user,
                     reason="Withdrawn by an ACCME reviewer",

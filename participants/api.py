@@ -12,6 +12,7 @@ shape: `{"detail": "…", "errors": [{"path", "message", "report"}]}`.
 import io
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -31,7 +32,6 @@ from activities.models import Activity, Board, Channel, MocRegistration
 from activities.validators import CREDIT_ID_MAX
 from pars_portal.lib.access import api_scope
 
-from . import services
 from .apibase import (
     AUTHENTICATED,
     WITH_BODY,
@@ -58,7 +58,7 @@ from .parsers import (
     row_from_values,
 )
 from .rows import Result
-from .tasks import send_rejection_digests
+from .services.records import completion_delete
 from .verification import Candidate, Outcome, RosterGuard, get_verifier
 
 TOO_MANY_RECORDS = "A request may carry at most {limit} records; this one has {count}."
@@ -416,13 +416,6 @@ def submit_rows(key, rows, **kwargs):
         sandbox=key.is_sandbox,
         **kwargs,
     )
-    rejected = [
-        o.completion_id
-        for o in result.outcomes
-        if o.result == Result.CREATED and o.status == Completion.Status.REJECTED
-    ]
-    if rejected and not key.is_sandbox:
-        send_rejection_digests.enqueue(rejected)
     return result
 
 
@@ -583,13 +576,13 @@ class CompletionDetail(APIView):
         completion = get_object_or_404(key_completions(request), pk=pk)
         reason = delete_reason(request, DEFAULT_DELETE_REASON)
         try:
-            services.completion_delete(
+            completion_delete(
                 completion=completion,
                 actor=request.auth.created_by,
                 reason=reason,
                 channel=Channel.API,
             )
-        except services.ValidationError as error:
+        except ValidationError as error:
             return Response(error_body(error.messages[0]), status=status.HTTP_409_CONFLICT)
         completion.refresh_from_db()
         return Response(CompletionSerializer(completion).data)

@@ -8,6 +8,7 @@ Every error answer has one shape, `{"detail": "…", "errors": [{"path", "messag
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, parsers, serializers, status
 from rest_framework.settings import api_settings
+from rest_framework.views import exception_handler as drf_exception_handler
 
 JSON_TOO_DEEP = "JSON parse error - the document is nested too deeply."
 
@@ -126,8 +127,6 @@ class ReportInvalid(exceptions.APIException):
 
 def exception_handler(exc, context):
     """DRF's answers for errors, reshaped into the one error body."""
-    from rest_framework.views import exception_handler as drf_exception_handler
-
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

@@ -6,6 +6,7 @@ import hashlib
 import secrets
 
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -104,21 +105,17 @@ class LearnerMatchThrottle(KeyRateThrottle):
         return super().get_cache_key(request, view)
 
 
-try:  # documents the scheme in the OpenAPI schema (drf-spectacular)
-    from drf_spectacular.extensions import OpenApiAuthenticationExtension
+# documents the scheme in the OpenAPI schema (drf-spectacular)
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    target_class = ApiKeyAuthentication
+    name = "ApiKey"
 
-    class ApiKeyScheme(OpenApiAuthenticationExtension):
-        target_class = ApiKeyAuthentication
-        name = "ApiKey"
-
-        def get_security_definition(self, auto_schema):
-            return {
-                "type": "http",
-                "scheme": "bearer",
-                "description": "A provider's API key, created in the portal under API.",
-            }
-except ImportError:  # pragma: no cover - drf-spectacular is a dependency
-    pass
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A provider's API key, created in the portal under API.",
+        }
 
 
 class InvalidKeyThrottle(SimpleRateThrottle):

@@ -5,12 +5,14 @@ own token (BOARD_ANSWER_TOKEN), not a provider's key. Documented in its own sche
 import secrets
 
 from django.conf import settings
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import authentication, exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .apibase import JSONBodyParser, error_responses
+from .transmission import ingest_answers
 
 BOARD_TOKEN_REQUIRED = "The board's token is required."  # noqa: S105 - a message
 
@@ -67,8 +69,6 @@ class BoardAnswers(APIView):
             **error_responses(400, 401, 413, 415)},
     )  # fmt: skip
     def post(self, request):
-        from .transmission import ingest_answers
-
         if not isinstance(request.data, list):
             raise exceptions.ParseError("Expected a JSON list of answers.")
         report = ingest_answers(request.data)
@@ -90,18 +90,14 @@ def board_endpoints(endpoints):
     return [e for e in endpoints if e[0].startswith(BOARD_PATH) and not e[0].endswith("schema")]
 
 
-try:  # documents the board's token scheme in its schema (drf-spectacular)
-    from drf_spectacular.extensions import OpenApiAuthenticationExtension
+# documents the board's token scheme in its schema (drf-spectacular)
+class BoardTokenScheme(OpenApiAuthenticationExtension):
+    target_class = BoardTokenAuthentication
+    name = "BoardToken"
 
-    class BoardTokenScheme(OpenApiAuthenticationExtension):
-        target_class = BoardTokenAuthentication
-        name = "BoardToken"
-
-        def get_security_definition(self, auto_schema):
-            return {
-                "type": "http",
-                "scheme": "bearer",
-                "description": "The board's token (BOARD_ANSWER_TOKEN), not a provider key.",
-            }
-except ImportError:  # pragma: no cover - drf-spectacular is a dependency
-    pass
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "The board's token (BOARD_ANSWER_TOKEN), not a provider key.",
+        }

@@ -13,6 +13,10 @@ from decimal import Decimal
 
 from django.utils import timezone
 from lxml import etree
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 
 from activities.deadlines import deadline_table
 from activities.validators import writable
@@ -105,11 +109,6 @@ def write_xlsx(stream, header: list, rows: Iterable[list], *, title="Records", s
     """A workbook with a frozen, bold header row, columns sized to their contents, number
     and date cells where the value is a number or a date, and text cells (never formulas)
     for text."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title)
     rows = iter(rows)

@@ -23,18 +23,19 @@ from django.utils import timezone
 
 from activities.models import Activity, Board, MocRegistration
 from activities.validators import credit_id_problem
-from pars_portal.lib.db import insert_returning_ids
 
-from .models import Completion, CompletionEvent, mint_credit_id, name_key
+from .models import Completion, mint_credit_id, name_key
 from .rows import Action, IntakeResult, ParticipantRow, Result, RowOutcome, normalize_name
-from .validation import completion_errors, fmt_date
+from .services.reverification import verify_pending
+from .statuses import Replaced, StatusConflict, completions_intake_write
+from .validation import completion_errors, correction_refused, fmt_date
 from .verification import (
     ROSTER_CHECK_HELD,
     Candidate,
-    Outcome,
     RosterGuard,
     get_verifier,
     same_name,
+    status_after,
 )
 
 ACTIVITY_UNKNOWN = "Activity {ref} is not one of your provider's activities."
@@ -66,13 +67,9 @@ ALREADY_DELETED = "Already deleted: record {id} (credit ID {credit_id})."
 DELETE_OF_NEW_ROW = (
     "Row {row} of this submission adds this record; it cannot be deleted in the same submission."
 )
-CORRECTED_RECORD_GONE = "Record {id} can no longer be corrected: it is {status}."
 DELETED_BY_PROVIDER = "Deleted by the provider"
 SUPERSEDED_BY = "Superseded by record {id}"
 CORRECTED_BY = "Corrected by record {id}"
-ACCEPTED_PROVISIONAL = "Provisional verification: matches the {board} roster"
-VERIFIED_AWAITING_BOARD = "Matches the {board} roster; awaiting the board's validation"
-VERIFICATION_PENDING = "Verification pending: the board could not be reached"
 
 
 def _unchanged(existing: "_Existing", row: ParticipantRow, key: tuple) -> bool:
@@ -334,10 +331,9 @@ class _Batch:
         corrected = None
         if row.corrects_id:
             corrected = self.existing_by_id.get(row.corrects_id)
-            if corrected is None or corrected.status == Completion.Status.DELETED:
-                status = corrected.status if corrected else "gone"
-                outcome.errors = {"__all__": CORRECTED_RECORD_GONE.format(
-                    id=row.corrects_id, status=status)}  # fmt: skip
+            refused = correction_refused(row.corrects_id, corrected and corrected.status)
+            if refused:
+                outcome.errors = {"__all__": refused}
                 return
             if _unchanged(corrected, row, key):
                 outcome.errors = {"__all__": NOTHING_CHANGED.format(id=corrected.id)}
@@ -492,63 +488,27 @@ class _Batch:
     # -- writing (one transaction) --
 
     def write(self):
-        now = timezone.now()
-        events = []
+        """Records and their history, through the one service that writes statuses, in
+        one transaction with the upload's progress."""
+        replaced = [Replaced(gone.id, gone.status_before, reason) for gone, reason in self.deletes]
+        for index, n in enumerate(self.new):
+            if n.supersedes:
+                replaced.append(Replaced(n.supersedes.id, n.supersedes.status_before,
+                                         n.supersede_reason, by_new=index))  # fmt: skip
         with transaction.atomic():
-            gone = [e for e, _ in self.deletes] + [n.supersedes for n in self.new if n.supersedes]
-            if gone:
-                changed = (
-                    Completion.objects.filter(pk__in=[e.id for e in gone])
-                    .exclude(status=Completion.Status.DELETED)
-                    .update(status=Completion.Status.DELETED, status_changed_at=now)
-                )
-                if changed != len(gone):
-                    # Someone else changed these records meanwhile: start the batch again.
-                    raise _Conflict
-            for n in self.new:
-                n.values["status_changed_at"] = n.values["created_at"] = now
-            ids = insert_returning_ids(Completion, [n.values for n in self.new])
-            reasons = []
-            for existing, reason in self.deletes:
-                reasons.append((existing, reason))
-                events.append(self._event(existing.id, existing.status_before,
-                                          Completion.Status.DELETED, reason, now, {}))  # fmt: skip
+            ids = completions_intake_write(
+                new=[n.values for n in self.new],
+                details=[self._detail(n.row, n.values["warning"]) for n in self.new],
+                replaced=replaced, actor=self.actor, channel=self.channel, now=timezone.now(),
+                upload_id=self.upload.pk if self.upload else None,
+            )  # fmt: skip
             for n, pk in zip(self.new, ids, strict=True):
                 n.outcome.completion_id = pk
-                if n.supersedes:
-                    reason = n.supersede_reason.format(id=pk)
-                    reasons.append((n.supersedes, reason))
-                    old = n.supersedes
-                    events.append(
-                        self._event(old.id, old.status_before, "deleted", reason, now, {})
-                    )
-                events.append(
-                    self._event(pk, "", n.values["status"], n.values["status_reason"], now,
-                                self._detail(n.row, n.values["warning"]))
-                )  # fmt: skip
-            if reasons:
-                updates = [Completion(pk=e.id, status_reason=r) for e, r in reasons]
-                Completion.objects.bulk_update(updates, ["status_reason"])
-            insert_returning_ids(CompletionEvent, events, returning=False)
             if self.held:
                 transaction.on_commit(_check_held_records_later)
             if self.after_write:
                 # In the same transaction: progress saved with the batch, or neither.
                 self.after_write(self.outcomes)
-
-    def _event(self, completion_id, from_status, to_status, reason, now, detail):
-        if self.upload and "upload" not in detail:
-            detail = {**detail, "upload": self.upload.pk}
-        return {
-            "completion_id": completion_id,
-            "actor_id": self.actor.pk if self.actor else None,
-            "at": now,
-            "channel": self.channel,
-            "from_status": from_status,
-            "to_status": to_status,
-            "reason": reason,
-            "detail": detail,
-        }
 
     def _detail(self, row, warning):
         detail = {}
@@ -562,16 +522,10 @@ class _Batch:
 def _check_held_records_later():
     """Held records are checked again once the provider's window frees up (verify_pending,
     also a scheduled command)."""
-    from .tasks import verify_pending  # tasks → services → intake: imported when needed
-
     backend = verify_pending.get_backend()
     if backend.supports_defer:
         later = timezone.now() + dt.timedelta(hours=settings.ROSTER_FAILURE_WINDOW_HOURS)
         verify_pending.using(run_after=later).enqueue()
-
-
-class _Conflict(Exception):
-    pass
 
 
 WRITE_ATTEMPTS = 5
@@ -588,18 +542,6 @@ class IntakeContention(Exception):
         "submission could not be saved. Please send again: a record of it that did get saved "
         "comes back as already reported, never twice."
     )
-
-
-def status_after(verdict, board_code: str) -> tuple[str, str]:
-    """A record's status and reason after provisional verification (pars-spec §5 step 2),
-    in the configured acceptance mode."""
-    if verdict.outcome == Outcome.MATCH:
-        if settings.ACCEPTANCE_MODE == "board":
-            return Completion.Status.SUBMITTED, VERIFIED_AWAITING_BOARD.format(board=board_code)
-        return Completion.Status.ACCEPTED, ACCEPTED_PROVISIONAL.format(board=board_code)
-    if verdict.outcome == Outcome.UNAVAILABLE:
-        return Completion.Status.SUBMITTED, VERIFICATION_PENDING
-    return Completion.Status.REJECTED, verdict.reason
 
 
 class _DryRunState:
@@ -678,7 +620,7 @@ def intake_batches(
                 batch.write()
                 deleted_by_key = batch.deleted_by_key
                 break
-            except (IntegrityError, _Conflict) as error:
+            except (IntegrityError, StatusConflict) as error:
                 # A concurrent submission wrote one of these records first; re-read and
                 # re-check the batch so those rows come out as "already reported".
                 if attempt == WRITE_ATTEMPTS - 1:

@@ -9,6 +9,7 @@ import json
 from functools import cache
 from pathlib import Path
 
+from django.core.exceptions import ValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
@@ -17,7 +18,6 @@ from rest_framework.views import APIView
 
 from activities.models import Board, Channel
 
-from . import services
 from .api import (
     JSON_NOT_A_REPORT,
     accme_path,
@@ -41,6 +41,7 @@ from .exports import birth_date_text, completed_text, document_data, record_data
 from .models import Completion
 from .parsers import read_birth_date, read_date, read_padded_id
 from .rows import Result
+from .services.records import completion_delete
 
 # The draft's four operations, with its paths, parameter names, status codes and documents.
 # Where it is silent, decided here (and in the README): the API keys apply; a learner is
@@ -197,8 +198,8 @@ class LearnerActivity(APIView):
             raise exceptions.NotFound(LEARNER_NOT_FOUND.format(learner=learner, board=board.code))
         for completion in found:
             # Deleted meanwhile by someone else: it is deleted, as asked.
-            with contextlib.suppress(services.ValidationError):
-                services.completion_delete(
+            with contextlib.suppress(ValidationError):
+                completion_delete(
                     completion=completion, actor=request.auth.created_by, reason=reason,
                     channel=Channel.API,
                 )  # fmt: skip

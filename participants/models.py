@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from activities import deadlines
 from activities.models import Activity, Board, Channel, CreditType, Provider
 
 from .parsers.columns import field_label
@@ -479,10 +480,8 @@ class Completion(models.Model):
 
     def lateness(self, table=None):
         """Late flags against the deadlines table (pass one table for many records)."""
-        from activities.deadlines import deadline_table, lateness
-
-        table = deadline_table() if table is None else table
-        return lateness(self.completion_date, timezone.localdate(self.created_at), table)
+        table = deadlines.deadline_table() if table is None else table
+        return deadlines.lateness(self.completion_date, timezone.localdate(self.created_at), table)
 
     @property
     def birth_month_day(self) -> str:

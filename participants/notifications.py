@@ -8,11 +8,13 @@ from django.contrib.auth import get_user_model
 from django.core.mail import send_mass_mail
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django_tasks import task
 
 from activities.models import ProviderMembership
 from pars_portal.lib.access import REVIEWERS_GROUP
 
 from .models import Completion
+from .tasks import DEFAULT
 
 SUBJECT_PROVIDER = "PARS: {count} participant record{s} rejected"
 SUBJECT_REVIEWERS = "PARS: ABIM rejected {count} record{s} from {providers} provider{ps}"
@@ -65,3 +67,8 @@ def notify_rejections(record_ids, *, by_board: bool = False) -> int:
             )  # fmt: skip
             messages.append((subject, body, settings.DEFAULT_FROM_EMAIL, reviewers))
     return send_mass_mail(messages, fail_silently=False)
+
+
+@task(queue_name=DEFAULT)
+def send_rejection_digests(record_ids: list[int], by_board: bool = False) -> int:
+    return notify_rejections(record_ids, by_board=by_board)

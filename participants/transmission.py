@@ -14,18 +14,21 @@ import urllib.request
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
+from django_tasks import task
 
 from activities.models import Board, Channel
 from activities.services import portal_event_record
 from activities.validators import text_problem, writable
 
 from .exports import record_report, write_learner_report
-from .intake import VERIFIED_AWAITING_BOARD
 from .models import Completion, CompletionEvent, FollowUp, RosterEntry, TransmissionBatch
-from .verification import same_name
+from .statuses import Change, completions_note, completions_status_change
+from .tasks import BOARD
+from .verification import VERIFIED_AWAITING_BOARD, same_name
 
 logger = logging.getLogger(__name__)
 
@@ -142,21 +145,12 @@ def _record_sent(batch, adds, deletes, actor, now):
     """Each record's history says when it went to the board, in which batch, and who asked
     (none: the scheduled run)."""
     channel = Channel.ADMIN if actor else Channel.SYSTEM
-    events = [
-        CompletionEvent(
-            completion_id=c.pk,
-            actor=actor,
-            at=now,
-            channel=channel,
-            from_status=c.status,
-            to_status=c.status,
+    for template, records in ((SENT, adds), (DELETION_SENT, deletes)):
+        completions_note(
+            records=[(c.pk, c.status) for c in records], actor=actor, channel=channel, now=now,
             reason=template.format(board=batch.board.code, batch=batch.pk),
             detail={"batch": batch.pk},
         )  # fmt: skip
-        for template, records in ((SENT, adds), (DELETION_SENT, deletes))
-        for c in records
-    ]
-    CompletionEvent.objects.bulk_create(events, batch_size=2000)
 
 
 NOT_SENT = "Not sent to {board}: {problem}"
@@ -261,7 +255,7 @@ def ingest_answers(answers: list, *, board_code: str = "ABIM") -> AnswerReport:
         else:
             valid[index] = _kept(answer)
     now = timezone.now()
-    events, confirmed, rejected = [], [], []
+    changes = []
     with transaction.atomic():
         records = {
             c.pk: c
@@ -281,32 +275,26 @@ def ingest_answers(answers: list, *, board_code: str = "ABIM") -> AnswerReport:
             if record is None:
                 report.problems.append(ANSWER_UNKNOWN_RECORD.format(ref=answer["recordId"]))
                 continue
-            event = CompletionEvent(
-                completion_id=record.pk, at=now, channel=Channel.BOARD,
-                from_status=record.status, detail={"board_answer": answer},
-            )  # fmt: skip
+            change = Change(record.pk, detail={"board_answer": answer},
+                            expect_status=record.status)  # fmt: skip
             if record.status == Completion.Status.DELETED:
                 report.problems.append(ANSWER_DELETED.format(id=record.pk))
                 recorded = (record.pk, ANSWER_RECORDED.format(result=answer["result"]))
                 if recorded not in already_recorded:  # once, however often replayed
                     already_recorded.add(recorded)
-                    event.to_status, event.reason = record.status, recorded[1]
-                    events.append(event)
+                    change.note, change.reason = True, recorded[1]
+                    changes.append(change)
                 continue
             if answer["result"] == "accepted":
                 if record.board_confirmed_at is not None:
                     report.unchanged += 1
                     continue
-                record.board_confirmed_at = now
+                change.reason = BOARD_CONFIRMED.format(board=board.code)
+                change.values = {"board_confirmed_at": now}
                 if record.status == Completion.Status.SUBMITTED:  # acceptance mode "board"
-                    record.status = Completion.Status.ACCEPTED
-                    record.status_reason = BOARD_CONFIRMED.format(board=board.code)
-                    record.status_changed_at = now
-                confirmed.append(record)
-                event.to_status, event.reason = (
-                    record.status,
-                    BOARD_CONFIRMED.format(board=board.code),
-                )
+                    change.to_status = Completion.Status.ACCEPTED
+                else:  # already accepted: confirmed, status and reason kept
+                    change.note = True
                 report.confirmed += 1
             else:
                 reason = BOARD_REJECTED.format(
@@ -317,31 +305,13 @@ def ingest_answers(answers: list, *, board_code: str = "ABIM") -> AnswerReport:
                 if record.status == Completion.Status.REJECTED and record.status_reason == reason:
                     report.unchanged += 1
                     continue
-                record.status, record.status_reason = Completion.Status.REJECTED, reason
-                record.status_changed_at = now
-                rejected.append(record)
-                event.to_status, event.reason = Completion.Status.REJECTED, reason
+                # Rejections enter the reviewers' queue and the digests (statuses.AFTER_CHANGE).
+                change.to_status, change.reason = Completion.Status.REJECTED, reason
                 report.rejected += 1
-            events.append(event)
-        # Set-based: one UPDATE per kind of change, of the records locked above.
-        changes = ["status", "status_reason", "status_changed_at", "board_confirmed_at"]
-        Completion.objects.bulk_update(confirmed + rejected, changes, batch_size=1000)
-        CompletionEvent.objects.bulk_create(events, batch_size=1000)
+            changes.append(change)
+        completions_status_change(changes=changes, channel=Channel.BOARD, now=now, strict=True)
     for problem in report.problems:
         logger.warning("Board answer not applied: %s", problem)
-    if rejected:
-        from .tasks import send_rejection_digests  # tasks → services → transmission
-
-        # Board rejections enter the reviewers' queue (a new rejection reopens it).
-        FollowUp.objects.bulk_create(
-            [FollowUp(completion_id=r.pk, reason=r.status_reason) for r in rejected],
-            ignore_conflicts=True,
-        )
-        for record in rejected:  # a new rejection reopens the follow-up with the new reason
-            FollowUp.objects.filter(completion_id=record.pk).update(
-                reason=record.status_reason, resolution="", resolved_at=None, resolved_by=None
-            )
-        send_rejection_digests.enqueue([r.pk for r in rejected], by_board=True)
     return report
 
 
@@ -380,3 +350,9 @@ def answers_from_file(content: bytes) -> list:
     """A board answer file is JSON: a list of answers, or {"answers": [...]}."""
     data = json.loads(content)
     return data["answers"] if isinstance(data, dict) and "answers" in data else data
+
+
+@task(queue_name=BOARD)
+def transmit_to_board(requested_by: int | None = None) -> int:
+    actor = get_user_model().objects.filter(pk=requested_by).first() if requested_by else None
+    return len(transmit(actor=actor))

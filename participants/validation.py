@@ -136,3 +136,14 @@ def completion_errors(
     ):
         errors["credit_id"] = problem
     return errors
+
+
+CORRECTED_RECORD_GONE = "Record {id} can no longer be corrected: it is {status}."
+
+
+def correction_refused(record_id: int, status: str | None) -> str:
+    """Why a record cannot be corrected ('' when it can): a deleted (or missing) record
+    has nothing left to correct. The web form's page and every channel's pipeline ask this."""
+    if status is None or status == "deleted":
+        return CORRECTED_RECORD_GONE.format(id=record_id, status=status or "gone")
+    return ""

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from .models import RosterEntry, RosterProbeFailure
+from .models import Completion, RosterEntry, RosterProbeFailure
 
 ID_NOT_FOUND = "{board} ID not found"
 BIRTH_DATE_MISMATCH = "birth date does not match"
@@ -315,3 +315,22 @@ class RosterGuard:
                 update_fields=["at"],
             )  # fmt: skip
         return told
+
+
+# --- What a verdict makes of a record (pars-spec §5 step 2) ------------------------------
+
+ACCEPTED_PROVISIONAL = "Provisional verification: matches the {board} roster"
+VERIFIED_AWAITING_BOARD = "Matches the {board} roster; awaiting the board's validation"
+VERIFICATION_PENDING = "Verification pending: the board could not be reached"
+
+
+def status_after(verdict, board_code: str) -> tuple[str, str]:
+    """A record's status and reason after provisional verification (pars-spec §5 step 2),
+    in the configured acceptance mode."""
+    if verdict.outcome == Outcome.MATCH:
+        if settings.ACCEPTANCE_MODE == "board":
+            return Completion.Status.SUBMITTED, VERIFIED_AWAITING_BOARD.format(board=board_code)
+        return Completion.Status.ACCEPTED, ACCEPTED_PROVISIONAL.format(board=board_code)
+    if verdict.outcome == Outcome.UNAVAILABLE:
+        return Completion.Status.SUBMITTED, VERIFICATION_PENDING
+    return Completion.Status.REJECTED, verdict.reason

@@ -4,6 +4,7 @@ import tempfile
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, JsonResponse
@@ -27,20 +28,28 @@ from pars_portal.lib.access import (
     visible_providers,
 )
 
-from . import exports, services
+from . import exports
+from .api import MATCH_RESULTS
+from .apikeys import api_key_create as create_key
+from .apikeys import api_key_revoke as revoke_key
 from .filters import WARNED, ActivityRecordFilter, FollowUpFilter, RecordFilter
 from .forms import (
     ApiKeyForm,
     ContactForm,
     DeleteForm,
+    LearnerCheckForm,
     ParticipantForm,
     ResolveForm,
     UploadForm,
 )
 from .models import ApiKey, Completion, FollowUp, TransmissionBatch, Upload, UploadPreviewRow
+from .parsers import TEMPLATE_COLUMNS
 from .rows import Result
 from .selectors import activity_totals
-from .verification import SANDBOX_ROSTER
+from .services import follow_ups, records, uploads
+from .transmission import ingest_answers, simulated_board_answers, transmit_to_board
+from .validation import correction_refused
+from .verification import SANDBOX_ROSTER, Candidate, Outcome, RosterGuard, get_verifier
 
 STATUS_BADGES = {
     Completion.Status.SUBMITTED: "text-bg-info",
@@ -160,13 +169,6 @@ def learner_check(request, pars_id):
     are typed, whether the roster knows the ID and whether the birth date matches. It is
     a roster probe like the API's, so it counts against the provider's roster limit and a
     per-provider rate, and never tells the roster's spelling of a name."""
-    from django.core.cache import cache
-    from django.http import JsonResponse
-
-    from .api import MATCH_RESULTS
-    from .forms import LearnerCheckForm
-    from .verification import Candidate, Outcome, RosterGuard, get_verifier
-
     activity = get_activity_for_user(request, pars_id, write=True)
     form = LearnerCheckForm(request.POST)
     if not form.is_valid():
@@ -284,12 +286,11 @@ def completion_detail(request, pk):
 
 def completion_delete(request, pk):
     completion = _get_completion(request, pk, write=True)
-    if completion.is_sandbox:
-        raise PermissionDenied("Sandbox records are managed through the API.")
+    records.completion_check_writable(completion, channel=Channel.FORM)
     form = DeleteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.completion_delete(
+            records.completion_delete(
                 completion=completion,
                 actor=request.user,
                 reason=form.cleaned_data["reason"],
@@ -309,12 +310,11 @@ def completion_correct(request, pk):
     """Correct a record: the pipeline deletes the old one and adds the new one, linked; if
     the new one is refused, the old one stays untouched."""
     completion = _get_completion(request, pk, write=True)
-    if completion.is_sandbox:
-        raise PermissionDenied("Sandbox records are managed through the API.")
+    records.completion_check_writable(completion, channel=Channel.FORM)
     activity = completion.activity
     registration = activity.active_registration(completion.board.code)
-    if completion.status == Completion.Status.DELETED:
-        messages.error(request, "A deleted record cannot be corrected.")
+    if refused := correction_refused(completion.pk, completion.status):
+        messages.error(request, refused)
         return redirect("completion_detail", pk=pk)
     initial = {
         f: getattr(completion, f)
@@ -405,7 +405,7 @@ def upload_create(request):
     if request.method == "POST" and form.is_valid():
         provider = form.cleaned_data.get("provider") or providers.get()
         try:
-            upload = services.upload_create(
+            upload = uploads.upload_create(
                 provider=provider, user=request.user, uploaded_file=form.cleaned_data["file"]
             )
         except ValidationError as error:
@@ -423,7 +423,7 @@ def upload_detail(request, upload_id):
     """One page for the whole wizard: progress, preview, result — it survives reloads
     because everything it shows is in the database."""
     upload = _get_upload(request, upload_id)
-    phase = services.upload_issue_phase(upload)
+    phase = uploads.upload_issue_phase(upload)
     issues = upload.issues.filter(phase=phase)
     kind = request.GET.get("rows", "")
     rows = None
@@ -505,22 +505,22 @@ def _upload_action(request, upload_id, action):
 
 @require_POST
 def upload_confirm(request, upload_id):
-    return _upload_action(request, upload_id, services.upload_confirm)
+    return _upload_action(request, upload_id, uploads.upload_confirm)
 
 
 @require_POST
 def upload_discard(request, upload_id):
-    return _upload_action(request, upload_id, services.upload_discard)
+    return _upload_action(request, upload_id, uploads.upload_discard)
 
 
 @require_POST
 def upload_retry(request, upload_id):
-    return _upload_action(request, upload_id, services.upload_retry)
+    return _upload_action(request, upload_id, uploads.upload_retry)
 
 
 def upload_errors(request, upload_id):
     upload = _get_upload(request, upload_id)
-    issues = upload.issues.filter(phase=services.upload_issue_phase(upload))
+    issues = upload.issues.filter(phase=uploads.upload_issue_phase(upload))
     base = upload.file_name.rsplit(".", 1)[0]
     return _download(
         upload.file_format,
@@ -538,8 +538,6 @@ def upload_template(request, file_format):
 
 
 def upload_help(request):
-    from .parsers import TEMPLATE_COLUMNS
-
     return render(
         request,
         "participants/upload_help.html",
@@ -591,8 +589,6 @@ def api_help(request):
 
 @require_POST
 def api_key_create(request):
-    from .apikeys import api_key_create as create_key
-
     providers = visible_providers(request.user, write=True)
     if not providers.exists():
         raise PermissionDenied("Only a provider's editors can create API keys.")
@@ -624,8 +620,6 @@ def api_key_created(request, key_id):
 
 @require_POST
 def api_key_revoke(request, key_id):
-    from .apikeys import api_key_revoke as revoke_key
-
     key = get_for_user(ApiKey.objects.all(), request.user, write=True, pk=key_id)
     revoke_key(key=key, user=request.user)
     messages.success(request, f"API key {key.prefix}… revoked; it no longer works.")
@@ -678,13 +672,13 @@ def review_detail(request, follow_up_id):
     if request.method == "POST":
         action = request.POST.get("action")
         if action == "assign":
-            services.follow_up_assign(follow_up=follow_up, reviewer=request.user)
+            follow_ups.follow_up_assign(follow_up=follow_up, reviewer=request.user)
             messages.success(request, "Assigned to you.")
             return redirect("review_detail", follow_up_id=follow_up.pk)
         if action == "contact":
             contact_form = ContactForm(request.POST)
             if contact_form.is_valid():
-                services.follow_up_log_contact(
+                follow_ups.follow_up_log_contact(
                     follow_up=follow_up, reviewer=request.user, **contact_form.cleaned_data
                 )
                 messages.success(request, "Contact logged.")
@@ -693,7 +687,7 @@ def review_detail(request, follow_up_id):
             resolve_form = ResolveForm(request.POST)
             if resolve_form.is_valid():
                 try:
-                    services.follow_up_resolve(
+                    follow_ups.follow_up_resolve(
                         follow_up=follow_up, reviewer=request.user,
                         resolution=resolve_form.cleaned_data["resolution"],
                     )  # fmt: skip
@@ -720,8 +714,6 @@ def review_detail(request, follow_up_id):
 def review_transmit(request):
     """Reviewers may send the verified records now instead of waiting for the next run."""
     _reviewer_only(request)
-    from .tasks import transmit_to_board
-
     portal_event_record(
         action="transmission.request", actor=request.user, channel=Channel.ADMIN,
         text="Sending the verified records to the board now: requested",
@@ -737,8 +729,6 @@ def review_simulate_board(request):
     _reviewer_only(request)
     if not settings.SIMULATED_BOARD:
         raise Http404("The simulated board is off.")
-    from .transmission import ingest_answers, simulated_board_answers
-
     batch = TransmissionBatch.objects.exclude(status="failed").first()
     if batch is None:
         messages.info(request, "No batch has been sent yet.")

@@ -28,10 +28,9 @@ from activities.models import Channel
 from activities.services import portal_event_record
 
 from .models import Upload
-from .tasks import BOARD, DEFAULT, UPLOADS
+from .tasks import BOARD, DEFAULT, UPLOAD_TASKS, UPLOADS
 
 logger = logging.getLogger(__name__)
-UPLOAD_TASKS = ("participants.tasks.check_upload", "participants.tasks.commit_upload")
 WORKER_STOPPED = "The worker running this task stopped (killed or restarted); it was queued again."
 
 

@@ -19,9 +19,11 @@ Where the entry lives:
 
 import datetime as dt
 import functools
+import importlib
 import inspect
 import io
 import json
+import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -50,10 +52,8 @@ from activities.models import (
     Provider,
     ProviderMembership,
 )
-from participants import apikeys, intake, tasks, transmission
-from participants import services as participant_services
+from participants import apikeys, intake, statuses, transmission
 from participants.apikeys import api_key_create
-from participants.intake import VERIFICATION_PENDING
 from participants.models import (
     ApiKey,
     Completion,
@@ -63,6 +63,8 @@ from participants.models import (
     TransmissionBatch,
     Upload,
 )
+from participants.services import follow_ups, records, reverification, roster, uploads
+from participants.verification import VERIFICATION_PENDING
 
 from .conftest import make_activity, make_completion, make_user
 from .test_admin_completion import HEADER as ADMIN_IMPORT_HEADER
@@ -342,7 +344,7 @@ def upload_retry(w):
     """An interrupted save, resumed: the records are the confirming editor's."""
     client = w.client_of(w.editor)
     checked = upload_file(client, "learners.csv", delimited([cells(w.activity, OMAR)]))
-    with mock.patch.object(participant_services, "intake_batches", side_effect=OSError("killed")):
+    with mock.patch.object(uploads, "intake_batches", side_effect=OSError("killed")):
         failed = confirm(client, checked)
     assert failed.status == Upload.Status.FAILED
     w.trail.mark()
@@ -814,7 +816,7 @@ def command_simulate_board(w):
 
 def command_load_demo(w):
     w.trail.mark()
-    with mock.patch("activities.management.commands.load_demo.ROSTER_SIZE", 10):
+    with mock.patch("pars_portal.management.commands.load_demo.ROSTER_SIZE", 10):
         call_command("load_demo", stdout=io.StringIO())
     editor = Provider.objects.get(accme_id="0005678").memberships.get(role="editor").user
     return [
@@ -1043,25 +1045,36 @@ SERVICES = {
                                 "upload: resume an interrupted save",
                                 "admin: change a deadline"],
     },
-    participant_services: {
+    records: {
         "completion_delete": ["form: delete a record", "api: DELETE a completion",
                               "api: DELETE learner activities",
                               "admin: action withdraw completions"],
+        "completion_check_writable": [],
+    },
+    uploads: {
         "upload_create": _upload, "upload_check": _upload, "upload_confirm": _upload,
         "upload_commit": _upload, "upload_retry": ["upload: resume an interrupted save"],
         "upload_discard": ["upload: discard at the preview"], "outcome_kinds": [],
-        "completions_verify_pending": ["command: verify_pending"],
+        "upload_issue_phase": [],
+    },
+    reverification: {"completions_verify_pending": ["command: verify_pending"]},
+    follow_ups: {
         "follow_up_assign": ["reviewer queue: assign"],
         "follow_up_log_contact": ["reviewer queue: log contact"],
         "follow_up_resolve": ["reviewer queue: resolve"],
-        "roster_load": ["command: load_roster"],
-        "upload_issue_phase": [], "batched": [],
+    },
+    roster: {"roster_load": ["command: load_roster"], "batched": []},
+    statuses: {
+        "completions_status_change": ["form: delete a record", "api: board answers",
+                                      "command: verify_pending"],
+        "completions_note": ["command: transmit", "reviewer queue: assign"],
+        "completions_intake_write": ["form: enter a participant", *_upload],
+        "rejections_tell": _upload,
     },
     intake: {
         "intake_submit": ["form: enter a participant", "api: learner reports (JSON)",
                           "admin: add a completion", "admin: import completions (CSV)"],
         "intake_batches": _upload,
-        "status_after": [],
     },
     transmission: {
         "transmit": ["command: transmit", "reviewer queue: send to ABIM now"],
@@ -1221,8 +1234,20 @@ def test_every_management_command_of_the_project_is_in_the_table():
     assert set(COMMANDS) <= ours
 
 
+def _modules_of(package: str) -> list:
+    """Every module of an app (where its tasks are defined beside their work)."""
+    root = importlib.import_module(package)
+    names = [m.name for m in pkgutil.walk_packages(root.__path__, f"{package}.")]
+    return [importlib.import_module(n) for n in names if ".migrations" not in n]
+
+
 def test_every_background_task_is_in_the_table():
-    found = {name for name, value in vars(tasks).items() if isinstance(value, Task)}
+    found = {
+        name
+        for module in _modules_of("participants")
+        for name, value in vars(module).items()
+        if isinstance(value, Task) and value.module_path == f"{module.__name__}.{name}"
+    }
     assert found == set(TASKS)
 
 

@@ -9,10 +9,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from participants.intake import VERIFICATION_PENDING
 from participants.models import Completion, CompletionEvent
-from participants.services import completions_verify_pending
-from participants.verification import HttpBoardVerifier
+from participants.services.reverification import completions_verify_pending
+from participants.verification import VERIFICATION_PENDING, HttpBoardVerifier
 
 from .test_intake import row, submit
 

@@ -30,12 +30,14 @@ from django.test import Client
 from django.urls import reverse
 
 from activities.models import Channel, ProviderMembership
-from participants import intake, services
+from participants import intake
 from participants.apikeys import api_key_create
 from participants.intake import intake_submit
 from participants.models import Completion, CompletionEvent, RosterEntry, Upload
 from participants.parsers import TEMPLATE_COLUMNS, TEMPLATE_HEADERS
 from participants.rows import ParticipantRow, Result
+from participants.services import uploads
+from participants.statuses import StatusConflict
 
 from .conftest import make_completion, make_user
 from .test_crash_recovery import Portal
@@ -105,7 +107,7 @@ class Collisions:
             collisions.rendezvous()
             try:
                 return real_write(batch)
-            except (IntegrityError, intake._Conflict):
+            except (IntegrityError, StatusConflict):
                 with collisions.lock:
                     collisions.refused += 1
                 raise
@@ -621,7 +623,7 @@ def test_a_second_save_of_the_same_upload_stops_without_touching_the_first(
             status="committing", processed_rows=0, confirmed_by=editor_a2
         )
         race(
-            *[partial(services.upload_commit, upload_id=upload_id) for _ in range(2)],
+            *[partial(uploads.upload_commit, upload_id=upload_id) for _ in range(2)],
             collisions=collisions,
         )
         upload = Upload.objects.get(pk=upload_id)
@@ -680,7 +682,7 @@ def test_board_answers_never_undo_deletes_made_meanwhile(
     """The board answers 60 records while the provider deletes 40 of them: every delete
     stays a delete (the answer is recorded, not applied), the others are rejected, and every
     record's history is one unbroken chain of statuses."""
-    from participants.services import completion_delete
+    from participants.services.records import completion_delete
     from participants.transmission import ingest_answers, transmit
 
     records = [

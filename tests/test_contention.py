@@ -11,6 +11,7 @@ from django.test import Client
 from participants import intake
 from participants.apikeys import api_key_create
 from participants.models import Completion
+from participants.rows import ParticipantRow
 
 from .test_api import report, reports
 from .test_participant_views import add_url, entry
@@ -33,7 +34,7 @@ def always_beaten(monkeypatch):
 def test_pipeline_gives_up_after_its_attempts_and_saves_nothing(
     always_beaten, editor_a, activity_a, roster
 ):
-    row = intake.ParticipantRow(
+    row = ParticipantRow(
         row_number=1, activity_ref=activity_a.pars_id, learner_id="123456", first_name="Jane",
         last_name="Smith", birth_month=7, birth_day=14, completion_date=activity_a.start_date,
         credit_type="MK", moc_points=10, learner_permission=True,

@@ -596,7 +596,7 @@ def cmd_upload(username, rows, first_learner):
 
 
 def cmd_enqueue_transmission():
-    from participants.tasks import transmit_to_board
+    from participants.transmission import transmit_to_board
 
     transmit_to_board.enqueue()
     return {}
@@ -645,7 +645,8 @@ def cmd_submit(username, start_at, rounds, learners):
     from django.db import IntegrityError
 
     from activities.models import Channel, ProviderMembership
-    from participants import intake
+    from participants import intake, statuses
+    from participants.rows import ParticipantRow, Result
 
     membership = ProviderMembership.objects.select_related("provider", "user").get(
         user__username=username
@@ -657,16 +658,16 @@ def cmd_submit(username, start_at, rounds, learners):
         nonlocal refused
         try:
             return real_write(batch)
-        except (IntegrityError, intake._Conflict):
+        except (IntegrityError, statuses.StatusConflict):
             refused += 1
             raise
 
     intake._Batch.write = write
-    totals = {result.value: 0 for result in intake.Result}
+    totals = {result.value: 0 for result in Result}
     time.sleep(max(0.0, float(start_at) - time.time()))
     for round_number in range(int(rounds)):
         rows = [
-            intake.ParticipantRow(
+            ParticipantRow(
                 row_number=n + 1,
                 activity_ref="100000001",
                 learner_id=str(100000 + n),

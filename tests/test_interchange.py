@@ -22,7 +22,7 @@ from participants.learner_activity_api import learner_report_schema
 from participants.models import Completion, CompletionEvent, FollowUp, Upload
 from participants.parsers import parse_accme_json, parse_csv, parse_tsv, parse_xml
 from participants.rows import ParticipantRow, Result
-from participants.services import completion_delete
+from participants.services.records import completion_delete
 
 VALIDATOR = Draft202012Validator(
     learner_report_schema(), format_checker=Draft202012Validator.FORMAT_CHECKER

@@ -19,8 +19,8 @@ from activities.models import (
     Provider,
 )
 from activities.validators import validate_activity_id
-from participants import services as participant_services
 from participants.models import Completion, CompletionEvent
+from participants.services import records as participant_services
 
 from .conftest import completion_values, make_activity, make_completion
 

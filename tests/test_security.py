@@ -324,11 +324,12 @@ def test_gzip_encoded_api_body_is_not_decompressed(client, provider_a, editor_a,
 @pytest.fixture
 def parsers_watched():
     """Spies on everything that reads an upload's or a request's content."""
-    from participants import api, services
+    from participants import api
+    from participants.services import uploads
 
     with (
-        mock.patch.object(services, "detect_format", wraps=services.detect_format) as detect,
-        mock.patch.object(services, "parse_file", wraps=services.parse_file) as parse,
+        mock.patch.object(uploads, "detect_format", wraps=uploads.detect_format) as detect,
+        mock.patch.object(uploads, "parse_file", wraps=uploads.parse_file) as parse,
         mock.patch.object(api, "parse_xml", wraps=api.parse_xml) as xml,
         mock.patch.object(JSONParser, "parse", autospec=True, side_effect=JSON_PARSE) as json_,
     ):

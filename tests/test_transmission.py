@@ -9,7 +9,7 @@ import pytest
 from lxml import etree
 
 from participants.models import Completion, CompletionEvent, FollowUp, TransmissionBatch
-from participants.services import completion_delete
+from participants.services.records import completion_delete
 from participants.transmission import ingest_answers, simulated_board_answers, transmit
 
 from .test_intake import row, submit

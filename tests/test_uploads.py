@@ -15,10 +15,10 @@ from django.urls import reverse
 from lxml import etree
 from openpyxl import Workbook, load_workbook
 
-from participants import intake
+from participants import statuses
 from participants.models import Completion, CompletionEvent, RosterEntry, Upload
 from participants.parsers import TEMPLATE_COLUMNS, TEMPLATE_HEADERS
-from participants.services import upload_issue_phase
+from participants.services.uploads import upload_issue_phase
 
 from .conftest import make_completion
 
@@ -841,15 +841,15 @@ def crash_on_second_event_write(monkeypatch):
 
     manager = CompletionEvent.objects
     monkeypatch.setattr(manager, "bulk_create", fail_second(manager.bulk_create))
-    if hasattr(intake, "insert_returning_ids"):  # the lean bulk insert
-        real = intake.insert_returning_ids
+    if hasattr(statuses, "insert_returning_ids"):  # the lean bulk insert
+        real = statuses.insert_returning_ids
         events = fail_second(real)
 
         def insert(model, rows, **kwargs):
             write = events if model is CompletionEvent else real
             return write(model, rows, **kwargs)
 
-        monkeypatch.setattr(intake, "insert_returning_ids", insert)
+        monkeypatch.setattr(statuses, "insert_returning_ids", insert)
     return calls
 
 
@@ -1129,7 +1129,7 @@ def test_resumed_save_does_not_replay_saved_delete_and_add_rows(
     client.post(reverse("upload_create"), {"file": SimpleUploadedFile("fix.txt", content)})
     upload = Upload.objects.get()
     calls = {"n": 0}
-    real = intake.insert_returning_ids
+    real = statuses.insert_returning_ids
 
     def failing_second_batch(model, rows, **kwargs):
         if model is Completion:
@@ -1138,13 +1138,13 @@ def test_resumed_save_does_not_replay_saved_delete_and_add_rows(
                 raise RuntimeError("worker killed")
         return real(model, rows, **kwargs)
 
-    monkeypatch.setattr(intake, "insert_returning_ids", failing_second_batch)
+    monkeypatch.setattr(statuses, "insert_returning_ids", failing_second_batch)
     client.post(reverse("upload_confirm", args=[upload.pk]))
     upload.refresh_from_db()
     assert (upload.status, upload.committed_rows) == ("failed", 2)
     corrected = Completion.objects.get(status="accepted", learner_id="123456")
     assert corrected.corrects_id == original.pk
-    monkeypatch.setattr(intake, "insert_returning_ids", real)
+    monkeypatch.setattr(statuses, "insert_returning_ids", real)
     client.post(reverse("upload_retry", args=[upload.pk]))
     upload.refresh_from_db()
     assert upload.status == "done"

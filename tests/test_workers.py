@@ -14,7 +14,11 @@ from django_tasks_db.models import DBTaskResult
 
 from participants import tasks
 from participants.models import Upload
+from participants.notifications import send_rejection_digests
 from participants.parsers import TEMPLATE_HEADERS
+from participants.services.reverification import verify_pending
+from participants.services.uploads import check_upload, commit_upload
+from participants.transmission import transmit_to_board
 from participants.workers import recover_stalled_work
 
 
@@ -46,7 +50,7 @@ def received(client_of, editor_a, activity_a, roster):
 
 
 def test_the_task_of_a_dead_worker_is_failed_and_queued_again(received):
-    stopped = queued(tasks.check_upload, received.pk)
+    stopped = queued(check_upload, received.pk)
     assert recover_stalled_work(dead_workers=["worker-1"]) == ["check_upload"]
     stopped.refresh_from_db()
     assert stopped.status == TaskResultStatus.FAILED
@@ -59,7 +63,7 @@ def test_the_task_of_a_dead_worker_is_failed_and_queued_again(received):
 def test_an_upload_without_progress_for_a_while_is_queued_again(received, settings):
     settings.TASK_STALE_MINUTES = 10
     long_ago = timezone.now() - dt.timedelta(minutes=11)
-    stopped = queued(tasks.check_upload, received.pk, started=long_ago)
+    stopped = queued(check_upload, received.pk, started=long_ago)
     Upload.objects.filter(pk=received.pk).update(heartbeat_at=long_ago)
     assert recover_stalled_work() == ["check_upload"]
     received.refresh_from_db()
@@ -70,7 +74,7 @@ def test_an_upload_without_progress_for_a_while_is_queued_again(received, settin
 
 def test_an_upload_still_making_progress_is_left_alone(received, settings):
     settings.TASK_STALE_MINUTES = 10
-    running = queued(tasks.check_upload, received.pk,
+    running = queued(check_upload, received.pk,
                      started=timezone.now() - dt.timedelta(hours=2))  # fmt: skip
     Upload.objects.filter(pk=received.pk).update(heartbeat_at=timezone.now())
     assert recover_stalled_work() == []
@@ -80,8 +84,8 @@ def test_an_upload_still_making_progress_is_left_alone(received, settings):
 
 def test_another_task_running_too_long_is_queued_again(db, settings):
     settings.TASK_STALE_MINUTES = 10
-    stopped = queued(tasks.transmit_to_board, started=timezone.now() - dt.timedelta(minutes=30))
-    recent = queued(tasks.verify_pending, worker="worker-2")
+    stopped = queued(transmit_to_board, started=timezone.now() - dt.timedelta(minutes=30))
+    recent = queued(verify_pending, worker="worker-2")
     assert recover_stalled_work() == ["transmit_to_board"]
     stopped.refresh_from_db()
     recent.refresh_from_db()
@@ -89,6 +93,12 @@ def test_another_task_running_too_long_is_queued_again(db, settings):
 
 
 def test_each_kind_of_work_has_its_own_queue():
-    assert (tasks.check_upload.queue_name, tasks.commit_upload.queue_name) == ("uploads",) * 2
-    assert (tasks.transmit_to_board.queue_name, tasks.verify_pending.queue_name) == ("board",) * 2
-    assert tasks.send_rejection_digests.queue_name == "default"
+    assert (check_upload.queue_name, commit_upload.queue_name) == ("uploads",) * 2
+    assert (transmit_to_board.queue_name, verify_pending.queue_name) == ("board",) * 2
+    assert send_rejection_digests.queue_name == "default"
+
+
+def test_the_workers_know_the_upload_tasks_by_their_real_paths():
+    """The workers watch uploads by task path; a task moved without its path would leave
+    its uploads unwatched after a worker dies."""
+    assert (check_upload.module_path, commit_upload.module_path) == tasks.UPLOAD_TASKS

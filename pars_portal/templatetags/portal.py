@@ -2,6 +2,8 @@ from django import template
 from django.utils import dateformat
 from django.utils.html import format_html
 
+from participants.exports import local_time, time_text
+
 register = template.Library()
 
 
@@ -28,8 +30,6 @@ def duration(delta):
 def when(value):
     """A time as the portal shows it: "11/30/2026 09:15 CST", in the portal's time zone, with
     the same instant as ISO 8601 (what exports and the API say) in the element's datetime."""
-    from participants.exports import local_time, time_text
-
     if not value:
         return ""
     shown = dateformat.format(local_time(value), "m/d/Y H:i T")

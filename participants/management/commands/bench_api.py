@@ -83,7 +83,7 @@ class Command(BaseCommand):
         from activities.models import Provider, ProviderMembership
         from participants.apikeys import api_key_create
         from participants.parsers import RosterRow
-        from participants.services import roster_load
+        from participants.services.roster import roster_load
 
         call_command("migrate", verbosity=0)
         user = User.objects.create_user("bench", password=None)

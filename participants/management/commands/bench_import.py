@@ -77,7 +77,7 @@ class Command(BaseCommand):
 
         from activities.models import Provider
         from participants.parsers import RosterRow
-        from participants.services import roster_load
+        from participants.services.roster import roster_load
 
         call_command("migrate", verbosity=0)
         user = User.objects.create_user("bench", password=None)

@@ -240,7 +240,7 @@ class Command(BaseCommand):
         from participants.apikeys import api_key_create
         from participants.intake import intake_submit
         from participants.parsers import RosterRow, row_from_values
-        from participants.services import roster_load
+        from participants.services.roster import roster_load
 
         call_command("migrate", verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)

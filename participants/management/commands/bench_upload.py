@@ -221,7 +221,7 @@ class Command(BaseCommand):
 
         from activities.models import Provider, ProviderMembership
         from participants.parsers import RosterRow
-        from participants.services import roster_load
+        from participants.services.roster import roster_load
 
         call_command("migrate", verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from activities.models import Board
 from participants.parsers import FileRefused, RowError, parse_roster_csv
-from participants.services import roster_load
+from participants.services.roster import roster_load
 
 
 class Command(BaseCommand):

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import Group, User
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
@@ -18,8 +19,20 @@ from django.utils import timezone
 from activities import services
 from activities.models import Activity, Board, Channel, Provider, ProviderMembership
 from pars_portal.lib.access import REVIEWERS_GROUP
-from participants.parsers import RosterRow
-from participants.services import roster_load
+from participants.exports import write_delimited
+from participants.intake import intake_submit
+from participants.models import Completion, Upload
+from participants.parsers import TEMPLATE_COLUMNS, TEMPLATE_HEADERS, RosterRow
+from participants.rows import ParticipantRow, Result
+from participants.services.records import completion_delete
+from participants.services.roster import roster_load
+from participants.services.uploads import (
+    upload_check,
+    upload_commit,
+    upload_confirm,
+    upload_create,
+)
+from participants.transmission import ingest_answers, simulated_board_answers, transmit
 
 DEMO_PASSWORD = "pars-demo-2015"
 ROSTER_SIZE = 10_000
@@ -123,12 +136,6 @@ def demo_upload(provider, editor, rows) -> int:
     """`rows` as a tab-delimited template file, uploaded, checked, confirmed and saved by
     the same services the upload pages and the worker use (run here in turn; the queued
     tasks then find the upload done and change nothing). Returns the records created."""
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    from participants.exports import write_delimited
-    from participants.models import Upload
-    from participants.parsers import TEMPLATE_COLUMNS, TEMPLATE_HEADERS
-    from participants.services import upload_check, upload_commit, upload_confirm, upload_create
 
     def cells(row):
         values = {
@@ -157,11 +164,6 @@ def demo_records(roster: list[RosterRow]) -> int:
     form and API submissions through the intake pipeline, a few deletions, a transmission
     answered by the SIMULATED board (demo only, not ABIM), then newer records still waiting
     to be sent. Only for a demo provider that has no records yet."""
-    from participants.intake import intake_submit
-    from participants.models import Completion
-    from participants.rows import ParticipantRow, Result
-    from participants.services import completion_delete
-    from participants.transmission import ingest_answers, simulated_board_answers, transmit
 
     rng = random.Random(2026)
     learners = roster[len(KNOWN_DIPLOMATES) :]  # the known three stay free to enter by hand

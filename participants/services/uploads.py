@@ -1,114 +1,32 @@
-"""Writes to participant records. Every status change writes a CompletionEvent."""
+"""Batch uploads: store the file, check it (preview), save it on confirmation, resume an
+interrupted save. The checking and saving run as background tasks (defined here)."""
 
 import datetime as dt
 import hashlib
 import logging
 import random
-from collections.abc import Iterable
 from itertools import islice
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils import timezone
+from django_tasks import task
 
 from activities.models import Board, Channel
 from activities.services import portal_event_record
-from activities.validators import text_problem
 
-from .intake import intake_batches
-from .models import (
+from ..intake import intake_batches
+from ..models import (
     Completion,
-    CompletionEvent,
-    RosterEntry,
     Upload,
     UploadIssue,
     UploadPreviewRow,
 )
-from .parsers import FileRefused, RosterRow, cell_text, detect_format, field_label, parse_file
-from .rows import Result
-
-DELETE_REASON_REQUIRED = "Give a reason for deleting the record."
-ALREADY_DELETED = "Record {id} is already deleted."
-
-
-def completion_delete(*, completion: Completion, actor, reason: str, channel: str) -> Completion:
-    """Withdraw a record: it becomes `deleted`, kept for the audit trail."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValidationError({"reason": DELETE_REASON_REQUIRED})
-    if problem := text_problem(reason, "The reason", plain=False):
-        raise ValidationError({"reason": problem})
-    with transaction.atomic():
-        completion = Completion.objects.select_for_update().get(pk=completion.pk)
-        if completion.status == Completion.Status.DELETED:
-            raise ValidationError(ALREADY_DELETED.format(id=completion.pk))
-        previous = completion.status
-        completion.status = Completion.Status.DELETED
-        completion.status_reason = reason
-        completion.status_changed_at = timezone.now()
-        completion.save(update_fields=["status", "status_reason", "status_changed_at"])
-        CompletionEvent.objects.create(
-            completion=completion,
-            actor=actor,
-            channel=channel,
-            from_status=previous,
-            to_status=Completion.Status.DELETED,
-            reason=reason,
-        )
-    return completion
-
-
-def batched(iterable, size):
-    iterator = iter(iterable)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
-
-
-ROSTER_UNKNOWN_BOARD = "Unknown board {code!r}."
-
-
-def roster_load(*, rows: Iterable[RosterRow], batch_size: int = 5000) -> dict[str, int]:
-    """Insert or update roster entries by (board, board ID) in one transaction.
-
-    Re-loading the same file changes nothing; a later row for the same learner wins.
-    """
-    boards = {board.code: board for board in Board.objects.all()}
-    latest: dict[tuple[str, str], RosterRow] = {}
-    for row in rows:
-        if row.board_code not in boards:
-            raise ValidationError(ROSTER_UNKNOWN_BOARD.format(code=row.board_code))
-        latest[(row.board_code, row.learner_id)] = row
-    before = RosterEntry.objects.count()
-    entries = (
-        RosterEntry(
-            board=boards[row.board_code],
-            learner_id=row.learner_id,
-            first_name=row.first_name,
-            last_name=row.last_name,
-            birth_month=row.birth_month,
-            birth_day=row.birth_day,
-        )
-        for row in latest.values()
-    )
-    with transaction.atomic():
-        for chunk in batched(entries, batch_size):
-            RosterEntry.objects.bulk_create(
-                chunk,
-                update_conflicts=True,
-                unique_fields=["board", "learner_id"],
-                update_fields=["first_name", "last_name", "birth_month", "birth_day", "updated_at"],
-            )
-    created = RosterEntry.objects.count() - before
-    portal_event_record(
-        action="roster.load", channel=Channel.SYSTEM,
-        text=f"Board roster loaded: {len(latest)} rows, {created} new",
-        detail={"rows": len(latest), "created": created},
-    )  # fmt: skip
-    return {"rows": len(latest), "created": created, "already_present": len(latest) - created}
-
-
-# --- Uploads -------------------------------------------------------------------------------
+from ..parsers import FileRefused, cell_text, detect_format, field_label, parse_file
+from ..rows import Result
+from ..statuses import rejections_tell
+from ..tasks import UPLOADS
+from ..workers import running_upload_ids
 
 UPLOAD_TOO_LARGE = (
     "The file is {size:.1f} MB; the limit is {limit} MB. Split it into smaller files."
@@ -130,8 +48,6 @@ logger = logging.getLogger(__name__)
 
 def upload_create(*, provider, user, uploaded_file) -> Upload:
     """Store an uploaded file (size-capped, hashed, format detected) and queue its check."""
-    from .tasks import check_upload
-
     limit = settings.UPLOAD_MAX_MB
     if uploaded_file.size > limit * 1024 * 1024:
         raise ValidationError(UPLOAD_TOO_LARGE.format(size=uploaded_file.size / 2**20, limit=limit))
@@ -319,8 +235,6 @@ def upload_check(*, upload_id: int) -> Upload:
 
 
 def upload_confirm(*, upload: Upload, user) -> Upload:
-    from .tasks import commit_upload
-
     changed = Upload.objects.filter(pk=upload.pk, status=Upload.Status.PREVIEW).update(
         status=Upload.Status.COMMITTING,
         confirmed_by=user,
@@ -352,8 +266,6 @@ def upload_discard(*, upload: Upload, user) -> Upload:
 
 def upload_retry(*, upload: Upload, user) -> Upload:
     """Resume an interrupted save (or a check or save whose worker stopped answering)."""
-    from .tasks import check_upload, commit_upload
-
     upload = Upload.objects.get(pk=upload.pk)
     if not upload.can_retry:
         raise ValidationError(UPLOAD_NOT_RETRYABLE)
@@ -458,10 +370,8 @@ def upload_commit(*, upload_id: int) -> Upload:
     rejected = list(
         upload.completions.filter(status=Completion.Status.REJECTED).values_list("pk", flat=True)
     )
-    if finished and rejected:
-        from .tasks import send_rejection_digests  # tasks → services: imported when needed
-
-        send_rejection_digests.enqueue(rejected)
+    if finished:
+        rejections_tell(rejected, channel=Channel.UPLOAD, saved=True)
     return Upload.objects.get(pk=upload.pk)
 
 
@@ -473,9 +383,6 @@ def _wait_for_the_providers_other_upload(upload, step: str) -> bool:
     files never take every upload worker from the others: if a worker is checking or saving
     another of this provider's uploads, queue this step again a few seconds later and say
     so. (Backends that cannot defer, as in tests, run it at once.)"""
-    from .tasks import check_upload, commit_upload  # tasks → services: imported when needed
-    from .workers import running_upload_ids
-
     task = check_upload if step == "check" else commit_upload
     if not task.get_backend().supports_defer:
         return False
@@ -506,133 +413,11 @@ def upload_issue_phase(upload: Upload) -> str:
     )
 
 
-# --- Verification the board could not answer at submission -------------------------------
+@task(queue_name=UPLOADS)
+def check_upload(upload_id: int) -> None:
+    upload_check(upload_id=upload_id)
 
 
-def completions_verify_pending(*, limit: int = 10_000) -> dict[str, int]:
-    """Verify again the records left `submitted` because the board could not answer, or
-    held because their provider reached its limit of failed roster checks (which still
-    holds here), and record each status change. Records still unanswered stay as they are."""
-    from .intake import VERIFICATION_PENDING, status_after
-    from .verification import ROSTER_CHECK_HELD, Candidate, RosterGuard, get_verifier
-
-    waiting = [VERIFICATION_PENDING, ROSTER_CHECK_HELD]
-    pending = list(
-        Completion.objects.filter(status=Completion.Status.SUBMITTED, status_reason__in=waiting)
-        .select_related("board")
-        .order_by("id")[:limit]
-    )
-    groups: dict[tuple, list] = {}
-    for completion in pending:
-        groups.setdefault((completion.provider_id, completion.is_sandbox), []).append(completion)
-    verdicts, told = {}, {}
-    for (provider_id, sandbox), records in groups.items():
-        candidates = [
-            Candidate(
-                board_id=c.board_id,
-                board_code=c.board.code,
-                learner_id=c.learner_id,
-                first_name=c.first_name,
-                last_name=c.last_name,
-                birth_month=c.birth_month,
-                birth_day=c.birth_day,
-            )  # fmt: skip
-            for c in records
-        ]
-        answers = get_verifier(sandbox=sandbox).verify(candidates)
-        tell = [True] * len(answers)
-        if not sandbox:
-            tell = RosterGuard(provider_id).screen(candidates, answers)
-        for record, answer, shown in zip(records, answers, tell, strict=True):
-            verdicts[record.pk], told[record.pk] = answer, shown
-    counts = {"checked": len(pending), "still_pending": 0}
-    now = timezone.now()
-    events = []
-    with transaction.atomic():
-        for completion in pending:
-            verdict = verdicts[completion.pk]
-            status, reason = status_after(verdict, completion.board.code)
-            if reason == VERIFICATION_PENDING or not told[completion.pk]:
-                counts["still_pending"] += 1
-                continue
-            changed = Completion.objects.filter(
-                pk=completion.pk, status=Completion.Status.SUBMITTED,
-                status_reason=completion.status_reason,
-            ).update(status=status, status_reason=reason, warning=verdict.warning,
-                     status_changed_at=now)  # fmt: skip
-            if changed:  # not changed meanwhile by someone else
-                counts[status] = counts.get(status, 0) + 1
-                events.append(
-                    CompletionEvent(
-                        completion=completion,
-                        at=now,
-                        channel=Channel.SYSTEM,
-                        from_status=Completion.Status.SUBMITTED,
-                        to_status=status,
-                        reason=reason,
-                        detail={"verified_again": True},
-                    )  # fmt: skip
-                )
-        CompletionEvent.objects.bulk_create(events)
-    rejected = [e.completion_id for e in events if e.to_status == Completion.Status.REJECTED]
-    if rejected:
-        from .tasks import send_rejection_digests
-
-        send_rejection_digests.enqueue(rejected)
-    return counts
-
-
-# --- The reviewers' follow-up of board rejections ------------------------------------------
-
-FOLLOW_UP_ASSIGNED = "Follow-up assigned to {name}"
-FOLLOW_UP_CONTACT = "Provider contacted by {method} on {date}: {note}"
-FOLLOW_UP_RESOLVED = "Follow-up resolved: {resolution}"
-FOLLOW_UP_CLOSED = "This follow-up is already resolved."
-
-
-def _follow_up_event(follow_up, reviewer, reason, action):
-    completion = follow_up.completion
-    CompletionEvent.objects.create(
-        completion=completion, actor=reviewer, channel=Channel.ADMIN,
-        from_status=completion.status, to_status=completion.status, reason=reason[:300],
-        detail={"review": action},
-    )  # fmt: skip
-
-
-def follow_up_assign(*, follow_up, reviewer):
-    with transaction.atomic():
-        follow_up.assigned_to = reviewer
-        follow_up.save(update_fields=["assigned_to"])
-        name = reviewer.get_full_name() or reviewer.username
-        _follow_up_event(follow_up, reviewer, FOLLOW_UP_ASSIGNED.format(name=name), "assigned")
-    return follow_up
-
-
-def follow_up_log_contact(*, follow_up, reviewer, contacted_on, method, note):
-    from .models import ContactLog
-
-    with transaction.atomic():
-        contact = ContactLog.objects.create(
-            follow_up=follow_up, reviewer=reviewer, contacted_on=contacted_on, method=method,
-            note=note,
-        )  # fmt: skip
-        reason = FOLLOW_UP_CONTACT.format(
-            method=contact.get_method_display().lower(), date=contacted_on.strftime("%m/%d/%Y"),
-            note=note,
-        )  # fmt: skip
-        _follow_up_event(follow_up, reviewer, reason, "contact")
-    return contact
-
-
-def follow_up_resolve(*, follow_up, reviewer, resolution):
-    if follow_up.resolution:
-        raise ValidationError(FOLLOW_UP_CLOSED)
-    with transaction.atomic():
-        follow_up.resolution = resolution
-        follow_up.resolved_at = timezone.now()
-        follow_up.resolved_by = reviewer
-        follow_up.save(update_fields=["resolution", "resolved_at", "resolved_by"])
-        label = follow_up.get_resolution_display()
-        _follow_up_event(follow_up, reviewer, FOLLOW_UP_RESOLVED.format(resolution=label),
-                         "resolved")  # fmt: skip
-    return follow_up
+@task(queue_name=UPLOADS)
+def commit_upload(upload_id: int) -> None:
+    upload_commit(upload_id=upload_id)
