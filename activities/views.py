@@ -1,18 +1,16 @@
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from pars_portal.lib.access import get_for_user, scope, visible_providers
+from pars_portal.lib.access import get_for_user, visible_providers
 
 from . import services
-from .filters import ActivityFilter
 from .forms import ActivityForm, RegistrationChangeForm, RegistrationForm
 from .models import Activity, Board, Channel, MocRegistration
 
-_ACTIVE_REGISTRATIONS = Prefetch(
+ACTIVE_REGISTRATIONS = Prefetch(
     "registrations",
     queryset=MocRegistration.objects.filter(status=MocRegistration.Status.ACTIVE)
     .select_related("board")
@@ -23,40 +21,10 @@ _ACTIVE_REGISTRATIONS = Prefetch(
 
 def get_activity_for_user(request, pars_id, *, write=False) -> Activity:
     return get_for_user(
-        Activity.objects.select_related("provider").prefetch_related(_ACTIVE_REGISTRATIONS),
+        Activity.objects.select_related("provider").prefetch_related(ACTIVE_REGISTRATIONS),
         request.user,
         write=write,
         pars_id=pars_id,
-    )
-
-
-def activity_list(request):
-    activities = ActivityFilter(
-        request.GET,
-        queryset=scope(Activity.objects.all(), request.user)
-        .select_related("provider")
-        .prefetch_related(_ACTIVE_REGISTRATIONS)
-        .order_by("-reporting_year", "title"),
-    )
-    page = Paginator(activities.qs, 50).get_page(request.GET.get("page"))
-    # What the form shows as chosen: the parameters as read (the list ignores unknown ones).
-    filters = {name: activities.form.cleaned_data.get(name, "") for name in activities.filters}
-    years = (
-        scope(Activity.objects.all(), request.user)
-        .order_by("-reporting_year")
-        .values_list("reporting_year", flat=True)
-        .distinct()
-    )
-    return render(
-        request,
-        "activities/activity_list.html",
-        {
-            "page": page,
-            "filters": filters,
-            "years": years,
-            "types": Activity.Type.choices,
-            "can_create": visible_providers(request.user, write=True).exists(),
-        },
     )
 
 
@@ -100,13 +68,6 @@ def activity_edit(request, pars_id):
             messages.success(request, "Activity saved.")
             return redirect("activity_detail", pars_id=activity.pars_id)
     return render(request, "activities/activity_form.html", {"form": form, "activity": activity})
-
-
-def activity_detail(request, pars_id):
-    # The page shows the activity's participants, which the participants app renders.
-    from participants.views import activity_page
-
-    return activity_page(request, get_activity_for_user(request, pars_id))
 
 
 def add_errors(form, error: ValidationError) -> None:

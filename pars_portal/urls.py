@@ -5,10 +5,8 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from activities import views as activity_views
 from participants import api, board_api
 from participants import learner_activity_api as accme_api
-from participants import views as participant_views
 
 from . import views
 from .lib import logins
@@ -79,101 +77,11 @@ account_patterns = [
 ]
 
 urlpatterns = [
-    path("api/v1/", include(api_patterns)),
-    path("api/", participant_views.api_help, name="api_help"),
-    path("api/keys/new/", participant_views.api_key_create, name="api_key_create"),
-    path(
-        "api/keys/<int:key_id>/created/",
-        participant_views.api_key_created,
-        name="api_key_created",
-    ),
-    path("api/keys/<int:key_id>/revoke/", participant_views.api_key_revoke, name="api_key_revoke"),
     path("", views.home, name="home"),
-    path("activities/", activity_views.activity_list, name="activity_list"),
-    path("activities/new/", activity_views.activity_create, name="activity_create"),
-    path("activities/<str:pars_id>/", activity_views.activity_detail, name="activity_detail"),
-    path("activities/<str:pars_id>/edit/", activity_views.activity_edit, name="activity_edit"),
-    path(
-        "activities/<str:pars_id>/register/",
-        activity_views.registration_create,
-        name="registration_create",
-    ),
-    path(
-        "activities/<str:pars_id>/registration/",
-        activity_views.registration_edit,
-        name="registration_edit",
-    ),
-    path(
-        "activities/<str:pars_id>/withdraw/",
-        activity_views.registration_withdraw,
-        name="registration_withdraw",
-    ),
-    path(
-        "activities/<str:pars_id>/participants/check/",
-        participant_views.learner_check,
-        name="learner_check",
-    ),
-    path(
-        "activities/<str:pars_id>/participants/add/",
-        participant_views.participant_add,
-        name="participant_add",
-    ),
-    path("participants/", participant_views.participant_search, name="participant_search"),
-    path("participants/<int:pk>/", participant_views.completion_detail, name="completion_detail"),
-    path(
-        "participants/<int:pk>/delete/",
-        participant_views.completion_delete,
-        name="completion_delete",
-    ),
-    path(
-        "participants/<int:pk>/correct/",
-        participant_views.completion_correct,
-        name="completion_correct",
-    ),
-    path(
-        "activities/<str:pars_id>/export.<str:file_format>",
-        participant_views.activity_export,
-        name="activity_export",
-    ),
-    path(
-        "participants/export.<str:file_format>",
-        participant_views.participant_export,
-        name="participant_export",
-    ),
-    path("uploads/", participant_views.upload_list, name="upload_list"),
-    path("uploads/new/", participant_views.upload_create, name="upload_create"),
-    path("uploads/help/", participant_views.upload_help, name="upload_help"),
-    path(
-        "uploads/template.<str:file_format>",
-        participant_views.upload_template,
-        name="upload_template",
-    ),
-    path("uploads/<int:upload_id>/", participant_views.upload_detail, name="upload_detail"),
-    path(
-        "uploads/<int:upload_id>/status/",
-        participant_views.upload_status,
-        name="upload_status",
-    ),
-    path(
-        "uploads/<int:upload_id>/confirm/",
-        participant_views.upload_confirm,
-        name="upload_confirm",
-    ),
-    path("uploads/<int:upload_id>/retry/", participant_views.upload_retry, name="upload_retry"),
-    path(
-        "uploads/<int:upload_id>/discard/",
-        participant_views.upload_discard,
-        name="upload_discard",
-    ),
-    path("uploads/<int:upload_id>/errors/", participant_views.upload_errors, name="upload_errors"),
-    path("review/", participant_views.review_queue, name="review_queue"),
-    path("review/<int:follow_up_id>/", participant_views.review_detail, name="review_detail"),
-    path("review/transmit/", participant_views.review_transmit, name="review_transmit"),
-    path(
-        "review/simulate-board/",
-        participant_views.review_simulate_board,
-        name="review_simulate_board",
-    ),
+    # activities/new/ before participants' activities/<pars_id>/
+    path("", include("activities.urls")),
+    path("", include("participants.urls")),
+    path("api/v1/", include(api_patterns)),
     path("accounts/", include(account_patterns)),
     path("admin/", admin.site.urls),
 ]

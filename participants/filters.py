@@ -13,12 +13,14 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
 
+from activities.deadlines import parse_year
 from activities.forms import DateInput
 from activities.models import Activity, Channel
+from activities.selectors import registered_for_moc
 
 from .models import Completion, name_key
 from .parsers import read_date
-from .selectors import awaiting_board, board_confirmed, late_records
+from .selectors import activity_has_records, awaiting_board, board_confirmed, late_records
 
 CURRENT = "current"  # status filter: any status but deleted (the default; kept for old links)
 ALL = "all"  # status filter: every record, deleted and superseded ones included
@@ -403,3 +405,44 @@ class ApiFilterBackend(DjangoFilterBackend):
             problem = next(iter(filterset.errors.values()))[0]
             raise exceptions.ParseError(f"Invalid filter: {problem}")
         return filterset.qs
+
+
+# The activity list. The filters of the activity list (django-filter). Query parameter names are
+# part of the contract: the dashboards link to the list with them. A value the list does not know
+# (a year that is not four digits, registered=maybe) is ignored, as a typed address may have
+# anything.
+
+
+class ActivityFilter(filters.FilterSet):
+    q = filters.CharFilter(method="filter_q")
+    year = filters.CharFilter(method="filter_year", strip=False)
+    registered = filters.CharFilter(method="filter_registered", strip=False)
+    type = filters.CharFilter("activity_type", strip=False)
+    provider = filters.CharFilter("provider__accme_id", strip=False)
+    participants = filters.CharFilter(method="filter_participants", strip=False)
+
+    def filter_q(self, queryset, name, value):
+        """A title's words, a PARS ID (leading zeros optional), the provider's own ID or a
+        legacy module code."""
+        return queryset.filter(
+            Q(title__icontains=value)
+            | Q(pars_id=value.zfill(9) if value.isascii() and value.isdigit() else value)
+            | Q(provider_activity_id__iexact=value)
+            | Q(legacy_module_code__iexact=value)
+        )
+
+    def filter_year(self, queryset, name, value):
+        year = parse_year(value)
+        return queryset if year is None else queryset.filter(reporting_year=year)
+
+    def filter_registered(self, queryset, name, value):
+        if value not in ("yes", "no"):
+            return queryset
+        registered = registered_for_moc()
+        return queryset.filter(registered if value == "yes" else ~registered)
+
+    def filter_participants(self, queryset, name, value):
+        if value not in ("none", "some"):
+            return queryset
+        reported = activity_has_records()
+        return queryset.filter(reported if value == "some" else ~reported)

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.urls import URLResolver, get_resolver
 
 from activities import services as activity_services
 from activities.models import (
@@ -178,3 +179,17 @@ def completion_values(activity, *, credit="MK", **fields):
 def make_completion(activity, **fields) -> Completion:
     """A completion written straight to the database (no pipeline), for data setup."""
     return Completion.objects.create(**completion_values(activity, **fields))
+
+
+def portal_patterns() -> list:
+    """The portal's pages: every URL pattern of the apps' URL modules (included at the
+    root) and the project's own, not the API's, the admin's nor the login pages."""
+
+    def flat(patterns):
+        for pattern in patterns:
+            if not isinstance(pattern, URLResolver):
+                yield pattern
+            elif str(pattern.pattern) == "":
+                yield from flat(pattern.url_patterns)
+
+    return list(flat(get_resolver().url_patterns))

@@ -66,7 +66,7 @@ from participants.models import (
 from participants.services import follow_ups, records, reverification, roster, uploads
 from participants.verification import VERIFICATION_PENDING
 
-from .conftest import make_activity, make_completion, make_user
+from .conftest import make_activity, make_completion, make_user, portal_patterns
 from .test_admin_completion import HEADER as ADMIN_IMPORT_HEADER
 from .test_admin_completion import admin_entry
 from .test_admin_forms import form_data
@@ -1103,7 +1103,7 @@ def test_every_row_named_by_the_enumerations_exists():
 def test_every_portal_page_is_read_only_or_a_write_path_in_the_table():
     """A new page fails here until it is listed: read-only pages in
     tests/test_write_permissions.READ_ONLY, pages that write in PORTAL_WRITES."""
-    names = {p.name for p in get_resolver().url_patterns if not isinstance(p, URLResolver)}
+    names = {p.name for p in portal_patterns()}
     assert names - READ_ONLY == set(PORTAL_WRITES)
     assert names >= READ_ONLY  # nothing stale
 
@@ -1175,7 +1175,7 @@ def test_read_only_pages_write_nothing_when_posted_to(w, name):
         provider=w.provider, uploaded_by=w.editor, file="x.csv", file_name="x.csv",
         file_format="csv", sha256="0" * 64, status=Upload.Status.PREVIEW,
     )  # fmt: skip
-    pattern = next(p for p in get_resolver().url_patterns if getattr(p, "name", None) == name)
+    pattern = next(p for p in portal_patterns() if getattr(p, "name", None) == name)
     values = {"pars_id": w.activity.pars_id, "pk": record.pk, "upload_id": upload.pk,
               "file_format": "csv"}  # fmt: skip
     missing = set(pattern.pattern.converters) - set(values)

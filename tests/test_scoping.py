@@ -10,7 +10,7 @@ from django.contrib import admin
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from django.urls import URLResolver, get_resolver, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 from django_tasks_db.models import DBTaskResult
@@ -22,12 +22,12 @@ from pars_portal.lib.admin import ReviewerModelAdmin
 from participants.apikeys import api_key_create
 from participants.models import CompletionEvent, FollowUp, TransmissionBatch, Upload
 
-from .conftest import make_completion, make_user
+from .conftest import make_completion, make_user, portal_patterns
 
 ADMIN_MODELS = list(admin.site._registry)
 ADMIN_IDS = [model._meta.label for model in ADMIN_MODELS]
 # Every portal page (admin/ and accounts/ are includes with their own tests below).
-PORTAL_URLS = [p for p in get_resolver().url_patterns if not isinstance(p, URLResolver)]
+PORTAL_URLS = portal_patterns()
 PORTAL_NAMES = [p.name for p in PORTAL_URLS]
 # Converters that name one provider's object (file_format only picks a download format).
 OBJECT_CONVERTERS = {"pars_id", "pk", "upload_id", "key_id", "follow_up_id"}

@@ -22,7 +22,7 @@ from unittest import mock
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
-from django.urls import URLResolver, get_resolver, reverse
+from django.urls import reverse
 from rest_framework.parsers import JSONParser
 
 from activities.models import Activity
@@ -30,12 +30,12 @@ from participants.apikeys import api_key_create
 from participants.models import Completion, Upload
 from participants.parsers import FileRefused, parse_xml
 
-from .conftest import PASSWORD, make_completion, make_user
+from .conftest import PASSWORD, make_completion, make_user, portal_patterns
 from .test_scoping import everything  # noqa: F401 - a fixture
 from .test_uploads import cells, delimited, tsv, upload, xlsx
 from .test_write_permissions import READ_ONLY
 
-PORTAL = [p for p in get_resolver().url_patterns if not isinstance(p, URLResolver)]
+PORTAL = portal_patterns()
 WRITE_PAGES = sorted(p.name for p in PORTAL if p.name not in READ_ONLY)
 
 

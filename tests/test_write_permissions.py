@@ -3,13 +3,13 @@ state-changing page refuses them with 403 and changes nothing. Pages are enumera
 the URL configuration: a new page is treated as a write page until listed as read-only."""
 
 import pytest
-from django.urls import URLResolver, get_resolver, reverse
+from django.urls import reverse
 
 from activities.models import ActivityEvent, MocRegistration
 from participants.apikeys import api_key_create
 from participants.models import ApiKey, Completion, CompletionEvent, Upload
 
-from .conftest import make_completion
+from .conftest import make_completion, portal_patterns
 
 READ_ONLY = {
     "home", "activity_list", "activity_detail", "participant_search", "completion_detail",
@@ -17,7 +17,7 @@ READ_ONLY = {
     "upload_status",
     "activity_export", "participant_export", "api_help", "review_queue",
 }  # fmt: skip
-PATTERNS = [p for p in get_resolver().url_patterns if not isinstance(p, URLResolver)]
+PATTERNS = portal_patterns()
 # Reviewer pages are tested in test_review_queue.py (provider staff get 404 there).
 REVIEWER_PAGES = {"review_queue", "review_detail", "review_transmit", "review_simulate_board"}
 WRITE_NAMES = sorted(p.name for p in PATTERNS if p.name not in READ_ONLY | REVIEWER_PAGES)
