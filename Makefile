@@ -54,9 +54,11 @@ test: install-test browser
 	  if [ $$rc = 5 ]; then echo "make test: pytest collected no tests - failing."; exit 1; fi; \
 	  exit $$rc
 
+# Style, and the layers: imports only point down (pyproject's [tool.importlinter]).
 lint: install-test
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 
 format: install-test
 	$(VENV)/bin/ruff format .

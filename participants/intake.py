@@ -25,8 +25,8 @@ from activities.models import Activity, Board, MocRegistration
 from activities.validators import credit_id_problem
 
 from .models import Completion, mint_credit_id, name_key
+from .reverification import verify_pending
 from .rows import Action, IntakeResult, ParticipantRow, Result, RowOutcome, normalize_name
-from .services.reverification import verify_pending
 from .statuses import Replaced, StatusConflict, completions_intake_write
 from .validation import completion_errors, correction_refused, fmt_date
 from .verification import (

@@ -1,7 +1,7 @@
 """Background work (django-tasks; `manage.py run_workers` runs it, tests run it at once).
 
 Each task is defined beside the work it does: `services.uploads` (check_upload,
-commit_upload), `services.reverification` (verify_pending), `transmission`
+commit_upload), `reverification` (verify_pending), `transmission`
 (transmit_to_board), `notifications` (send_rejection_digests). This module names the three
 queues, each with its own workers (`participants.workers`), so that one kind of work never
 waits behind another: a provider's large upload never delays the board's transmission or

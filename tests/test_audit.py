@@ -52,7 +52,7 @@ from activities.models import (
     Provider,
     ProviderMembership,
 )
-from participants import apikeys, intake, statuses, transmission
+from participants import apikeys, intake, reverification, statuses, transmission
 from participants.apikeys import api_key_create
 from participants.models import (
     ApiKey,
@@ -63,7 +63,7 @@ from participants.models import (
     TransmissionBatch,
     Upload,
 )
-from participants.services import follow_ups, records, reverification, roster, uploads
+from participants.services import follow_ups, records, roster, uploads
 from participants.verification import VERIFICATION_PENDING
 
 from .conftest import make_activity, make_completion, make_user, portal_patterns

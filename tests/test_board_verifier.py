@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from participants.models import Completion, CompletionEvent
-from participants.services.reverification import completions_verify_pending
+from participants.reverification import completions_verify_pending
 from participants.verification import VERIFICATION_PENDING, HttpBoardVerifier
 
 from .test_intake import row, submit

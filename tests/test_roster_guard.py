@@ -16,8 +16,8 @@ from participants.apikeys import api_key_create
 from participants.intake import intake_submit
 from participants.models import Completion, RosterEntry, RosterProbeFailure
 from participants.parsers import TEMPLATE_HEADERS
+from participants.reverification import completions_verify_pending
 from participants.rows import ParticipantRow
-from participants.services.reverification import completions_verify_pending
 from participants.verification import ROSTER_CHECK_HELD, SANDBOX_ROSTER
 
 NOW = dt.datetime(2015, 12, 20, 12, tzinfo=dt.UTC)

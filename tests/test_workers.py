@@ -16,7 +16,7 @@ from participants import tasks
 from participants.models import Upload
 from participants.notifications import send_rejection_digests
 from participants.parsers import TEMPLATE_HEADERS
-from participants.services.reverification import verify_pending
+from participants.reverification import verify_pending
 from participants.services.uploads import check_upload, commit_upload
 from participants.transmission import transmit_to_board
 from participants.workers import recover_stalled_work

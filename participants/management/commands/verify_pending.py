@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from participants.services.reverification import completions_verify_pending
+from participants.reverification import completions_verify_pending
 
 
 class Command(BaseCommand):

@@ -5,10 +5,10 @@ from django_tasks import task
 
 from activities.models import Channel
 
-from ..models import Completion
-from ..statuses import Change, completions_status_change
-from ..tasks import BOARD
-from ..verification import (
+from .models import Completion
+from .statuses import Change, completions_status_change
+from .tasks import BOARD
+from .verification import (
     ROSTER_CHECK_HELD,
     VERIFICATION_PENDING,
     Candidate,
