@@ -34,20 +34,9 @@ from participants.selectors import (
     late_records,
 )
 
-STATUSES = [
-    Completion.Status.SUBMITTED,
-    Completion.Status.ACCEPTED,
-    Completion.Status.REJECTED,
-    Completion.Status.DELETED,
-]
-MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-# Bar colours of the chart (Bootstrap's palette), in STATUSES order.
-COLOURS = {
-    Completion.Status.SUBMITTED: "#0d6efd",
-    Completion.Status.ACCEPTED: "#198754",
-    Completion.Status.REJECTED: "#dc3545",
-    Completion.Status.DELETED: "#adb5bd",
-}
+from .charts import MONTHS, STATUSES, month_chart
+from .links import activities_url, records_url, year_bounds, year_filter
+
 AGE_BUCKETS = [(0, 7), (7, 30), (30, 90), (90, None)]  # days in the reviewers' queue
 RECORD_CHANNELS = [Channel.FORM, Channel.UPLOAD, Channel.API, Channel.ADMIN]
 TOP = 10  # rows in the "needing action" and ranking tables
@@ -78,29 +67,6 @@ class Year(_DatePart):
 
 class Month(_DatePart):
     sqlite_slice, sql_part = "6, 2", "MONTH"
-
-
-def year_bounds(year: int) -> tuple[dt.date, dt.date]:
-    return dt.date(year, 1, 1), dt.date(year, 12, 31)
-
-
-def list_url(url_name: str, **params) -> str:
-    """A list page filtered by `params` (empty values left out)."""
-    query = {k: v for k, v in params.items() if v not in (None, "")}
-    return f"{reverse(url_name)}?{urlencode(query)}"
-
-
-def records_url(**params) -> str:
-    return list_url("participant_search", **params)
-
-
-def activities_url(**params) -> str:
-    return list_url("activity_list", **params)
-
-
-def year_filter(year: int) -> dict:
-    start, end = year_bounds(year)
-    return {"date_from": start.isoformat(), "date_to": end.isoformat()}
 
 
 def selected_year(request, years: list[int]) -> int:
@@ -150,55 +116,9 @@ class StatusFigures:
             for channel in RECORD_CHANNELS
         ]
 
-    def chart(self, width=720, height=220, pad_left=44, pad_bottom=24, pad_top=8):
-        """Geometry of a stacked bar chart of records per month (rendered as inline SVG)."""
-        peak = max([sum(m.values()) for m in self.by_month] + [1])
-        step = _nice_step(peak)
-        top = step * -(-peak // step)
-        plot_h = height - pad_bottom - pad_top
-        slot = (width - pad_left) / 12
-        bar_w = slot * 0.7
-        bars = []
-        for index, counts in enumerate(self.by_month):
-            x = pad_left + index * slot + (slot - bar_w) / 2
-            y = height - pad_bottom
-            segments = []
-            for status in STATUSES:
-                n = counts.get(status, 0)
-                if not n:
-                    continue
-                h = n / top * plot_h
-                y -= h
-                start = dt.date(self.year, index + 1, 1)
-                end = (start + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
-                segments.append({
-                    "x": round(x, 1), "y": round(y, 1), "w": round(bar_w, 1), "h": round(h, 1),
-                    "colour": COLOURS[status], "count": n, "label": status.label,
-                    "url": records_url(**self.link, status=status, date_from=start.isoformat(),
-                                       date_to=end.isoformat()),
-                })  # fmt: skip
-            bars.append({
-                "month": MONTHS[index], "label_x": round(pad_left + (index + 0.5) * slot, 1),
-                "total": sum(counts.values()), "segments": segments,
-            })  # fmt: skip
-        ticks = [
-            {"value": v, "y": round(height - pad_bottom - v / top * plot_h, 1)}
-            for v in range(0, top + 1, step)
-        ]
-        return {
-            "width": width, "height": height, "bars": bars, "ticks": ticks,
-            "axis_x": pad_left, "axis_y": height - pad_bottom, "label_y": height - 6,
-            "legend": [{"label": s.label, "colour": COLOURS[s]} for s in STATUSES],
-        }  # fmt: skip
-
-
-def _nice_step(peak: int) -> int:
-    """A round tick step giving 2–5 gridlines up to `peak`."""
-    magnitude = 10 ** max(len(str(peak)) - 1, 0)
-    for factor in (1, 2, 5, 10):
-        if peak / (factor * magnitude) <= 5:
-            return factor * magnitude
-    return 10 * magnitude
+    @property
+    def chart(self):
+        return month_chart(self.by_month, self.year, self.link)
 
 
 def status_figures(records, year: int, link: dict) -> StatusFigures:
