@@ -83,6 +83,15 @@ def _unchanged(existing: "_Existing", row: ParticipantRow, key: tuple) -> bool:
     )
 
 
+def _already_reported(outcome, existing: "_Existing", template: str) -> None:
+    outcome.result = Result.ALREADY_REPORTED
+    outcome.completion_id = existing.id
+    outcome.status = existing.status
+    outcome.message = template.format(
+        id=existing.id, date=fmt_date(timezone.localdate(existing.created_at))
+    )
+
+
 def _is_delete(row: ParticipantRow) -> bool:
     return (row.action or "").strip().lower() == Action.DELETE
 
@@ -296,89 +305,102 @@ class _Batch:
                 self.check_add(row, activity, board, credit_type, key, outcome)
 
     def check_add(self, row, activity, board, credit_type, key, outcome):
-        registration, offered = self.registrations.get((activity.pk, board.pk), (None, set()))
-        errors = completion_errors(
-            activity=activity,
-            registration=registration,
-            offered_codes=offered,
-            board=board,
-            learner_id=row.learner_id,
-            first_name=row.first_name,
-            last_name=row.last_name,
-            birth_month=row.birth_month,
-            birth_day=row.birth_day,
-            completion_date=row.completion_date,
-            credit_type_code=credit_type.code,
-            moc_points=row.moc_points,
-            learner_permission=row.learner_permission,
-            today=self.today,
-            cme_credits=row.cme_credits,
-            credit_id=row.credit_id,
-        )
-        if errors:
-            outcome.errors = errors
+        """An add row, step by step; the first step that decides the outcome ends it:
+        the record's rules, a repeat within this submission, the record it corrects, a
+        record already there (by credit ID, then by natural key), else a new record."""
+        if self._breaks_the_rules(row, activity, board, credit_type, outcome):
             return
-        if key in self.pending_keys or row.credit_id in self.pending_credit_ids:
-            earlier = self.pending_keys.get(key) or self.pending_credit_ids[row.credit_id]
-            outcome.result = Result.ALREADY_REPORTED
-            outcome.message = ALREADY_IN_BATCH.format(row=earlier)
+        if self._repeated_in_this_submission(row, key, outcome):
             return
-        if self.dry_run and hash(key) in self.dry_run.added_keys:
-            outcome.result = Result.ALREADY_REPORTED
-            outcome.message = ALREADY_EARLIER
+        corrected = self._record_it_corrects(row, key, outcome)
+        if outcome.errors:
             return
-
-        corrected = None
-        if row.corrects_id:
-            corrected = self.existing_by_id.get(row.corrects_id)
-            refused = correction_refused(row.corrects_id, corrected and corrected.status)
-            if refused:
-                outcome.errors = {"__all__": refused}
-                return
-            if _unchanged(corrected, row, key):
-                outcome.errors = {"__all__": NOTHING_CHANGED.format(id=corrected.id)}
-                return
-        existing = self.existing_by_key.get(key)
-        by_credit_id = self.existing_by_credit_id.get(row.credit_id) if row.credit_id else None
-        if by_credit_id is not None:
-            # The credit ID names the record: an idempotent retry returns it. If the natural
-            # key belongs to yet another record, nothing may be written (neither key nor
-            # credit ID may exist twice): the row is already reported.
-            clash = existing is not None and existing is not by_credit_id
-            existing = by_credit_id
-            if clash and corrected is None:
-                outcome.result = Result.ALREADY_REPORTED
-                outcome.completion_id = existing.id
-                outcome.status = existing.status
-                outcome.message = ALREADY_REPORTED_DIFFERENT.format(
-                    id=existing.id, date=fmt_date(timezone.localdate(existing.created_at))
-                )
-                return
+        existing = self._record_already_there(row, key, corrected, outcome)
+        if outcome.result == Result.ALREADY_REPORTED:
+            return
         supersedes, reason = corrected, CORRECTED_BY
         if corrected is None and key in self.deleted_by_key:
             # "delete" then "add" of the same key: the add corrects the deleted record.
             corrected = self.deleted_by_key.pop(key)
         if existing is not None and existing is not corrected:
-            same = (
-                same_name(existing.first_name, row.first_name)
-                and same_name(existing.last_name, row.last_name)
-                and (existing.birth_month, existing.birth_day) == (row.birth_month, row.birth_day)
-            )
-            if same or existing.status != Completion.Status.REJECTED or corrected is not None:
-                outcome.result = Result.ALREADY_REPORTED
-                outcome.completion_id = existing.id
-                outcome.status = existing.status
-                template = ALREADY_REPORTED if same else ALREADY_REPORTED_DIFFERENT
-                outcome.message = template.format(
-                    id=existing.id, date=fmt_date(timezone.localdate(existing.created_at))
-                )
+            if not self._resubmits_a_rejection(row, existing, corrected, outcome):
                 return
             # A rejected record re-sent with corrected values: the real system's
             # "correct and resubmit" without a separate delete (pars-spec §8.4).
             supersedes, reason = existing, SUPERSEDED_BY
+        corrects = supersedes or corrected
+        self._add_new(row, activity, board, credit_type, key, outcome,
+                      supersedes=supersedes, reason=reason, corrects=corrects)  # fmt: skip
 
-        # Plain values, not model instances: a 100,000-row file must not pay for the ORM
-        # per row. `insert_returning_ids` writes them.
+    def _breaks_the_rules(self, row, activity, board, credit_type, outcome) -> bool:
+        """The record's own rules (participants.validation), as every channel has them."""
+        registration, offered = self.registrations.get((activity.pk, board.pk), (None, set()))
+        outcome.errors = completion_errors(
+            activity=activity, registration=registration, offered_codes=offered, board=board,
+            learner_id=row.learner_id, first_name=row.first_name, last_name=row.last_name,
+            birth_month=row.birth_month, birth_day=row.birth_day,
+            completion_date=row.completion_date, credit_type_code=credit_type.code,
+            moc_points=row.moc_points, learner_permission=row.learner_permission,
+            today=self.today, cme_credits=row.cme_credits, credit_id=row.credit_id,
+        )  # fmt: skip
+        return bool(outcome.errors)
+
+    def _repeated_in_this_submission(self, row, key, outcome) -> bool:
+        """The same record earlier in this batch, or in an earlier batch of a dry run."""
+        if key in self.pending_keys or row.credit_id in self.pending_credit_ids:
+            earlier = self.pending_keys.get(key) or self.pending_credit_ids[row.credit_id]
+            outcome.result = Result.ALREADY_REPORTED
+            outcome.message = ALREADY_IN_BATCH.format(row=earlier)
+            return True
+        if self.dry_run and hash(key) in self.dry_run.added_keys:
+            outcome.result = Result.ALREADY_REPORTED
+            outcome.message = ALREADY_EARLIER
+            return True
+        return False
+
+    def _record_it_corrects(self, row, key, outcome) -> "_Existing | None":
+        """The record the web form's "correct this record" names: it must still be current
+        and the correction must change something (else an error on the outcome)."""
+        if not row.corrects_id:
+            return None
+        corrected = self.existing_by_id.get(row.corrects_id)
+        if refused := correction_refused(row.corrects_id, corrected and corrected.status):
+            outcome.errors = {"__all__": refused}
+        elif _unchanged(corrected, row, key):
+            outcome.errors = {"__all__": NOTHING_CHANGED.format(id=corrected.id)}
+        return corrected
+
+    def _record_already_there(self, row, key, corrected, outcome) -> "_Existing | None":
+        """The current record of this row: named by its credit ID first (an idempotent
+        retry returns it), else by the natural key. A credit ID and a natural key naming
+        two different records: nothing may be written, the row is already reported."""
+        existing = self.existing_by_key.get(key)
+        by_credit_id = self.existing_by_credit_id.get(row.credit_id) if row.credit_id else None
+        if by_credit_id is None:
+            return existing
+        if existing is not None and existing is not by_credit_id and corrected is None:
+            _already_reported(outcome, by_credit_id, ALREADY_REPORTED_DIFFERENT)
+        return by_credit_id
+
+    def _resubmits_a_rejection(self, row, existing, corrected, outcome) -> bool:
+        """A row for a record already there is already reported, unless it re-sends a
+        rejected record with other learner values (then it supersedes it)."""
+        same = (
+            same_name(existing.first_name, row.first_name)
+            and same_name(existing.last_name, row.last_name)
+            and (existing.birth_month, existing.birth_day) == (row.birth_month, row.birth_day)
+        )
+        if same or existing.status != Completion.Status.REJECTED or corrected is not None:
+            _already_reported(
+                outcome, existing, ALREADY_REPORTED if same else ALREADY_REPORTED_DIFFERENT
+            )
+            return False
+        return True
+
+    def _add_new(self, row, activity, board, credit_type, key, outcome, *, supersedes, reason,
+                 corrects):  # fmt: skip
+        """A new record, as plain column values: a 100,000-row file must not pay for the
+        ORM per row (`statuses.completions_intake_write` writes them)."""
         values = {
             "provider_id": self.provider.pk,
             "activity_id": activity.pk,
@@ -399,7 +421,7 @@ class _Batch:
             "channel": self.channel,
             "created_by_id": self.actor.pk if self.actor else None,
             "upload_id": self.upload.pk if self.upload else None,
-            "corrects_id": (supersedes or corrected).id if (supersedes or corrected) else None,
+            "corrects_id": corrects.id if corrects else None,
             "status": Completion.Status.SUBMITTED,
             "status_reason": "",
             "warning": "",
