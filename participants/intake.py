@@ -480,15 +480,7 @@ class _Batch:
         if not self.new:
             return
         candidates = [
-            Candidate(
-                board_id=n.values["board_id"],
-                board_code=n.board_code,
-                learner_id=n.values["learner_id"],
-                first_name=n.values["first_name"],
-                last_name=n.values["last_name"],
-                birth_month=n.values["birth_month"],
-                birth_day=n.values["birth_day"],
-            )
+            Candidate.of(n.row, board_id=n.values["board_id"], board_code=n.board_code)
             for n in self.new
         ]
         verdicts = get_verifier(sandbox=self.sandbox).verify(candidates)

@@ -34,16 +34,7 @@ def completions_verify_pending(*, limit: int = 10_000) -> dict[str, int]:
     verdicts, told = {}, {}
     for (provider_id, sandbox), records in groups.items():
         candidates = [
-            Candidate(
-                board_id=c.board_id,
-                board_code=c.board.code,
-                learner_id=c.learner_id,
-                first_name=c.first_name,
-                last_name=c.last_name,
-                birth_month=c.birth_month,
-                birth_day=c.birth_day,
-            )  # fmt: skip
-            for c in records
+            Candidate.of(c, board_id=c.board_id, board_code=c.board.code) for c in records
         ]
         answers = get_verifier(sandbox=sandbox).verify(candidates)
         tell = [True] * len(answers)

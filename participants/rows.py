@@ -16,20 +16,39 @@ class Action(enum.StrEnum):
     DELETE = "delete"
 
 
-@dataclass(slots=True)
-class ParticipantRow:
-    """One normalized record from any channel. Parsers fill it; values they could not
-    read go into `errors` as {field: message}, so every problem is reported the same way."""
+LEARNER_FIELDS = ("board_code", "learner_id", "first_name", "last_name", "birth_month",
+                  "birth_day")  # fmt: skip
 
-    row_number: int
-    action: str = Action.ADD
-    activity_ref: str = ""  # PARS activity ID, or a legacy ABIM module code
+
+@dataclass(slots=True, kw_only=True)
+class Learner:
+    """Who a record is about, as every channel, the roster and the board name a learner:
+    the board, the board's ID of the learner, names, birth month and day (never the year).
+    Participant rows, roster rows and verification candidates are learners."""
+
     board_code: str = "ABIM"
     learner_id: str = ""
     first_name: str = ""
     last_name: str = ""
     birth_month: int | None = None
     birth_day: int | None = None
+
+    @classmethod
+    def of(cls, source, **values):
+        """The learner named by `source` (a row, a record, a roster entry: anything with
+        these attributes), with `values` given or overridden."""
+        names = [name for name in LEARNER_FIELDS if name not in values]
+        return cls(**{name: getattr(source, name) for name in names}, **values)
+
+
+@dataclass(slots=True, kw_only=True)
+class ParticipantRow(Learner):
+    """One normalized record from any channel. Parsers fill it; values they could not
+    read go into `errors` as {field: message}, so every problem is reported the same way."""
+
+    row_number: int
+    action: str = Action.ADD
+    activity_ref: str = ""  # PARS activity ID, or a legacy ABIM module code
     completion_date: dt.date | None = None
     credit_type: str = ""  # code (MK) or label (Medical Knowledge)
     moc_points: Decimal | None = None

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from .models import Completion, RosterEntry, RosterProbeFailure
+from .rows import Learner
 
 ID_NOT_FOUND = "{board} ID not found"
 BIRTH_DATE_MISMATCH = "birth date does not match"
@@ -37,15 +38,11 @@ class Outcome(enum.StrEnum):
     UNAVAILABLE = "unavailable"  # the board could not answer now: retry later
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
+@dataclass(slots=True, kw_only=True)
+class Candidate(Learner):
+    """A learner to check against the board's roster; `board_id` is the board's key."""
+
     board_id: int
-    board_code: str
-    learner_id: str
-    first_name: str
-    last_name: str
-    birth_month: int
-    birth_day: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,8 @@ from pars_portal.lib.values import (
     read_padded_id,
 )
 
+from ..rows import Learner
+
 ROSTER_COLUMNS = {
     "board_id": ("board_id", "board id", "abim id", "abim_id", "learner_id"),
     "first_name": ("first_name", "first name", "given name"),
@@ -32,15 +34,11 @@ ROSTER_HEADER_INVALID = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class RosterRow:
-    row_number: int
-    board_code: str
-    learner_id: str
-    first_name: str
-    last_name: str
-    birth_month: int
-    birth_day: int
+@dataclass(slots=True, kw_only=True)
+class RosterRow(Learner):
+    """A learner of the board's roster file, with the file's row number."""
+
+    row_number: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,4 +109,6 @@ def parse_roster_csv(
             yield RowError(row_number, field, str(error))
             continue
         board = clean_text(cell(values, "board")).upper() or default_board
-        yield RosterRow(row_number, board, learner_id, first_name, last_name, month, day)
+        yield RosterRow(row_number=row_number, board_code=board, learner_id=learner_id,
+                        first_name=first_name, last_name=last_name, birth_month=month,
+                        birth_day=day)  # fmt: skip

@@ -90,9 +90,33 @@ LAST_NAMES = [
 ]
 # Named diplomates the README's walk-through uses.
 KNOWN_DIPLOMATES = [
-    RosterRow(0, "ABIM", "123456", "Jane", "Smith", 7, 14),
-    RosterRow(0, "ABIM", "234567", "Omar", "Haddad", 2, 29),
-    RosterRow(0, "ABIM", "345678", "Grace", "Liu", 11, 3),
+    RosterRow(
+        row_number=0,
+        board_code="ABIM",
+        learner_id="123456",
+        first_name="Jane",
+        last_name="Smith",
+        birth_month=7,
+        birth_day=14,
+    ),
+    RosterRow(
+        row_number=0,
+        board_code="ABIM",
+        learner_id="234567",
+        first_name="Omar",
+        last_name="Haddad",
+        birth_month=2,
+        birth_day=29,
+    ),
+    RosterRow(
+        row_number=0,
+        board_code="ABIM",
+        learner_id="345678",
+        first_name="Grace",
+        last_name="Liu",
+        birth_month=11,
+        birth_day=3,
+    ),
 ]
 PROVIDERS = [
     ("0001234", "Northwind Medical Society", Provider.AccreditationType.ACCME, "a"),
@@ -126,7 +150,13 @@ def synthetic_roster() -> list[RosterRow]:
         day = rng.randint(1, 28)
         rows.append(
             RosterRow(
-                0, "ABIM", learner_id, rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES), month, day
+                row_number=0,
+                board_code="ABIM",
+                learner_id=learner_id,
+                first_name=rng.choice(FIRST_NAMES),
+                last_name=rng.choice(LAST_NAMES),
+                birth_month=month,
+                birth_day=day,
             )
         )
     return rows
