@@ -6,11 +6,11 @@ import hashlib
 import secrets
 
 from django.utils import timezone
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.throttling import SimpleRateThrottle
 
 from pars_portal.lib.access import can_write
+from pars_portal.lib.openapi import bearer_scheme
 
 from .models import ApiKey
 
@@ -105,17 +105,9 @@ class LearnerMatchThrottle(KeyRateThrottle):
         return super().get_cache_key(request, view)
 
 
-# documents the scheme in the OpenAPI schema (drf-spectacular)
-class ApiKeyScheme(OpenApiAuthenticationExtension):
-    target_class = ApiKeyAuthentication
-    name = "ApiKey"
-
-    def get_security_definition(self, auto_schema):
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "A provider's API key, created in the portal under API.",
-        }
+ApiKeyScheme = bearer_scheme(
+    ApiKeyAuthentication, "ApiKey", "A provider's API key, created in the portal under API."
+)  # in the OpenAPI schema
 
 
 class InvalidKeyThrottle(SimpleRateThrottle):

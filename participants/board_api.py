@@ -5,11 +5,12 @@ own token (BOARD_ANSWER_TOKEN), not a provider's key. Documented in its own sche
 import secrets
 
 from django.conf import settings
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import authentication, exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from pars_portal.lib.openapi import bearer_scheme
 
 from .apibase import JSONBodyParser, error_responses
 from .transmission import ingest_answers
@@ -90,14 +91,8 @@ def board_endpoints(endpoints):
     return [e for e in endpoints if e[0].startswith(BOARD_PATH) and not e[0].endswith("schema")]
 
 
-# documents the board's token scheme in its schema (drf-spectacular)
-class BoardTokenScheme(OpenApiAuthenticationExtension):
-    target_class = BoardTokenAuthentication
-    name = "BoardToken"
-
-    def get_security_definition(self, auto_schema):
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "The board's token (BOARD_ANSWER_TOKEN), not a provider key.",
-        }
+BoardTokenScheme = bearer_scheme(
+    BoardTokenAuthentication,
+    "BoardToken",
+    "The board's token (BOARD_ANSWER_TOKEN), not a provider key.",
+)  # in the OpenAPI schema

@@ -158,12 +158,11 @@ class DeleteForm(forms.Form):
         self.helper.add_input(Submit("delete", "Delete record", css_class="btn-danger"))
 
 
-class UploadForm(forms.Form):
-    provider = forms.ModelChoiceField(queryset=None, required=True)
-    file = forms.FileField(
-        help_text="Tab-delimited (.txt), CSV, Excel (.xlsx) or XML learner report (.xml).",
-        widget=forms.ClearableFileInput(attrs={"accept": ".txt,.tsv,.csv,.xlsx,.xml"}),
-    )
+class ForProviderForm(forms.Form):
+    """A form for one of the user's providers: the provider is asked only when there are
+    several. `submit` is the button (name, label)."""
+
+    submit: tuple[str, str]
 
     def __init__(self, *args, providers, **kwargs):
         super().__init__(*args, **kwargs)
@@ -171,10 +170,20 @@ class UploadForm(forms.Form):
         if len(providers) == 1:
             del self.fields["provider"]
         self.helper = FormHelper()
-        self.helper.add_input(Submit("upload", "Upload and check"))
+        self.helper.add_input(Submit(*self.submit))
 
 
-class ApiKeyForm(forms.Form):
+class UploadForm(ForProviderForm):
+    provider = forms.ModelChoiceField(queryset=None, required=True)
+    file = forms.FileField(
+        help_text="Tab-delimited (.txt), CSV, Excel (.xlsx) or XML learner report (.xml).",
+        widget=forms.ClearableFileInput(attrs={"accept": ".txt,.tsv,.csv,.xlsx,.xml"}),
+    )
+
+    submit = ("upload", "Upload and check")
+
+
+class ApiKeyForm(ForProviderForm):
     provider = forms.ModelChoiceField(queryset=None)
     name = forms.CharField(max_length=100, help_text="What will use it, e.g. 'Moodle LMS'.")
     mode = forms.ChoiceField(
@@ -183,13 +192,7 @@ class ApiKeyForm(forms.Form):
         widget=forms.RadioSelect, initial="sandbox",
     )  # fmt: skip
 
-    def __init__(self, *args, providers, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["provider"].queryset = providers
-        if len(providers) == 1:
-            del self.fields["provider"]
-        self.helper = FormHelper()
-        self.helper.add_input(Submit("create", "Create API key"))
+    submit = ("create", "Create API key")
 
 
 class ContactForm(forms.Form):
