@@ -57,6 +57,8 @@ CLOSE_FOLLOW_UP = "close the record's open follow-up: the provider withdrew it"
 
 # (new status, channel) → what follows. A rejection typed on a page (web form, admin) is
 # shown to the person at once, so nobody is emailed. Sandbox records never notify anyone.
+# A deletion is a withdrawal; a record superseded by its correction is not (its follow-up
+# stays for the reviewer to close as "Provider resubmitted").
 AFTER_CHANGE: dict[tuple[str, str], tuple[str, ...]] = {
     (Status.REJECTED, Channel.API): (TELL_EDITORS,),
     (Status.REJECTED, Channel.UPLOAD): (TELL_EDITORS_WHEN_SAVED,),
@@ -249,8 +251,10 @@ def completions_intake_write(
     if reasons:
         Completion.objects.bulk_update(reasons, ["status_reason"])
     insert_returning_ids(CompletionEvent, events, returning=False)
+    # A record superseded by its correction keeps its follow-up open: the reviewer closes
+    # it as "Provider resubmitted". A delete row withdraws its record.
     applied = [Change(r.completion_id, Status.DELETED, from_status=r.from_status)
-               for r in replaced]  # fmt: skip
+               for r in replaced if r.by_new is None]  # fmt: skip
     applied += [Change(pk, values["status"], values["status_reason"])
                 for pk, values in zip(ids, new, strict=True)]  # fmt: skip
     sandbox = bool(new) and new[0]["is_sandbox"]  # a batch is all sandbox or all real

@@ -10,11 +10,13 @@ import pytest
 
 from activities.models import Channel
 from participants.models import Completion, CompletionEvent, FollowUp
+from participants.rows import Result
 from participants.services.records import completion_delete
 from participants.statuses import AFTER_CHANGE, OPEN_FOLLOW_UP, TELL_EDITORS
 from participants.transmission import ingest_answers, transmit
 
 from .conftest import make_completion
+from .test_intake import row, submit
 
 ROOT = Path(__file__).resolve().parent.parent
 THE_SERVICE = ROOT / "participants" / "statuses.py"
@@ -119,3 +121,18 @@ def test_withdrawing_a_rejected_record_closes_its_follow_up(
     last = CompletionEvent.objects.filter(completion=record).last()
     assert (last.from_status, last.to_status, last.reason) == ("rejected", "deleted",
                                                               "Wrong learner")  # fmt: skip
+
+
+def test_a_correction_leaves_the_follow_up_for_the_reviewer(activity_a, editor_a, roster):
+    """A record the board rejected, corrected by the provider: the old record is
+    superseded, not withdrawn, so its follow-up stays open for the reviewer to close as
+    "Provider resubmitted"; a delete row of a file withdraws, and closes it."""
+    record = make_completion(activity_a, status="accepted", first_name="Janet")
+    transmit()
+    ingest_answers([{"recordId": record.pk, "result": "rejected", "reasonCode": "NAME",
+                     "reason": "Name does not match"}])  # fmt: skip
+    result = submit(activity_a, [row(activity_a, corrects_id=record.pk)], editor_a)
+    assert result.outcomes[0].result == Result.CREATED
+    record.refresh_from_db()
+    assert record.status == "deleted"
+    assert FollowUp.objects.get(completion=record).resolution == ""
