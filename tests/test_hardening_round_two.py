@@ -256,7 +256,7 @@ def test_pages_and_api_answers_carry_a_content_security_policy(client_of, editor
 
 def test_gunicorn_sends_no_server_header(tmp_path):
     """As production serves it: gunicorn with the portal's config."""
-    from participants.bench import free_port, wait_for
+    from pars_portal.benchmarks.harness import free_port, wait_for
 
     port = free_port()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "pars_portal.settings",

@@ -1,6 +1,7 @@
 """Settings come from the environment: safe defaults locally, a production profile that
 refuses to start half-configured and passes `check --deploy`."""
 
+import json
 import os
 import secrets
 import string
@@ -89,6 +90,25 @@ def test_production_ignores_debug_and_demo_data_switches(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "False"]
+
+
+BENCHMARKS = (
+    "import json, django; django.setup(); from django.apps import apps; "
+    "from django.core.management import get_commands; "
+    "print(json.dumps([apps.is_installed('pars_portal.benchmarks'), "
+    "sorted(name for name in get_commands() if name.startswith('bench_'))]))"
+)
+BENCH_COMMANDS = ["bench_api", "bench_dashboard", "bench_import", "bench_load", "bench_upload"]
+
+
+def test_the_benchmarks_app_is_installed_for_development_and_tests_not_production(tmp_path):
+    assert "pars_portal.benchmarks" in django_settings.INSTALLED_APPS  # settings_test
+    development = run(["-c", BENCHMARKS], DJANGO_SETTINGS_MODULE="pars_portal.settings")
+    assert development.returncode == 0, development.stderr
+    assert json.loads(development.stdout) == [True, BENCH_COMMANDS]
+    production = run(["-c", BENCHMARKS], **production_env(tmp_path))
+    assert production.returncode == 0, production.stderr
+    assert json.loads(production.stdout) == [False, []]
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ from pathlib import Path
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from participants.bench import (
+from pars_portal.benchmarks.harness import (
     SCRATCH_FLAG,
     argparse_hidden,
     gunicorn,

@@ -31,7 +31,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from participants.bench import (
+from pars_portal.benchmarks.harness import (
     SCRATCH_FLAG,
     LoopbackClient,
     argparse_hidden,
@@ -138,6 +138,8 @@ class Command(BaseCommand):
             (workdir / f"{SETTINGS_MODULE}.py").write_text(
                 "# Written by bench_upload: the production profile, static files here.\n"
                 "from pars_portal.settings_production import *  # noqa: F403\n\n"
+                "# Its --stage steps need its app, which production leaves out.\n"
+                'INSTALLED_APPS = [*INSTALLED_APPS, "pars_portal.benchmarks"]  # noqa: F405\n'
                 f"STATIC_ROOT = {str(workdir / 'static')!r}\n"
             )
             env = dict(os.environ)

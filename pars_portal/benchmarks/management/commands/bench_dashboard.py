@@ -23,7 +23,7 @@ from pathlib import Path
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from participants.bench import (
+from pars_portal.benchmarks.harness import (
     argparse_hidden,
     percentile,
     print_figures,
