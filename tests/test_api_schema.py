@@ -27,6 +27,9 @@ from participants.apikeys import LearnerMatchThrottle, api_key_create
 
 from .conftest import make_completion
 
+# Property-based: hundreds of generated requests through the whole application.
+pytestmark = pytest.mark.slow
+
 # The first activity of a fresh test database gets the first PARS ID (the fixture checks).
 ACTIVITY_ID = "100000001"
 CONFIG = """

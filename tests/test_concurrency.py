@@ -39,6 +39,9 @@ from participants.parsers import TEMPLATE_COLUMNS, TEMPLATE_HEADERS
 from .conftest import make_completion, make_user
 from .test_crash_recovery import Portal
 
+# Threads and processes racing on the same records (PostgreSQL; a SQLite file in processes).
+pytestmark = pytest.mark.slow
+
 ITERATIONS = 10  # races per scenario
 UPLOAD_ITERATIONS = 6
 UPLOAD_ROWS = 30  # per file; with INTAKE_BATCH_SIZE=7: five batches, the last one short

@@ -25,6 +25,9 @@ from .test_api import (  # noqa: F401 - fixtures
 )
 from .test_learner_activity_api import accme, accme_document, v05_everything
 
+# Runs the client generator in a subprocess, then the client against a live server.
+pytestmark = pytest.mark.slow
+
 GENERATOR_CONFIG = """\
 project_name_override: pars_client
 package_name_override: pars_client

@@ -254,6 +254,7 @@ def test_pages_and_api_answers_carry_a_content_security_policy(client_of, editor
         assert "camera=()" in response["Permissions-Policy"]
 
 
+@pytest.mark.slow  # a real gunicorn in a subprocess
 def test_gunicorn_sends_no_server_header(tmp_path):
     """As production serves it: gunicorn with the portal's config."""
     from pars_portal.benchmarks.harness import free_port, wait_for

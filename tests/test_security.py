@@ -94,6 +94,7 @@ def test_xml_attacks_are_refused_within_a_second(name):
     assert time.monotonic() - started < 1
 
 
+@pytest.mark.slow  # the production profile in a subprocess
 def test_production_cookies_are_secure():
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "pars_portal.settings_production",
            "SECRET_KEY": "x" * 60, "ALLOWED_HOSTS": "pars.example.org",
