@@ -61,8 +61,8 @@ endef
 test: install-test browser
 	$(call pytest,)
 
-# The fast tier while you work: everything but the tests marked slow (real processes and
-# servers: crash recovery, load, benchmarks, races, generated clients) and the browser tests.
+# The fast tier while you work: everything but the browser tests and those marked slow (real
+# processes or servers, large or generated inputs: crash recovery, load, benchmarks, races…).
 test-fast: install-test
 	$(call pytest,-m "not slow and not e2e")
 

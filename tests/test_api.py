@@ -426,6 +426,7 @@ def test_xml_with_a_doctype_is_400_and_stores_nothing(
     assert_nothing_stored()
 
 
+@pytest.mark.slow  # 10,001 records
 def test_10001_json_records_are_400_with_the_limit_and_store_nothing(
     api, key_a, activity_a, roster
 ):
@@ -439,6 +440,7 @@ def test_10001_json_records_are_400_with_the_limit_and_store_nothing(
     assert_nothing_stored()
 
 
+@pytest.mark.slow  # 10,001 records
 def test_10001_xml_records_are_400_with_the_limit_and_store_nothing(api, key_a, activity_a, roster):
     document = learner_report(
         *(xml_report(activity_a.pars_id, {**JANE, "boardId": f"{100000 + n}"})

@@ -188,6 +188,7 @@ def test_a_bad_document_is_400_naming_the_report_and_member(api, key_a, activity
     assert not Completion.objects.exists()
 
 
+@pytest.mark.slow  # 10,001 reports
 def test_10001_reports_are_400_with_the_limit(api, key_a, activity_a, roster):
     document = accme_document(*[accme() for _ in range(10_001)])
     reply = api.post_json("learner-activities", document, key=key_a)

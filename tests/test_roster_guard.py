@@ -198,6 +198,7 @@ def test_held_records_are_checked_once_the_window_frees_up(
     assert held.events.order_by("at").last().reason.startswith("Provisional verification")
 
 
+@pytest.mark.slow  # 10,000 probes
 def test_a_harvest_of_10000_probes_learns_at_most_the_limit(
     client, keys, activity_a, roster, settings
 ):
