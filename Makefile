@@ -1,4 +1,5 @@
-# Two commands matter: `make run` and `make test`. Everything else is a helper for them.
+# Two commands matter: `make run` and `make test`. Everything else is a helper for them
+# (`make test-fast` is the quick part of `make test`).
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -7,7 +8,7 @@ PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check --build-
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-test browser lint format bench-roster bench-load clean
+.PHONY: run test test-fast install install-test browser lint format bench-roster bench-load clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,10 +50,21 @@ run: install
 	  $(PY) manage.py runserver --noreload $(HOST):$(PORT)
 
 # pytest exits 5 when it collected no test: that is a failure here, said out loud.
-test: install-test browser
-	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
-	  if [ $$rc = 5 ]; then echo "make test: pytest collected no tests - failing."; exit 1; fi; \
+# $(call pytest,ARGS) runs pytest with ARGS and then PYTEST_ARGS.
+define pytest
+	@$(PY) -m pytest $(1) $(PYTEST_ARGS); rc=$$?; \
+	  if [ $$rc = 5 ]; then echo "make $@: pytest collected no tests - failing."; exit 1; fi; \
 	  exit $$rc
+endef
+
+# Everything: what CI runs, on SQLite and on PostgreSQL.
+test: install-test browser
+	$(call pytest,)
+
+# The fast tier while you work: everything but the browser tests and those marked slow (real
+# processes or servers, large or generated inputs: crash recovery, load, benchmarks, races…).
+test-fast: install-test
+	$(call pytest,-m "not slow and not e2e")
 
 # Style, and the layers: imports only point down (pyproject's [tool.importlinter]).
 lint: install-test

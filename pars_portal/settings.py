@@ -67,6 +67,9 @@ INSTALLED_APPS = [
     "pars_portal",
     "activities",
     "participants",
+    # The benchmark commands (manage.py bench_*): development and tests only, the production
+    # profile removes it.
+    "pars_portal.benchmarks",
 ]
 
 MIDDLEWARE = [

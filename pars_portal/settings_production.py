@@ -16,6 +16,8 @@ for _name in ("SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL"):
         raise ImproperlyConfigured(f"{_name} must be set in the environment for production.")
 
 DEBUG = False
+# The benchmarks (manage.py bench_*) belong on a development machine, not in a running portal.
+INSTALLED_APPS = [app for app in INSTALLED_APPS if app != "pars_portal.benchmarks"]  # noqa: F405
 DEMO_DATA_ALLOWED = False
 SIMULATED_BOARD = False
 

@@ -11,3 +11,7 @@ TASKS = {
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 DEMO_DATA_ALLOWED = True
+# Every test client loads the middleware anew: WhiteNoise looks a static file up when it is
+# asked for instead of indexing every static file of every app each time (what it serves,
+# and how, is the same; nothing else passes through it).
+WHITENOISE_AUTOREFRESH = True

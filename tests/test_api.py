@@ -5,215 +5,37 @@ throttling and the offline API docs."""
 
 import datetime as dt
 import html
-import http.client
-import importlib
 import json
 import re
 import urllib.parse
-from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 
 import pytest
 import time_machine
-from django.core.cache import cache
 from django.utils import timezone
 
 from activities.models import MocRegistration
-from participants.apikeys import LearnerMatchThrottle, api_key_create, api_key_revoke
-from participants.models import ApiKey, Completion, RosterEntry
+from participants.apikeys import LearnerMatchThrottle, api_key_revoke
+from participants.models import Completion, RosterEntry
 
-from .conftest import make_activity, make_completion
+from .builders import JANE_JSON as JANE
+from .builders import OMAR_JSON as OMAR
+from .builders import activity_report, learner_report, report, reports
+from .conftest import key_record, make_activity, make_completion, make_key
 
 NO_TOTALS = {"created": 0, "already_reported": 0, "deleted": 0, "error": 0}
 DEC_18 = dt.date(2015, 12, 18)
-JANE = {"boardId": "123456", "firstName": "Jane", "lastName": "Smith", "birthMonth": "7",
-        "birthDay": "14"}  # fmt: skip
-OMAR = {"boardId": "234567", "firstName": "Omar", "lastName": "Haddad", "birthMonth": "2",
-        "birthDay": "29"}  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def seed_data(transactional_db):
-    """live_server needs transactional tests, which flush the data-migration rows (ABIM, its
-    credit types, the reviewers group) after each test: put them back the migration's way."""
-    from django.apps import apps
-
-    seed = importlib.import_module("activities.migrations.0002_seed_abim_deadlines_reviewers")
-    seed.seed(apps, None)
-
-
-@pytest.fixture(autouse=True)
-def fresh_throttles(transactional_db):  # the cache is a database table
-    """Throttle counters live in the (process-wide) cache: no test inherits another's."""
-    cache.clear()
-    yield
-    cache.clear()
-
-
-# --- A real HTTP client ------------------------------------------------------------------------
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def json(self):
-        return json.loads(self.body)
-
-    @property
-    def text(self) -> str:
-        return self.body.decode()
-
-
-class Api:
-    """Speaks HTTP to the live server with http.client (no Django test client)."""
-
-    def __init__(self, base_url: str):
-        self.base_url = base_url
-        parts = urllib.parse.urlsplit(base_url)
-        self.host, self.port = parts.hostname, parts.port
-
-    def request(self, method, path, *, key=None, body=None, content_type=None, headers=None):
-        if not path.startswith("/"):
-            path = "/api/v1/" + path
-        sent = {"Accept": "*/*"}
-        if key is not None:
-            sent["Authorization"] = f"Bearer {key}"
-        if content_type is not None:
-            sent["Content-Type"] = content_type
-        sent.update(headers or {})
-        connection = http.client.HTTPConnection(self.host, self.port, timeout=120)
-        try:
-            connection.request(method, path, body=body, headers=sent)
-            response = connection.getresponse()
-            return Reply(
-                response.status,
-                {name.lower(): value for name, value in response.getheaders()},
-                response.read(),
-            )
-        finally:
-            connection.close()
-
-    def get(self, path, *, key=None, params=None, **kwargs):
-        if params:
-            path += "?" + urllib.parse.urlencode(params)
-        return self.request("GET", path, key=key, **kwargs)
-
-    def post_json(self, path, data, *, key=None, **kwargs):
-        body = data if isinstance(data, bytes) else json.dumps(data).encode()
-        return self.request(
-            "POST", path, key=key, body=body, content_type="application/json", **kwargs
-        )
-
-    def post_xml(self, path, data: bytes, *, key=None, content_type="application/xml"):
-        return self.request("POST", path, key=key, body=data, content_type=content_type)
-
-    def delete(self, path, *, key=None, data=None):
-        body = json.dumps(data).encode() if data is not None else None
-        return self.request(
-            "DELETE", path, key=key, body=body, content_type="application/json" if body else None
-        )
-
-
-@pytest.fixture
-def api(live_server):
-    return Api(live_server.url)
-
-
-def make_key(provider, user, mode="production", name="Moodle LMS") -> str:
-    _, secret = api_key_create(provider=provider, user=user, name=name, mode=mode)
-    return secret
-
-
-def key_record(secret) -> ApiKey:
-    return ApiKey.objects.get(prefix=secret[:14])
-
-
-@pytest.fixture
-def key_a(provider_a, editor_a):
-    return make_key(provider_a, editor_a)
-
-
-@pytest.fixture
-def sandbox_key_a(provider_a, editor_a):
-    return make_key(provider_a, editor_a, mode="sandbox", name="Moodle test")
-
-
-@pytest.fixture
-def key_b(provider_b, editor_b):
-    return make_key(provider_b, editor_b)
+# live_server makes these tests transactional: the reference data back, fresh throttles.
+pytestmark = pytest.mark.usefixtures("seed_data", "fresh_throttles")
 
 
 # --- Building requests -------------------------------------------------------------------------
 
-
-def report(activity, learner=JANE, *, credits=(("MK", "10"),), completed="2015-12-18", **fields):
-    """One JSON report; `credits` holds (type, points) pairs or whole credit objects."""
-    data = {
-        "activityId": activity.pars_id if activity is not None else None,
-        "learner": dict(learner),
-        "completionDate": completed,
-        "credits": [
-            c if isinstance(c, dict) else {"creditType": c[0], "points": c[1]} for c in credits
-        ],
-    }
-    if data["activityId"] is None:
-        del data["activityId"]
-    data.update(fields)
-    return data
-
-
-def reports(*items) -> dict:
-    return {"reports": list(items)}
-
-
-MEDBIQ_NS = "http://ns.medbiq.org/activityreport/v1/"
-MEMBER_NS = "http://ns.medbiq.org/member/v1/"
-
-
-def xml_report(
-    module_id,
-    learner=JANE,
-    *,
-    credits=(("MK", "10"),),
-    completed="2015-12-18T14:30:00",
-    provider="0001234",
-    action="add",
-    namespaced=False,
-) -> str:
-    birth = f"--{int(learner['birthMonth']):02d}-{int(learner['birthDay']):02d}"
-    certificates = "".join(
-        f'<CreditCertificate><UniqueID domain="ABIM">{learner["boardId"]}</UniqueID>'
-        f'<CreditReceived activityCertification="{code}" creditUnit="Point" '
-        f'numberOfCredits="{points}"/></CreditCertificate>'
-        for code, points in credits
-    )
-    member_ns = f' xmlns="{MEMBER_NS}"' if namespaced else ""
-    return (
-        "<ActivityReport><ReportingOrganization>Provider A</ReportingOrganization>"
-        f"<Member{member_ns}><Name><GivenName>{learner['firstName']}</GivenName>"
-        f"<FamilyName>{learner['lastName']}</FamilyName></Name>"
-        f"<PersonalInfo><BirthDate>{birth}</BirthDate></PersonalInfo></Member>"
-        f"<Activity><ProviderOrganization>{provider}</ProviderOrganization><Module>"
-        f'<ModuleName moduleID="{module_id}">Hypertension Update</ModuleName>'
-        f"<Status>Completed</Status><CompletedDateTime>{completed}</CompletedDateTime>"
-        f"{certificates}</Module></Activity>"
-        f"<XtensibleInfo><LearnerRecordAction>{action}</LearnerRecordAction></XtensibleInfo>"
-        "</ActivityReport>\n"
-    )
-
-
-def xml_document(*items, namespaced=False, prolog="") -> bytes:
-    root_ns = f' xmlns="{MEDBIQ_NS}"' if namespaced else ""
-    return (
-        f'<?xml version="1.0" encoding="UTF-8"?>\n{prolog}'
-        f"<ACCMELearnerReports{root_ns}><ActivityReports>"
-        f"<DateTimeCreated>2015-12-20T10:00:00</DateTimeCreated>\n{''.join(items)}"
-        "</ActivityReports></ACCMELearnerReports>\n"
-    ).encode()
+# The XML reports here carry a completion time, as an LMS writes them.
+xml_report = partial(activity_report, completed="2015-12-18T14:30:00")
 
 
 def totals(**counts) -> dict:
@@ -444,7 +266,7 @@ def test_json_delete_action_withdraws_the_record(api, key_a, activity_a, roster)
 def test_xml_learner_report_creates_records(
     api, key_a, activity_a, roster, namespaced, content_type
 ):
-    document = xml_document(
+    document = learner_report(
         xml_report(
             activity_a.pars_id, credits=[("MK", "10"), ("PS", "1.25")], namespaced=namespaced
         ),  # fmt: skip
@@ -466,7 +288,7 @@ def test_xml_learner_report_creates_records(
 
 
 def test_xml_record_errors_are_per_record(api, key_a, activity_a, roster):
-    document = xml_document(
+    document = learner_report(
         xml_report(activity_a.pars_id),
         xml_report(activity_a.pars_id, OMAR, credits=[("MK", "99")]),
     )
@@ -480,7 +302,7 @@ def test_xml_record_errors_are_per_record(api, key_a, activity_a, roster):
 
 
 def test_xml_for_another_provider_is_refused_whole(api, key_a, activity_a, roster):
-    document = xml_document(
+    document = learner_report(
         xml_report(activity_a.pars_id), xml_report(activity_a.pars_id, OMAR, provider="0005678")
     )
     reply = api.post_xml("learner-reports", document, key=key_a)
@@ -515,7 +337,7 @@ def test_xml_with_1000_records_posted_twice_creates_them_once(
         )  # fmt: skip
         for p in learners
     )
-    document = xml_document(
+    document = learner_report(
         *(xml_report(activity_a.pars_id, p, namespaced=True) for p in learners), namespaced=True
     )
     first = api.post_xml("learner-reports", document, key=key_a)
@@ -553,7 +375,7 @@ def test_invalid_json_is_400(api, key_a, activity_a, roster):
 
 
 def test_malformed_xml_is_400(api, key_a, activity_a, roster):
-    document = xml_document(xml_report(activity_a.pars_id), xml_report(activity_a.pars_id, OMAR))
+    document = learner_report(xml_report(activity_a.pars_id), xml_report(activity_a.pars_id, OMAR))
     reply = api.post_xml("learner-reports", document[: len(document) * 2 // 3], key=key_a)
     assert reply.status == 400
     assert reply.json["detail"].startswith("The XML file is not well-formed")
@@ -594,7 +416,7 @@ def test_xml_with_a_doctype_is_400_and_stores_nothing(
     api, key_a, activity_a, roster, prolog, first_name
 ):
     learner = {**JANE, "firstName": first_name}
-    document = xml_document(xml_report(activity_a.pars_id, learner), prolog=prolog)
+    document = learner_report(xml_report(activity_a.pars_id, learner), prolog=prolog)
     reply = api.post_xml("learner-reports", document, key=key_a)
     assert reply.status == 400
     assert reply.json["detail"].startswith(
@@ -604,6 +426,7 @@ def test_xml_with_a_doctype_is_400_and_stores_nothing(
     assert_nothing_stored()
 
 
+@pytest.mark.slow  # 10,001 records
 def test_10001_json_records_are_400_with_the_limit_and_store_nothing(
     api, key_a, activity_a, roster
 ):
@@ -617,8 +440,9 @@ def test_10001_json_records_are_400_with_the_limit_and_store_nothing(
     assert_nothing_stored()
 
 
+@pytest.mark.slow  # 10,001 records
 def test_10001_xml_records_are_400_with_the_limit_and_store_nothing(api, key_a, activity_a, roster):
-    document = xml_document(
+    document = learner_report(
         *(xml_report(activity_a.pars_id, {**JANE, "boardId": f"{100000 + n}"})
           for n in range(10_001))
     )  # fmt: skip
@@ -894,7 +718,7 @@ def test_legacy_module_code_accepted_before_the_sunset(
     assert reply.status == 200
     assert results(reply) == [("created", "accepted")]
     assert Completion.objects.get().activity == legacy_activity
-    xml = api.post_xml("learner-reports", xml_document(xml_report("ABC123", OMAR)), key=key_a)
+    xml = api.post_xml("learner-reports", learner_report(xml_report("ABC123", OMAR)), key=key_a)
     assert results(xml) == [("created", "accepted")]
     assert Completion.objects.filter(activity=legacy_activity).count() == 2
 
@@ -911,7 +735,7 @@ def test_legacy_module_code_refused_after_the_sunset_naming_the_pars_id(
     assert reply.status == 200
     assert reply.json["results"][0]["result"] == "error"
     assert reply.json["results"][0]["errors"] == {"activityId": expected}
-    xml = api.post_xml("learner-reports", xml_document(xml_report("ABC123")), key=key_a)
+    xml = api.post_xml("learner-reports", learner_report(xml_report("ABC123")), key=key_a)
     assert xml.json["results"][0]["errors"] == {"ModuleName/@moduleID": expected}
     assert_nothing_stored()
 

@@ -23,9 +23,12 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from pars_portal.wsgi import application
-from participants.apikeys import LearnerMatchThrottle, api_key_create
+from participants.apikeys import LearnerMatchThrottle
 
-from .conftest import make_completion
+from .conftest import make_completion, make_key
+
+# Property-based: hundreds of generated requests through the whole application.
+pytestmark = pytest.mark.slow
 
 # The first activity of a fresh test database gets the first PARS ID (the fixture checks).
 ACTIVITY_ID = "100000001"
@@ -131,8 +134,7 @@ def api_key(provider_a, editor_a, activity_a, roster, monkeypatch):
     make_completion(activity_a, status="accepted", credit_id="ccid:lms:1")
     make_completion(activity_a, credit="PS", status="rejected",
                     completion_date=dt.date(2015, 12, 18))  # fmt: skip
-    _, secret = api_key_create(provider=provider_a, user=editor_a, name="LMS", mode="production")
-    yield secret
+    yield make_key(provider_a, editor_a, name="LMS")
     cache.clear()
 
 

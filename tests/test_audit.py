@@ -53,7 +53,6 @@ from activities.models import (
     ProviderMembership,
 )
 from participants import apikeys, intake, reverification, statuses, transmission
-from participants.apikeys import api_key_create
 from participants.models import (
     ApiKey,
     Completion,
@@ -66,13 +65,32 @@ from participants.models import (
 from participants.services import follow_ups, records, roster, uploads
 from participants.verification import VERIFICATION_PENDING
 
-from .conftest import make_activity, make_completion, make_user, portal_patterns
+from .builders import (
+    OMAR,
+    accme,
+    accme_document,
+    activity_report,
+    cells,
+    delimited,
+    learner_report,
+    report,
+    reports,
+    tsv,
+)
+from .builders import xlsx as xlsx_file
+from .conftest import (
+    api_request,
+    make_activity,
+    make_completion,
+    make_key,
+    make_user,
+    portal_patterns,
+)
 from .test_admin_completion import HEADER as ADMIN_IMPORT_HEADER
 from .test_admin_completion import admin_entry
 from .test_admin_forms import form_data
-from .test_uploads import OMAR, activity_report, cells, confirm, delimited, learner_report, tsv
+from .test_uploads import confirm
 from .test_uploads import upload as upload_file
-from .test_uploads import xlsx as xlsx_file
 from .test_write_permissions import READ_ONLY
 
 PROJECT_APPS = {"activities", "participants", "pars_portal"}
@@ -171,13 +189,14 @@ class Trail:
 
 
 @pytest.fixture
-def w(client_of, editor_a, reviewer, activity_a, provider_a, roster, settings, tmp_path):
+def w(
+    client_of, editor_a, reviewer, activity_a, provider_a, roster, settings, tmp_path, media_root
+):
     """The world the write paths act in: provider A with a registered activity (MK, PS),
     its editor, a reviewer, the roster, a production API key and a board answer token."""
-    settings.MEDIA_ROOT = tmp_path
     settings.BOARD_ANSWER_TOKEN = BOARD_TOKEN
     settings.SIMULATED_BOARD = True
-    _, secret = api_key_create(provider=provider_a, user=editor_a, name="LMS", mode="production")
+    secret = make_key(provider_a, editor_a, name="LMS")
     return SimpleNamespace(
         client_of=client_of, editor=editor_a, reviewer=reviewer, activity=activity_a,
         provider=provider_a, key=secret, trail=Trail(), tmp_path=tmp_path,
@@ -204,25 +223,18 @@ def ok(response, *codes):
     return response
 
 
-def api_post(w, body, content_type="application/json", path="/api/v1/learner-reports"):
+def api_client(w):
     client = w.client_of(w.editor)
     client.logout()  # the API knows keys, not sessions
-    body = json.dumps(body) if isinstance(body, dict | list) else body
-    response = client.post(
-        path, body, content_type=content_type,
-        HTTP_AUTHORIZATION=f"Bearer {w.key}",
-    )  # fmt: skip
-    return ok(response, 200)
+    return client
+
+
+def api_post(w, body, content_type="application/json", path="/api/v1/learner-reports"):
+    return ok(api_request(api_client(w), "post", path, w.key, body, content_type=content_type), 200)
 
 
 def api_report(activity, *, action="add", who=OMAR):
-    return {"reports": [{
-        "action": action, "activityId": activity.pars_id, "completionDate": "2015-12-18",
-        "learner": {"boardId": who["learner_id"], "firstName": who["first_name"],
-                    "lastName": who["last_name"], "birthMonth": who["birth_month"],
-                    "birthDay": who["birth_day"]},
-        "credits": [{"creditType": "MK", "points": "10"}],
-    }]}  # fmt: skip
+    return reports(report(activity, who, action=action))
 
 
 # Portal pages (channel "form"; reviewers' queue actions are "admin").
@@ -478,38 +490,31 @@ def api_json_delete_action(w):
 
 def api_delete(w):
     record = accepted(w.activity)
-    client = w.client_of(w.editor)
-    client.logout()
+    client = api_client(w)
     w.trail.mark()
-    response = client.delete(
-        f"/api/v1/completions/{record.pk}", json.dumps({"reason": "LMS withdrew it"}),
-        content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {w.key}",
-    )  # fmt: skip
+    response = api_request(
+        client, "delete", f"completions/{record.pk}", w.key, {"reason": "LMS withdrew it"}
+    )
     ok(response, 200)
     return [Expect(w.editor, Channel.API, "accepted → deleted; LMS withdrew it")]
 
 
 def api_accme_save(w):
-    client = w.client_of(w.editor)
-    client.logout()
+    client = api_client(w)
     w.trail.mark()
-    report = learner_report_data(w.activity, OMAR)
-    response = client.post(
-        "/api/v1/learner-activities", json.dumps(report), content_type="application/json",
-        HTTP_AUTHORIZATION=f"Bearer {w.key}",
-    )  # fmt: skip
+    document = learner_report_data(w.activity, OMAR)
+    response = api_request(client, "post", "learner-activities", w.key, document)
     ok(response, 201)
     return [Expect(w.editor, Channel.API, "new → accepted")]
 
 
 def api_accme_delete(w):
     record = accepted(w.activity)
-    client = w.client_of(w.editor)
-    client.logout()
+    client = api_client(w)
     w.trail.mark()
-    response = client.delete(
-        f"/api/v1/learner-activities/{record.learner_id}?reason=LMS%20withdrew%20it",
-        HTTP_AUTHORIZATION=f"Bearer {w.key}",
+    response = api_request(
+        client, "delete", f"learner-activities/{record.learner_id}?reason=LMS%20withdrew%20it",
+        w.key,
     )  # fmt: skip
     ok(response, 204)
     return [Expect(w.editor, Channel.API, "accepted → deleted; LMS withdrew it")]
@@ -517,35 +522,20 @@ def api_accme_delete(w):
 
 def learner_report_data(activity, who) -> dict:
     """ACCME's learner report document (pars-spec §9) with one report."""
-    return {"ACCMELearnerReports": {"ActivityReports": {
-        "DateTimeCreated": "2015-12-20T10:00:00", "ActivityReport": [{
-            "ReportingOrganization": activity.provider.name,
-            "Member": {"Name": {"GivenName": who["first_name"], "FamilyName": who["last_name"]},
-                       "PersonalInfo": {"BirthDate": "1904-{birth_month:02d}-{birth_day:02d}"
-                                        .format(birth_month=int(who["birth_month"]),
-                                                birth_day=int(who["birth_day"]))}},
-            "Activity": {"ProviderOrganization": activity.provider.accme_id, "Module": {
-                "ModuleName": {"value": activity.title, "moduleID": activity.pars_id},
-                "Status": "Completed", "CompletedDateTime": "2015-12-18T00:00:00",
-                "CreditCertificate": [{
-                    "UniqueID": {"value": who["learner_id"], "domain": "ABIM"},
-                    "CreditReceived": {"activityCertification": "MK", "creditUnit": "Point",
-                                       "numberOfCredits": 10},
-                    "CreditID": "ccid:lms:audit-1"}]}},
-            "XtensibleInfo": {"LearnerRecordAction": "add"}}]}}}  # fmt: skip
+    return accme_document(accme(
+        who, activity=activity, title=activity.title, provider=activity.provider.accme_id,
+        organization=activity.provider.name, birth_year=1904, credit_id="ccid:lms:audit-1",
+    ))  # fmt: skip
 
 
 def api_board_answers(w):
     record = accepted(w.activity)
     transmission.transmit()
-    client = w.client_of(w.editor)
-    client.logout()
+    client = api_client(w)
     w.trail.mark()
     answers = [{"recordId": record.pk, "result": "rejected", "reasonCode": "DOB",
                 "reason": "Birth date does not match"}]  # fmt: skip
-    response = client.post("/api/v1/board/answers", json.dumps(answers),
-                           content_type="application/json",
-                           HTTP_AUTHORIZATION=f"Bearer {BOARD_TOKEN}")  # fmt: skip
+    response = api_request(client, "post", "board/answers", BOARD_TOKEN, answers)
     ok(response, 200)
     return [Expect(None, Channel.BOARD, "accepted → rejected; Rejected by ABIM: Birth date")]
 
@@ -1004,7 +994,8 @@ ADMIN_WRITES = {
 # only look — except this django-axes housekeeping action, which deletes nothing but login
 # attempts whose cool-off has expired (what django-axes itself does at every login).
 THIRD_PARTY_REVIEWER_OPERATIONS = {"axes.AccessAttempt": {"action:cleanup_expired_attempts"}}
-# Management commands of the project's apps.
+# Management commands of the project's apps, the benchmarks app's (development only) included.
+COMMAND_APPS = PROJECT_APPS | {"pars_portal.benchmarks"}
 COMMANDS = {
     "load_roster": ["command: load_roster"],
     "ingest_board_answers": ["command: ingest_board_answers"],
@@ -1138,12 +1129,10 @@ def test_every_api_method_that_changes_data_is_in_the_table():
 def test_api_posts_that_only_read_write_nothing(w):
     """learner-match compares a learner with the roster: nothing is stored."""
     before = snapshot()
-    client = w.client_of(w.editor)
-    client.logout()
-    response = client.post(
-        "/api/v1/learner-match",
+    response = api_request(
+        api_client(w), "post", "learner-match", w.key,
         {"boardId": "123456", "firstName": "Jane", "lastName": "Smith", "birthMonth": 7,
-         "birthDay": 14}, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {w.key}",
+         "birthDay": 14},
     )  # fmt: skip
     assert response.json() == {"result": "match"}
     assert snapshot() == before
@@ -1229,7 +1218,7 @@ def test_every_admin_operation_open_to_reviewers_is_in_the_table(reviewer):
 
 
 def test_every_management_command_of_the_project_is_in_the_table():
-    ours = {name for name, app in get_commands().items() if app in PROJECT_APPS}
+    ours = {name for name, app in get_commands().items() if app in COMMAND_APPS}
     assert ours - set(COMMANDS) - set(COMMANDS_WITHOUT_HISTORY) == set()
     assert set(COMMANDS) <= ours
 

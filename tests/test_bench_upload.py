@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+# gunicorn and task workers on a scratch database, in a subprocess.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

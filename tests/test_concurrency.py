@@ -14,9 +14,7 @@ unnoticed.
 import csv
 import datetime as dt
 import html
-import importlib
 import io
-import json
 import threading
 import time
 import traceback
@@ -31,7 +29,6 @@ from django.urls import reverse
 
 from activities.models import Channel, ProviderMembership
 from participants import intake
-from participants.apikeys import api_key_create
 from participants.intake import intake_submit
 from participants.models import Completion, CompletionEvent, RosterEntry, Upload
 from participants.parsers import TEMPLATE_COLUMNS, TEMPLATE_HEADERS
@@ -39,8 +36,14 @@ from participants.rows import ParticipantRow, Result
 from participants.services import uploads
 from participants.statuses import StatusConflict
 
-from .conftest import make_completion, make_user
+from .builders import report
+from .conftest import api_request, make_completion, make_key, make_user
 from .test_crash_recovery import Portal
+
+# Threads and processes racing on the same records (PostgreSQL; a SQLite file in processes).
+# Threads need committed data (transactional tests, whose flush removes the reference data:
+# seed_data puts it back); uploaded files go to each test's own folder.
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("seed_data", "media_root")]
 
 ITERATIONS = 10  # races per scenario
 UPLOAD_ITERATIONS = 6
@@ -63,21 +66,6 @@ threads = pytest.mark.skipif(
         "PostgreSQL in CI, and tests/test_crash_recovery.py drives a real SQLite file."
     ),
 )
-
-
-@pytest.fixture(autouse=True)
-def seed_data(transactional_db):
-    """Threads need committed data (transactional tests), which flush the data-migration
-    rows (ABIM, its credit types, the reviewers group) after each test: put them back."""
-    from django.apps import apps
-
-    seed = importlib.import_module("activities.migrations.0002_seed_abim_deadlines_reviewers")
-    seed.seed(apps, None)
-
-
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
 
 
 @pytest.fixture
@@ -281,12 +269,7 @@ def test_two_editors_saving_the_same_participant_in_the_web_form_make_one_record
 
 
 def api_post(client, secret, body):
-    return client.post(
-        "/api/v1/learner-reports",
-        data=json.dumps(body),
-        content_type="application/json",
-        HTTP_AUTHORIZATION=f"Bearer {secret}",
-    )
+    return api_request(client, "post", "learner-reports", secret, body)
 
 
 def api_report(activity, completion_date, *, learner_id="123456", credit_id=None):
@@ -294,20 +277,16 @@ def api_report(activity, completion_date, *, learner_id="123456", credit_id=None
     if credit_id:
         credit["creditId"] = credit_id
     who = ("Jane", "Smith", 7, 14) if learner_id == "123456" else ("Pat", f"Lee{learner_id}", 3, 9)
-    return {
-        "activityId": activity.pars_id,
-        "completionDate": completion_date.isoformat(),
-        "learner": {"boardId": learner_id, "firstName": who[0], "lastName": who[1],
-                    "birthMonth": who[2], "birthDay": who[3]},
-        "credits": [credit],
-    }  # fmt: skip
+    learner = {"boardId": learner_id, "firstName": who[0], "lastName": who[1],
+               "birthMonth": who[2], "birthDay": who[3]}  # fmt: skip
+    return report(activity, learner, credits=[credit], completed=completion_date.isoformat())
 
 
 @pytest.fixture
 def two_keys(provider_a, editor_a, editor_a2):
     """Two LMS integrations of provider A, set up by two editors."""
     return [
-        api_key_create(provider=provider_a, user=user, name=name, mode="production")[1]
+        make_key(provider_a, user, name=name)
         for user, name in ((editor_a, "Moodle"), (editor_a2, "Canvas"))
     ]
 
@@ -381,10 +360,7 @@ def test_overlapping_api_requests_at_once_store_each_record_once(
     """Requests of 40 records, each sharing 20 with the next (LMS jobs resending a page
     while others send the next): each record is stored once; every record is answered
     created or already_reported, never an error."""
-    keys = [
-        api_key_create(provider=provider_a, user=editor_a, name=f"LMS {n}", mode="production")[1]
-        for n in range(parties)
-    ]
+    keys = [make_key(provider_a, editor_a, name=f"LMS {n}") for n in range(parties)]
     clients = [Client() for _ in range(parties)]
     for i in range(3):
         date = day(i)

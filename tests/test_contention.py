@@ -2,18 +2,16 @@
 gives up without saving anything, and people and LMSs are told to send again (503 with
 Retry-After) instead of getting a server error."""
 
-import json
-
 import pytest
 from django.db import IntegrityError
 from django.test import Client
 
 from participants import intake
-from participants.apikeys import api_key_create
 from participants.models import Completion
 from participants.rows import ParticipantRow
 
-from .test_api import report, reports
+from .builders import report, reports
+from .conftest import api_request, make_key
 from .test_participant_views import add_url, entry
 
 
@@ -55,12 +53,8 @@ def test_web_form_says_send_again(always_beaten, client_of, editor_a, activity_a
 
 
 def test_api_says_send_again_in_json(always_beaten, provider_a, editor_a, activity_a, roster):
-    _, secret = api_key_create(provider=provider_a, user=editor_a, name="LMS", mode="production")
-    client = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
-    response = client.post(
-        "/api/v1/learner-reports", json.dumps(reports(report(activity_a))),
-        content_type="application/json",
-    )  # fmt: skip
+    secret = make_key(provider_a, editor_a, name="LMS")
+    response = api_request(Client(), "post", "learner-reports", secret, reports(report(activity_a)))
     assert response.status_code == 503
     assert response["Retry-After"] == "2"
     assert "send again" in response.json()["detail"]

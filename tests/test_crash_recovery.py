@@ -29,6 +29,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+# Real processes on a throwaway database, a worker killed mid-save: minutes, not seconds.
+pytestmark = pytest.mark.slow
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 ROWS = 24_000
 BATCH = 400  # INTAKE_BATCH_SIZE for the workers: 60 batches, each in its own transaction

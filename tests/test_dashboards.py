@@ -299,7 +299,7 @@ def test_late_filter_lists_records_sent_after_their_deadline(client_of, editor_a
 
 @pytest.mark.parametrize("mode", ["provisional", "board"])
 def test_records_sent_and_not_answered_are_waiting_in_either_acceptance_mode(
-    client_of, reviewer, activity_a, editor_a, roster, settings, tmp_path, mode
+    client_of, reviewer, activity_a, editor_a, roster, settings, media_root, mode
 ):
     """Through the real pipeline and transmission: in provisional mode the records sent are
     already accepted, in board mode still submitted; either way they wait for the board
@@ -308,7 +308,7 @@ def test_records_sent_and_not_answered_are_waiting_in_either_acceptance_mode(
 
     from .test_intake import row, submit
 
-    settings.ACCEPTANCE_MODE, settings.MEDIA_ROOT = mode, tmp_path
+    settings.ACCEPTANCE_MODE = mode
     rows = [row(activity_a, 1), row(activity_a, 2, first_name="Janet", credit_type="PS")]
     submit(activity_a, rows, editor_a)
     (batch,) = transmit()

@@ -27,9 +27,8 @@ DEC_18 = dt.date(2015, 12, 18)
 FORMATS = ["csv", "xlsx", "xml"]
 
 
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
+# Uploaded and generated files go to each test's own folder.
+pytestmark = pytest.mark.usefixtures("media_root")
 
 
 def download(client, url) -> bytes:

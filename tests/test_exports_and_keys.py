@@ -17,16 +17,15 @@ from openpyxl import load_workbook
 from participants.apikeys import api_key_create
 from participants.models import ApiKey, Completion, Upload
 
-from .conftest import make_completion
+from .conftest import api_request, make_completion, make_key
 
 # 15:30 UTC on 15 January is 09:30 in Chicago (CST, UTC-06:00); in July it is CDT (-05:00).
 WINTER = dt.datetime(2026, 1, 15, 15, 30, 5, 123456, tzinfo=dt.UTC)
 SUMMER = dt.datetime(2026, 7, 15, 15, 30, 5, tzinfo=dt.UTC)
 
 
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
+# Uploaded and generated files go to each test's own folder.
+pytestmark = pytest.mark.usefixtures("media_root")
 
 
 def download(client, url) -> bytes:
@@ -75,11 +74,8 @@ def test_a_records_entry_time_agrees_on_the_page_csv_xlsx_and_api(
     local = dt.datetime.fromisoformat(iso)
     assert cell.value == local.replace(tzinfo=None)
 
-    _, secret = api_key_create(provider=activity_a.provider, user=editor_a, name="LMS",
-                               mode="production")  # fmt: skip
-    answer = Client().get(
-        reverse("api_completion", args=[record.pk]), HTTP_AUTHORIZATION=f"Bearer {secret}"
-    )
+    secret = make_key(activity_a.provider, editor_a, name="LMS")
+    answer = api_request(Client(), "get", reverse("api_completion", args=[record.pk]), secret)
     assert answer.status_code == 200
     created = answer.json()["createdAt"]
     # The API says the same instant, in the portal's zone, with its offset.

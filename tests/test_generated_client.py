@@ -15,15 +15,11 @@ from openapi_spec_validator import validate
 
 from participants.models import Completion
 
-from .test_api import (  # noqa: F401 - fixtures
-    api,
-    fresh_throttles,
-    key_a,
-    seed_data,
-    xml_document,
-    xml_report,
-)
-from .test_learner_activity_api import accme, accme_document, v05_everything
+from .builders import accme, accme_document, activity_report, learner_report, v05_everything
+
+# Runs the client generator in a subprocess, then the client against a live server.
+# live_server makes them transactional: the reference data back, fresh throttles.
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("seed_data", "fresh_throttles")]
 
 GENERATOR_CONFIG = """\
 project_name_override: pars_client
@@ -103,7 +99,9 @@ def test_a_generated_client_does_everything_an_lms_does(
     assert [(r.result, r.id) for r in retry.results] == [("already_reported", record_id)]
 
     # The XML learner report.
-    xml = xml_document(xml_report(activity_a.pars_id, credits=[("PS", "5")]))
+    xml = learner_report(
+        activity_report(activity_a.pars_id, credits=[("PS", "5")], completed="2015-12-18T14:30:00")
+    )
     submit_xml = module("api.learner_reports.submit_learner_reports_xml")
     sent = submit_xml.sync(client=client, body=types.File(payload=io.BytesIO(xml)))
     assert [r.result for r in sent.results] == ["created"]

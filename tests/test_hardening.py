@@ -2,20 +2,19 @@
 
 import datetime as dt
 import io
-import json
 from decimal import Decimal
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from activities.models import ProviderMembership
-from participants.apikeys import api_key_create
 from participants.intake import intake_submit
 from participants.models import Completion, Upload
 from participants.parsers import parse_tsv
 from participants.rows import ParticipantRow, Result
 
-from .conftest import make_completion
+from .builders import report, reports
+from .conftest import api_request, make_completion, make_key
 
 ROW = "add\t{pars}\tABIM\t{id}\t{first}\tSmith\t7\t14\t12/18/2015\tMK\t10\t\tY\n"
 
@@ -58,9 +57,8 @@ def test_values_too_long_or_too_large_for_the_database_are_row_errors(activity_a
 
 
 def test_xml_export_of_a_deleted_record_does_not_bring_it_back(
-    client_of, editor_a, activity_a, roster, settings, tmp_path
+    client_of, editor_a, activity_a, roster, media_root
 ):
-    settings.MEDIA_ROOT = tmp_path
     make_completion(activity_a, status="deleted")
     client = client_of(editor_a)
     response = client.get(reverse("activity_export", args=[activity_a.pars_id, "xml"]))
@@ -79,8 +77,7 @@ def test_odd_digits_in_the_year_filter_are_not_a_server_error(client_of, editor_
 def test_an_api_key_stops_working_when_its_creator_leaves_the_provider(
     client, editor_a, activity_a
 ):
-    _, secret = api_key_create(provider=activity_a.provider, user=editor_a, name="LMS",
-                               mode="production")  # fmt: skip
+    secret = make_key(activity_a.provider, editor_a, name="LMS")
     auth = {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
     assert client.get("/api/v1/activities", **auth).status_code == 200
     ProviderMembership.objects.filter(user=editor_a).delete()
@@ -92,14 +89,11 @@ def test_an_api_key_stops_working_when_its_creator_leaves_the_provider(
 def test_sandbox_records_stay_out_of_the_portal_lists_and_exports(
     client, client_of, editor_a, activity_a, roster
 ):
-    _, secret = api_key_create(provider=activity_a.provider, user=editor_a, name="LMS",
-                               mode="sandbox")  # fmt: skip
-    body = {"reports": [{"activityId": activity_a.pars_id, "completionDate": "2015-12-18",
-                         "learner": {"boardId": "123456", "firstName": "Jane",
-                                     "lastName": "Smith", "birthMonth": 7, "birthDay": 14},
-                         "credits": [{"creditType": "MK", "points": 10}]}]}  # fmt: skip
-    client.post("/api/v1/learner-reports", json.dumps(body), content_type="application/json",
-                HTTP_AUTHORIZATION=f"Bearer {secret}")  # fmt: skip
+    secret = make_key(activity_a.provider, editor_a, mode="sandbox", name="LMS")
+    jane = {"boardId": "123456", "firstName": "Jane", "lastName": "Smith", "birthMonth": 7,
+            "birthDay": 14}  # fmt: skip
+    body = reports(report(activity_a, jane, credits=[("MK", 10)]))
+    api_request(client, "post", "learner-reports", secret, body)
     record = Completion.objects.get()
     assert record.is_sandbox
     portal = client_of(editor_a)

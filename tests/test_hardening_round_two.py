@@ -18,10 +18,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from activities.models import Activity
-from participants.apikeys import InvalidKeyThrottle, api_key_create
+from participants.apikeys import InvalidKeyThrottle
 from participants.rows import Result
 
-from .conftest import PASSWORD, make_completion
+from .conftest import PASSWORD, api_request, make_completion, make_key
 from .test_intake import row, submit
 
 
@@ -51,13 +51,10 @@ def test_deeply_nested_json_is_a_400_everywhere(
     client, provider_a, editor_a, activity_a, settings, method, path, auth
 ):
     settings.BOARD_ANSWER_TOKEN = "board-token"
-    _, key = api_key_create(provider=provider_a, user=editor_a, name="LMS", mode="production")
+    key = make_key(provider_a, editor_a, name="LMS")
     record = make_completion(activity_a, status="accepted")
     token = key if auth == "key" else "board-token"
-    response = getattr(client, method)(
-        path.format(record=record.pk), DEEP, content_type="application/json",
-        HTTP_AUTHORIZATION=f"Bearer {token}",
-    )  # fmt: skip
+    response = api_request(client, method, path.format(record=record.pk), token, DEEP)
     assert response.status_code == 400
     assert response.json()["detail"] == "JSON parse error - the document is nested too deeply."
     record.refresh_from_db()
@@ -79,9 +76,9 @@ NUL_URLS = [
 
 @pytest.mark.parametrize("url", NUL_URLS)
 def test_a_nul_byte_is_refused_with_400(client, reviewer, provider_a, editor_a, url):
-    _, key = api_key_create(provider=provider_a, user=editor_a, name="LMS", mode="production")
+    key = make_key(provider_a, editor_a, name="LMS")
     client.force_login(reviewer)
-    response = client.get(url, HTTP_AUTHORIZATION=f"Bearer {key}")
+    response = api_request(client, "get", url, key)
     assert response.status_code == 400
     if url.startswith("/api/"):
         assert response.json()["detail"].startswith("A NUL character")
@@ -202,12 +199,11 @@ def test_an_activity_dated_before_2014_is_refused(client_of, editor_a, provider_
 
 
 def test_a_crafted_import_file_name_cannot_touch_another_file(
-    client_of, reviewer, settings, tmp_path
+    client_of, reviewer, tmp_path, media_root
 ):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    victim = tmp_path / "victim.txt"
+    victim = tmp_path / "victim.txt"  # outside MEDIA_ROOT (tmp_path / "media")
     victim.write_text("keep me")
-    stored = tmp_path / "media" / "uploads"
+    stored = media_root / "uploads"
     stored.mkdir(parents=True)
     (stored / "provider-file.csv").write_text("keep me too")
     url = reverse("admin:participants_completion_process_import")
@@ -222,11 +218,10 @@ def test_a_crafted_import_file_name_cannot_touch_another_file(
 
 
 def test_the_admin_import_still_works_with_its_own_file_names(
-    client_of, reviewer, activity_a, roster, settings, tmp_path
+    client_of, reviewer, activity_a, roster, media_root
 ):
     from participants.parsers import TEMPLATE_HEADERS
 
-    settings.MEDIA_ROOT = tmp_path
     line = f"add,{activity_a.pars_id},ABIM,123456,Jane,Smith,7,14,12/18/2015,MK,10,,Y,"
     content = f"{','.join(TEMPLATE_HEADERS)}\r\n{line}\r\n".encode()
     client = client_of(reviewer)
@@ -254,9 +249,10 @@ def test_pages_and_api_answers_carry_a_content_security_policy(client_of, editor
         assert "camera=()" in response["Permissions-Policy"]
 
 
+@pytest.mark.slow  # a real gunicorn in a subprocess
 def test_gunicorn_sends_no_server_header(tmp_path):
     """As production serves it: gunicorn with the portal's config."""
-    from participants.bench import free_port, wait_for
+    from pars_portal.benchmarks.harness import free_port, wait_for
 
     port = free_port()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "pars_portal.settings",

@@ -261,6 +261,7 @@ def _many_rows(activity, abim, count, start):
     ]  # fmt: skip
 
 
+@pytest.mark.slow  # 10,000 rows
 def test_query_count_does_not_grow_with_batch_size(activity_a, editor_a, abim):
     """Reads and checks are a fixed number of queries; the INSERTs only split where the
     database's limit of parameters per statement forces it (never one per row)."""

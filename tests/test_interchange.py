@@ -24,14 +24,14 @@ from participants.parsers import parse_accme_json, parse_csv, parse_tsv, parse_x
 from participants.rows import ParticipantRow, Result
 from participants.services.records import completion_delete
 
+from .builders import accme, accme_document
+
 VALIDATOR = Draft202012Validator(
     learner_report_schema(), format_checker=Draft202012Validator.FORMAT_CHECKER
 )
 
-
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
+# Uploaded and generated files go to each test's own folder.
+pytestmark = pytest.mark.usefixtures("media_root")
 
 
 # --- pars-spec §9: XML → JSON, then the schema --------------------------------------------------
@@ -405,20 +405,9 @@ ID_LENGTHS = {"ABIM": 6}
 
 
 def accme_report(**changes) -> dict:
-    report = {
-        "ReportingOrganization": "Provider A",
-        "Member": {"Name": {"GivenName": "Jane", "FamilyName": "Smith"},
-                   "PersonalInfo": {"BirthDate": "1961-07-14"}},
-        "Activity": {"ProviderOrganization": "0001234", "Module": {
-            "ModuleName": {"value": "Hypertension Update", "moduleID": "100000001"},
-            "Status": "Completed", "CompletedDateTime": "2015-12-18T00:00:00",
-            "CreditCertificate": [{
-                "UniqueID": {"value": "123456", "domain": "ABIM"},
-                "CreditReceived": {"activityCertification": "MK", "creditUnit": "Point",
-                                   "numberOfCredits": 10},
-                "CreditID": "ccid:lms:1"}]}},
-        "XtensibleInfo": {"LearnerRecordAction": "add"},
-    }  # fmt: skip
+    """Jane's ActivityReport with a credit ID, then `changes`: a value (or DELETE) at each
+    path (`Member__PersonalInfo`, `{CERT}__CreditReceived__creditUnit`, …)."""
+    report = accme(credit_id="ccid:lms:1")
     for path, value in changes.items():
         *parents, last = path.split("__")
         where = report
@@ -435,13 +424,8 @@ DELETE = object()
 CERT = "Activity__Module__CreditCertificate__0"
 
 
-def document(*reports) -> dict:
-    return {"ACCMELearnerReports": {"ActivityReports": {
-        "DateTimeCreated": "2015-12-20T10:00:00", "ActivityReport": list(reports)}}}  # fmt: skip
-
-
 def read_json(*reports):
-    return parse_accme_json(document(*reports), provider_id="0001234", id_lengths=ID_LENGTHS)
+    return parse_accme_json(accme_document(*reports), provider_id="0001234", id_lengths=ID_LENGTHS)
 
 
 def read_xml(*reports):

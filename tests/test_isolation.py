@@ -37,7 +37,6 @@ from activities.models import (
     Provider,
     ProviderMembership,
 )
-from participants.apikeys import api_key_create
 from participants.models import (
     ApiKey,
     Completion,
@@ -50,6 +49,15 @@ from participants.models import (
     UploadIssue,
 )
 
+from .builders import (
+    accme,
+    accme_document,
+    activity_report,
+    learner_report,
+    report,
+    reports,
+)
+from .conftest import api_request, make_key
 from .test_scoping import (  # noqa: F401 - fixtures are used by name
     LEARNER,
     OBJECT_CONVERTERS,
@@ -169,11 +177,10 @@ def world(
     provider_a,
     provider_b,
     settings,
-    tmp_path,
+    media_root,
 ):
     """`everything`, plus what makes A's data findable: a credit ID, a production API key
     for each provider, an upload with a refused row and its stored file."""
-    settings.MEDIA_ROOT = tmp_path
     settings.BOARD_ANSWER_TOKEN = "board-answer-token"
     settings.SIMULATED_BOARD = True  # so the simulated board's page exists (for reviewers)
     a, b = everything["a"], everything["b"]
@@ -190,8 +197,8 @@ def world(
         message="x",
         source="<ActivityReport>Aardvark</ActivityReport>",
     )
-    _, key_b = api_key_create(provider=provider_b, user=editor_b, name="B LMS", mode="production")
-    _, sandbox_b = api_key_create(provider=provider_b, user=editor_b, name="B test", mode="sandbox")
+    key_b = make_key(provider_b, editor_b, name="B LMS")
+    sandbox_b = make_key(provider_b, editor_b, mode="sandbox", name="B test")
     markers = [
         a.title,
         a.pars_id,
@@ -404,55 +411,40 @@ def api_url(name, world, *, missing=False):
 
 
 def api_send(method, url, key, body=None, content_type="application/json"):
-    client = Client()
-    headers = {"HTTP_AUTHORIZATION": f"Bearer {key}"}
-    if method == "get":
-        return client.get(url, body or {}, **headers)
-    payload = body if isinstance(body, bytes) else json.dumps(body if body is not None else {})
-    return getattr(client, method)(url, payload, content_type=content_type, **headers)
+    """A new client each time; no body is an empty JSON object."""
+    body = {} if body is None else body
+    return api_request(Client(), method, url, key, body, content_type=content_type)
+
+
+CREDIT = {"creditType": "MK", "points": "1", "creditId": "ccid:lms:aardvark-1"}
+
+
+def world_learner(world) -> dict:
+    """The web services' learner object of A's record."""
+    return {"boardId": world["record"].learner_id, "firstName": "Jane", "lastName": "Smith",
+            "birthMonth": 7, "birthDay": 14}  # fmt: skip
 
 
 def report_naming(world, activity_id, *, action="add"):
-    record = world["record"]
-    return {"reports": [{
-        "action": action, "activityId": activity_id, "completionDate": "2015-10-31",
-        "learner": {"boardId": record.learner_id, "firstName": "Jane", "lastName": "Smith",
-                    "birthMonth": 7, "birthDay": 14},
-        "credits": [{"creditType": "MK", "points": "1", "creditId": "ccid:lms:aardvark-1"}],
-    }]}  # fmt: skip
+    return reports(report(activity_id, world_learner(world), completed="2015-10-31",
+                          credits=[CREDIT], action=action))  # fmt: skip
 
 
 def xml_naming(world, provider_id, activity_id, action="add") -> bytes:
-    return (
-        '<?xml version="1.0"?><ACCMELearnerReports><ActivityReports><ActivityReport>'
-        "<Member><Name><GivenName>Jane</GivenName><FamilyName>Smith</FamilyName></Name>"
-        "<PersonalInfo><BirthDate>--07-14</BirthDate></PersonalInfo></Member><Activity>"
-        f"<ProviderOrganization>{provider_id}</ProviderOrganization><Module>"
-        f'<ModuleName moduleID="{activity_id}">x</ModuleName><Status>Completed</Status>'
-        "<CompletedDateTime>2015-10-31</CompletedDateTime><CreditCertificate>"
-        f'<UniqueID domain="ABIM">{world["record"].learner_id}</UniqueID>'
-        '<CreditReceived activityCertification="MK" creditUnit="Point" numberOfCredits="1"/>'
-        "</CreditCertificate></Module></Activity><XtensibleInfo>"
-        f"<LearnerRecordAction>{action}</LearnerRecordAction></XtensibleInfo>"
-        "</ActivityReport></ActivityReports></ACCMELearnerReports>"
-    ).encode()
+    report = activity_report(
+        activity_id, world_learner(world), title="x", provider=provider_id, organization=None,
+        completed="2015-10-31", credits=[("MK", "1")], action=action,
+    )  # fmt: skip
+    return learner_report(report, created=None)
 
 
 def document_naming(world, provider_id, activity_id, action="add") -> dict:
     """ACCME's JSON learner report (pars-spec §9) naming an activity and A's learner."""
-    return {"ACCMELearnerReports": {"ActivityReports": {
-        "DateTimeCreated": "2015-12-20T10:00:00", "ActivityReport": [{
-            "ReportingOrganization": "B",
-            "Member": {"Name": {"GivenName": "Jane", "FamilyName": "Smith"},
-                       "PersonalInfo": {"BirthDate": "1904-07-14"}},
-            "Activity": {"ProviderOrganization": provider_id, "Module": {
-                "ModuleName": {"value": "x", "moduleID": activity_id}, "Status": "Completed",
-                "CompletedDateTime": "2015-10-31T00:00:00", "CreditCertificate": [{
-                    "UniqueID": {"value": world["record"].learner_id, "domain": "ABIM"},
-                    "CreditReceived": {"activityCertification": "MK", "creditUnit": "Point",
-                                       "numberOfCredits": 1},
-                    "CreditID": "ccid:lms:aardvark-1"}]}},
-            "XtensibleInfo": {"LearnerRecordAction": action}}]}}}  # fmt: skip
+    return accme_document(accme(
+        world_learner(world), activity=activity_id, title="x", provider=provider_id,
+        organization="B", birth_year=1904, completed="2015-10-31", credits=[("MK", 1)],
+        credit_id=CREDIT["creditId"], LearnerRecordAction=action,
+    ))  # fmt: skip
 
 
 def same_answer(a_response, missing_response, a_value, missing_value, what):

@@ -15,78 +15,16 @@ from participants.learner_activity_api import learner_report_schema
 from participants.models import Completion
 from participants.parsers import XML_FIELD_LABELS
 
-from .test_api import (  # noqa: F401 - fixtures
-    JANE,
-    OMAR,
-    api,
-    fresh_throttles,
-    key_a,
-    key_b,
-    key_record,
-    make_key,
-    report,
-    reports,
-    sandbox_key_a,
-    seed_data,
-)
+from .builders import OMAR_JSON as OMAR
+from .builders import accme, accme_document, report, reports, v05_everything
+from .conftest import key_record, make_key
 from .test_interchange import forget_every_record
+
+# live_server makes these tests transactional: the reference data back, fresh throttles.
+pytestmark = pytest.mark.usefixtures("seed_data", "fresh_throttles")
 
 VALIDATOR = Draft202012Validator(learner_report_schema())
 REPORTS = "ACCMELearnerReports/ActivityReports/ActivityReport"
-
-
-def accme(learner=JANE, *, activity="100000001", credits=(("MK", 10),), completed="2015-12-18",
-          birth=True, **extra) -> dict:  # fmt: skip
-    """One ActivityReport of ACCME's draft (v0.5 shape)."""
-    member = {"Name": {"GivenName": learner["firstName"], "FamilyName": learner["lastName"]}}
-    if birth:
-        month, day = int(learner["birthMonth"]), int(learner["birthDay"])
-        member["PersonalInfo"] = {"BirthDate": f"1961-{month:02d}-{day:02d}"}
-    return {
-        "ReportingOrganization": "Provider A",
-        "Member": member,
-        "Activity": {
-            "ProviderOrganization": "0001234",
-            "Module": {
-                "ModuleName": {"value": "Hypertension Update", "moduleID": activity},
-                "Status": "Completed",
-                "CompletedDateTime": f"{completed}T00:00:00",
-                "CreditCertificate": [
-                    {
-                        "UniqueID": {"value": learner["boardId"], "domain": "ABIM"},
-                        "CreditReceived": {"activityCertification": code, "creditUnit": "Point",
-                                           "numberOfCredits": points},
-                    }
-                    for code, points in credits
-                ],
-            },
-        },
-        "XtensibleInfo": {"LearnerRecordAction": "add", **extra},
-    }  # fmt: skip
-
-
-def accme_document(*items) -> dict:
-    return {"ACCMELearnerReports": {"ActivityReports": {
-        "DateTimeCreated": "2015-12-20T10:00:00", "ActivityReport": list(items)}}}  # fmt: skip
-
-
-def v05_everything(item: dict, number: int) -> dict:
-    """Every optional block of v0.5 present: REMS blocks, ProviderID, CreditID, CMECredits, an
-    NPI and a state licence before the ABIM ID."""
-    item = copy.deepcopy(item)
-    item["Participants"] = {"Participant": {
-        "LocalIdentifier": {"value": "42", "domain": "idd:lms:learner"},
-        "Profession": "Physician", "PracticeArea": "Internal Medicine"}}  # fmt: skip
-    item["Activity"]["RegulatoryInformation"] = {"CompliantToRegulation": {
-        "label": "Opioid REMS", "value": "https://example.org/rems"}}  # fmt: skip
-    item["XtensibleInfo"]["ProviderID"] = "0001234"
-    item["XtensibleInfo"]["CMECredits"] = 1.5
-    for index, certificate in enumerate(item["Activity"]["Module"]["CreditCertificate"]):
-        board_id = certificate["UniqueID"]
-        certificate["UniqueID"] = [{"value": "1234567893", "domain": "NPI"},
-                                   {"value": "A12345", "domain": "CA"}, board_id]  # fmt: skip
-        certificate["CreditID"] = f"ccid:lms:{number}-{index}"
-    return item
 
 
 def v04_minimal(item: dict, number: int) -> dict:
@@ -250,6 +188,7 @@ def test_a_bad_document_is_400_naming_the_report_and_member(api, key_a, activity
     assert not Completion.objects.exists()
 
 
+@pytest.mark.slow  # 10,001 reports
 def test_10001_reports_are_400_with_the_limit(api, key_a, activity_a, roster):
     document = accme_document(*[accme() for _ in range(10_001)])
     reply = api.post_json("learner-activities", document, key=key_a)

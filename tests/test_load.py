@@ -11,7 +11,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from django.conf import settings
+
+# gunicorn and task workers under load for 10 s on a scratch database.
+pytestmark = pytest.mark.slow
 
 # With uploads: provider A's file is checked and saved by real task workers while provider
 # B's small uploads are checked (how long they wait is measured; at most 5 s).

@@ -8,8 +8,15 @@ from django.urls import reverse
 from participants.models import Completion
 from participants.transmission import ingest_answers, transmit
 
-from .conftest import make_user
+from .builders import report, reports
+from .conftest import api_request, make_key, make_user
 from .test_intake import row, submit
+
+
+def unknown(board_id) -> dict:
+    """A learner the roster does not know (the web services' learner object)."""
+    return {"boardId": board_id, "firstName": "X", "lastName": "Y", "birthMonth": 1,
+            "birthDay": 1}  # fmt: skip
 
 
 def _tsv(activity, learner_ids):
@@ -21,9 +28,8 @@ def _tsv(activity, learner_ids):
 
 
 def test_an_upload_with_rejections_sends_one_digest_to_the_editors(
-    client_of, editor_a, viewer_a, activity_a, roster, settings, tmp_path
+    client_of, editor_a, viewer_a, activity_a, roster, media_root
 ):
-    settings.MEDIA_ROOT = tmp_path
     client = client_of(editor_a)
     content = _tsv(activity_a, ["123456", "999991", "999992"])
     client.post(reverse("upload_create"), {"file": SimpleUploadedFile("u.txt", content)})
@@ -55,37 +61,19 @@ def test_board_rejections_notify_the_provider_and_the_reviewers(
 
 
 def test_sandbox_rejections_send_nothing(client, activity_a, editor_a, roster):
-    import json
-
-    from participants.apikeys import api_key_create
-
-    _, secret = api_key_create(provider=activity_a.provider, user=editor_a, name="t",
-                               mode="sandbox")  # fmt: skip
-    body = {"reports": [{"activityId": activity_a.pars_id, "completionDate": "2015-12-18",
-                         "learner": {"boardId": "999999", "firstName": "X", "lastName": "Y",
-                                     "birthMonth": 1, "birthDay": 1},
-                         "credits": [{"creditType": "MK", "points": 10}]}]}  # fmt: skip
+    secret = make_key(activity_a.provider, editor_a, mode="sandbox", name="t")
+    body = reports(report(activity_a, unknown("999999"), credits=[("MK", 10)]))
     mail.outbox.clear()
-    client.post("/api/v1/learner-reports", json.dumps(body), content_type="application/json",
-                HTTP_AUTHORIZATION=f"Bearer {secret}")  # fmt: skip
+    api_request(client, "post", "learner-reports", secret, body)
     assert Completion.objects.get().status == "rejected"
     assert mail.outbox == []
 
 
 def test_an_api_run_with_rejections_sends_one_digest(client, activity_a, editor_a, roster):
-    import json
-
-    from participants.apikeys import api_key_create
-
     make_user("editor-a2")  # not a member: gets nothing
-    _, secret = api_key_create(provider=activity_a.provider, user=editor_a, name="t",
-                               mode="production")  # fmt: skip
-    reports = [{"activityId": activity_a.pars_id, "completionDate": "2015-12-18",
-                "learner": {"boardId": learner, "firstName": "X", "lastName": "Y",
-                            "birthMonth": 1, "birthDay": 1},
-                "credits": [{"creditType": "MK", "points": 10}]}
-               for learner in ("999991", "999992")]  # fmt: skip
+    secret = make_key(activity_a.provider, editor_a, name="t")
+    body = reports(*(report(activity_a, unknown(board_id), credits=[("MK", 10)])
+                     for board_id in ("999991", "999992")))  # fmt: skip
     mail.outbox.clear()
-    client.post("/api/v1/learner-reports", json.dumps({"reports": reports}),
-                content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {secret}")  # fmt: skip
+    api_request(client, "post", "learner-reports", secret, body)
     assert len(mail.outbox) == 1 and mail.outbox[0].to == [editor_a.email]

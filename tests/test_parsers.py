@@ -28,7 +28,7 @@ from participants.parsers import (
     read_permission,
 )
 
-from .test_uploads import JANE, OMAR, activity_report, cells, delimited, learner_report, tsv, xlsx
+from .builders import JANE, OMAR, activity_report, cells, delimited, learner_report, tsv, xlsx
 
 ID_LENGTHS = {"ABIM": 6}
 ACTIVITY = SimpleNamespace(pars_id="100000001", title="Hypertension Update")
@@ -433,7 +433,7 @@ def test_xml_with_prefixed_namespaces():
 
 @pytest.mark.parametrize("as_elements", [False, True])
 def test_xml_credit_received_as_attributes_or_child_elements(as_elements):
-    report = activity_report(ACTIVITY, certificates=[("PS", "7.25")], as_elements=as_elements)
+    report = activity_report(ACTIVITY, credits=[("PS", "7.25")], as_elements=as_elements)
     (row,) = xml_rows_of(learner_report(report))
     assert (row.credit_type, row.moc_points, row.errors) == ("PS", Decimal("7.25"), {})
 
@@ -446,7 +446,7 @@ def test_xml_unique_id_in_certificate_or_under_member(under_member):
 
 
 def test_xml_each_credit_certificate_is_one_record():
-    report = activity_report(ACTIVITY, certificates=[("MK", "10"), ("PS", "5")])
+    report = activity_report(ACTIVITY, credits=[("MK", "10"), ("PS", "5")])
     rows = xml_rows_of(learner_report(report))
     assert [(r.credit_type, r.moc_points, r.learner_id) for r in rows] == [
         ("MK", Decimal("10"), "123456"),
@@ -488,7 +488,7 @@ def test_xml_for_another_provider_is_refused():
 
 def test_xml_bad_values_are_row_errors():
     report = activity_report(
-        ACTIVITY, birth="July 14", completed="18/12/2015", certificates=[("MK", "10,5")]
+        ACTIVITY, birth="July 14", completed="18/12/2015", credits=[("MK", "10,5")]
     )
     (row,) = xml_rows_of(learner_report(report))
     assert set(row.errors) == {"birth_month", "completion_date", "moc_points"}

@@ -4,7 +4,6 @@ is found by a command, set aside by transmission (the rest of the batch goes) an
 U+FFFD by exports (hardening issue, item 2)."""
 
 import io
-import json
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -12,20 +11,18 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from participants import transmission
-from participants.apikeys import api_key_create
 from participants.models import Completion, FollowUp, Upload
 from participants.parsers import TEMPLATE_HEADERS
 
-from .conftest import make_completion
+from .conftest import api_request, make_completion, make_key
 
 # U+FFFF, U+FFFE, a control character, a right-to-left override. (Whitespace such as a
 # vertical tab in a name is spacing, normalised to one space like every other.)
 POISON = ["\uffff", "\ufffe", "\x01", "\u202e"]
 
 
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
+# Uploaded and generated files go to each test's own folder.
+pytestmark = pytest.mark.usefixtures("media_root")
 
 
 def entry(**overrides):
@@ -63,15 +60,13 @@ def test_an_upload_names_the_row_and_the_field(client_of, editor_a, activity_a, 
 
 def test_the_api_names_the_field_as_the_request_does(client, provider_a, editor_a, activity_a,
                                                      roster):  # fmt: skip
-    _, key = api_key_create(provider=provider_a, user=editor_a, name="LMS", mode="production")
+    key = make_key(provider_a, editor_a, name="LMS")
     body = {"reports": [{"activityId": activity_a.pars_id, "completionDate": "2015-12-18",
                          "learner": {"boardId": "123456", "firstName": "Jane",
                                      "lastName": "Sm\u0001ith", "birthMonth": 7, "birthDay": 14},
                          "credits": [{"creditType": "MK", "points": 10,
                                       "creditId": "ccid:lms:\uffff"}]}]}  # fmt: skip
-    reply = client.post("/api/v1/learner-reports", json.dumps(body),
-                        content_type="application/json",
-                        HTTP_AUTHORIZATION=f"Bearer {key}")  # fmt: skip
+    reply = api_request(client, "post", "learner-reports", key, body)
     errors = reply.json()["results"][0]["errors"]
     assert set(errors) == {"lastName", "creditId"}
     assert "U+0001" in errors["lastName"] and "U+FFFF" in errors["creditId"]

@@ -14,7 +14,8 @@ from openapi_schema_validator import OAS30Validator
 
 from participants.exports import report_data, report_element, write_learner_report
 
-from .test_api import api, fresh_throttles, key_a, seed_data  # noqa: F401 - fixtures
+# live_server makes these tests transactional: the reference data back, fresh throttles.
+pytestmark = pytest.mark.usefixtures("seed_data", "fresh_throttles")
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

@@ -22,9 +22,8 @@ def board_rejects(activity, editor, learner="123456", credit_type="MK"):
 
 
 def test_board_rejections_enter_the_queue_oldest_first(
-    client_of, reviewer, activity_a, activity_b, editor_a, editor_b, roster, settings, tmp_path
+    client_of, reviewer, activity_a, activity_b, editor_a, editor_b, roster, media_root
 ):
-    settings.MEDIA_ROOT = tmp_path
     with time_machine.travel(dt.datetime(2016, 1, 2, tzinfo=dt.UTC), tick=False):
         older = board_rejects(activity_b, editor_b)
     with time_machine.travel(dt.datetime(2016, 1, 20, tzinfo=dt.UTC), tick=False):
@@ -42,9 +41,8 @@ def test_board_rejections_enter_the_queue_oldest_first(
 
 
 def test_assign_contact_and_resolve_are_in_the_history(
-    client_of, reviewer, activity_a, editor_a, roster, settings, tmp_path
+    client_of, reviewer, activity_a, editor_a, roster, media_root
 ):
-    settings.MEDIA_ROOT = tmp_path
     follow_up = board_rejects(activity_a, editor_a)
     client = client_of(reviewer)
     url = reverse("review_detail", args=[follow_up.pk])
@@ -68,9 +66,8 @@ def test_assign_contact_and_resolve_are_in_the_history(
 
 
 def test_provider_staff_never_see_the_queue(
-    client_of, editor_a, viewer_a, activity_a, roster, settings, tmp_path
+    client_of, editor_a, viewer_a, activity_a, roster, media_root
 ):
-    settings.MEDIA_ROOT = tmp_path
     follow_up = board_rejects(activity_a, editor_a)
     for user in (editor_a, viewer_a):
         client = client_of(user)
@@ -82,11 +79,10 @@ def test_provider_staff_never_see_the_queue(
 
 
 def test_reviewers_can_send_now_and_let_the_simulated_board_answer(
-    client_of, reviewer, editor_a, activity_a, roster, settings, tmp_path
+    client_of, reviewer, editor_a, activity_a, roster, settings, media_root
 ):
     from participants.models import Completion
 
-    settings.MEDIA_ROOT = tmp_path
     submit(activity_a, [row(activity_a, first_name="Janet")], editor_a)
     client = client_of(reviewer)
     client.post(reverse("review_transmit"))

@@ -146,6 +146,7 @@ def counts():
     }
 
 
+@pytest.mark.slow  # the whole demo data set, twice
 def test_demo_data_twice_changes_nothing(db):
     call_command("load_demo", stdout=io.StringIO())
     first = counts()
@@ -157,6 +158,7 @@ def test_demo_data_twice_changes_nothing(db):
     assert User.objects.get(username="reviewer").groups.filter(name="reviewers").exists()
 
 
+@pytest.mark.slow  # the whole demo data set
 @pytest.mark.parametrize("today", ["2031-03-10", "2032-01-02"])
 def test_demo_data_is_of_the_current_year_so_the_dashboard_opens_on_figures(db, client, today):
     import time_machine

@@ -4,7 +4,6 @@ checks are limited per provider over a window, across every channel (pars-spec Â
 hardening issue, item 1)."""
 
 import datetime as dt
-import json
 from decimal import Decimal
 
 import pytest
@@ -12,13 +11,16 @@ import time_machine
 from django.urls import reverse
 
 from activities.models import Channel
-from participants.apikeys import api_key_create
 from participants.intake import intake_submit
 from participants.models import Completion, RosterEntry, RosterProbeFailure
 from participants.parsers import TEMPLATE_HEADERS
 from participants.reverification import completions_verify_pending
 from participants.rows import ParticipantRow
 from participants.verification import ROSTER_CHECK_HELD, SANDBOX_ROSTER
+
+from .builders import report
+from .builders import reports as json_reports
+from .conftest import api_request, make_key
 
 NOW = dt.datetime(2015, 12, 20, 12, tzinfo=dt.UTC)
 
@@ -31,14 +33,14 @@ def frozen():
 
 @pytest.fixture
 def keys(provider_a, editor_a):
-    _, live = api_key_create(provider=provider_a, user=editor_a, name="LMS", mode="production")
-    _, test = api_key_create(provider=provider_a, user=editor_a, name="Test", mode="sandbox")
-    return {"production": live, "sandbox": test}
+    return {
+        "production": make_key(provider_a, editor_a, name="LMS"),
+        "sandbox": make_key(provider_a, editor_a, mode="sandbox", name="Test"),
+    }
 
 
 def post(client, path, body, key):
-    return client.post(f"/api/v1/{path}", json.dumps(body), content_type="application/json",
-                       HTTP_AUTHORIZATION=f"Bearer {key}")  # fmt: skip
+    return api_request(client, "post", path, key, body)
 
 
 def learner(board_id, first, last, month, day):
@@ -47,9 +49,7 @@ def learner(board_id, first, last, month, day):
 
 
 def reports(activity, *learners):
-    return {"reports": [
-        {"activityId": activity.pars_id, "completionDate": "2015-12-18", "learner": who,
-         "credits": [{"creditType": "MK", "points": 10}]} for who in learners]}  # fmt: skip
+    return json_reports(*(report(activity, who, credits=[("MK", 10)]) for who in learners))
 
 
 def row(activity, number, board_id, month=7, day=14, first="Jane", last="Smith"):
@@ -148,11 +148,10 @@ def test_a_match_after_the_limit_tells_nothing_either(activity_a, editor_a, rost
 
 
 def test_the_same_failing_record_counts_once_preview_and_save_included(
-    client_of, editor_a, activity_a, roster, limit_3, settings, tmp_path
+    client_of, editor_a, activity_a, roster, limit_3, media_root
 ):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    settings.MEDIA_ROOT = tmp_path
     header = "\t".join(TEMPLATE_HEADERS) + "\n"
     lines = [f"add\t{activity_a.pars_id}\tABIM\t12345{n}\tX\tY\t1\t1\t12/18/2015\tMK\t10\t\tY\t\n"
              for n in (7, 8)]  # fmt: skip
@@ -200,6 +199,7 @@ def test_held_records_are_checked_once_the_window_frees_up(
     assert held.events.order_by("at").last().reason.startswith("Provisional verification")
 
 
+@pytest.mark.slow  # 10,000 probes
 def test_a_harvest_of_10000_probes_learns_at_most_the_limit(
     client, keys, activity_a, roster, settings
 ):

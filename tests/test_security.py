@@ -26,13 +26,13 @@ from django.urls import reverse
 from rest_framework.parsers import JSONParser
 
 from activities.models import Activity
-from participants.apikeys import api_key_create
 from participants.models import Completion, Upload
 from participants.parsers import FileRefused, parse_xml
 
-from .conftest import PASSWORD, make_completion, make_user, portal_patterns
+from .builders import cells, delimited, tsv, xlsx
+from .conftest import PASSWORD, api_request, make_completion, make_key, make_user, portal_patterns
 from .test_scoping import everything  # noqa: F401 - a fixture
-from .test_uploads import cells, delimited, tsv, upload, xlsx
+from .test_uploads import upload
 from .test_write_permissions import READ_ONLY
 
 PORTAL = portal_patterns()
@@ -94,6 +94,7 @@ def test_xml_attacks_are_refused_within_a_second(name):
     assert time.monotonic() - started < 1
 
 
+@pytest.mark.slow  # the production profile in a subprocess
 def test_production_cookies_are_secure():
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "pars_portal.settings_production",
            "SECRET_KEY": "x" * 60, "ALLOWED_HOSTS": "pars.example.org",
@@ -220,10 +221,9 @@ def assert_cheap(figures, what):
 
 
 @pytest.fixture
-def uploader(client_of, editor_a, activity_a, settings, tmp_path):
+def uploader(client_of, editor_a, activity_a, media_root):
     """The editor's client, warmed up by one ordinary upload of each kind (the first upload
     of a process imports openpyxl and compiles templates: that is not the attack's cost)."""
-    settings.MEDIA_ROOT = tmp_path
     client = client_of(editor_a)
     for name, content in (("warm.xlsx", _small_xlsx()),
                           ("warm.csv", b"Action,PARS Activity ID\n"),
@@ -285,9 +285,8 @@ def test_gz_upload_is_refused_by_its_name(uploader):
 
 @pytest.mark.parametrize("model", ["participants_completion", "activities_activity"])
 def test_xlsx_zip_bomb_in_an_admin_import_is_refused_within_a_second(
-    client_of, reviewer, model, settings, tmp_path
+    client_of, reviewer, model, media_root
 ):
-    settings.MEDIA_ROOT = tmp_path
     client = client_of(reviewer)
     url = reverse(f"admin:{model}_import")
     client.post(url, {"format": "1", "import_file": SimpleUploadedFile("w.xlsx", _small_xlsx())})
@@ -304,15 +303,12 @@ def test_xlsx_zip_bomb_in_an_admin_import_is_refused_within_a_second(
 
 @pytest.mark.parametrize("content_type", ["application/json", "application/xml"])
 def test_gzip_encoded_api_body_is_not_decompressed(client, provider_a, editor_a, content_type):
-    _, key = api_key_create(provider=provider_a, user=editor_a, name="LMS", mode="production")
+    key = make_key(provider_a, editor_a, name="LMS")
     with measured() as cost:
-        response = client.post(
-            "/api/v1/learner-reports",
-            gzip_bomb(),
-            content_type=content_type,
+        response = api_request(
+            client, "post", "learner-reports", key, gzip_bomb(), content_type=content_type,
             HTTP_CONTENT_ENCODING="gzip",
-            HTTP_AUTHORIZATION=f"Bearer {key}",
-        )
+        )  # fmt: skip
     assert response.status_code == 400
     assert not Completion.objects.exists()
     assert_cheap(cost, f"gzip {content_type}")
@@ -341,9 +337,8 @@ JSON_PARSE = JSONParser.parse
 
 @pytest.mark.parametrize("name", ["big.txt", "big.csv", "big.xlsx", "big.xml"])
 def test_upload_over_the_cap_is_refused_before_any_parser_runs(
-    client_of, editor_a, activity_a, settings, tmp_path, parsers_watched, name
+    client_of, editor_a, activity_a, settings, tmp_path, media_root, parsers_watched, name
 ):
-    settings.MEDIA_ROOT = tmp_path
     settings.UPLOAD_MAX_MB = 1
     head = {"big.xlsx": b"PK\x03\x04", "big.xml": b"<?xml version='1.0'?>"}.get(name, b"Action")
     client = client_of(editor_a)
@@ -366,7 +361,7 @@ def test_upload_over_the_cap_is_refused_before_any_parser_runs(
 def test_api_body_over_the_cap_is_refused_before_any_parser_runs(
     client, provider_a, editor_a, activity_a, settings, parsers_watched, content_type
 ):
-    _, key = api_key_create(provider=provider_a, user=editor_a, name="LMS", mode="production")
+    key = make_key(provider_a, editor_a, name="LMS")
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
     spy = parsers_watched.json if content_type == "application/json" else parsers_watched.xml
     if content_type == "application/json":
@@ -374,16 +369,15 @@ def test_api_body_over_the_cap_is_refused_before_any_parser_runs(
     else:
         body = b"<ACCMELearnerReports>" + b" " * 64 * 1024 + b"</ACCMELearnerReports>"
     with measured() as cost:
-        response = client.post("/api/v1/learner-reports", body, content_type=content_type,
-                               HTTP_AUTHORIZATION=f"Bearer {key}")  # fmt: skip
+        response = api_request(client, "post", "learner-reports", key, body,
+                               content_type=content_type)  # fmt: skip
     assert response.status_code in (400, 413)
     assert not spy.called, f"the {content_type} parser read a body over the cap"
     assert not Completion.objects.exists()
     assert cost.seconds < 1
     # Within the cap, the same kind of body reaches its parser.
     small = body[:1024] if isinstance(body, bytes) else json.dumps({"reports": []})
-    client.post("/api/v1/learner-reports", small, content_type=content_type,
-                HTTP_AUTHORIZATION=f"Bearer {key}")  # fmt: skip
+    api_request(client, "post", "learner-reports", key, small, content_type=content_type)
     assert spy.called
 
 
@@ -434,10 +428,9 @@ def live_formulas(content: bytes, file_format: str) -> list[str]:
 
 
 @pytest.fixture
-def evil(client_of, editor_a, activity_a, settings, tmp_path):
+def evil(client_of, editor_a, activity_a, media_root):
     """A record and an activity of A whose text fields are formulas, and one upload of each
     format whose refused row carries them too."""
-    settings.MEDIA_ROOT = tmp_path
     Activity.objects.filter(pk=activity_a.pk).update(
         title=EVIL_TITLE, provider_activity_id="@SUM(1)"
     )

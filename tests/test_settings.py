@@ -1,6 +1,7 @@
 """Settings come from the environment: safe defaults locally, a production profile that
 refuses to start half-configured and passes `check --deploy`."""
 
+import json
 import os
 import secrets
 import string
@@ -16,7 +17,8 @@ BASE_DIR = django_settings.BASE_DIR
 
 
 def run(args, **env):
-    """Run Python in the project folder with only `env` (plus PATH/HOME) set."""
+    """Run Python in the project folder with only `env` (plus PATH/HOME) set. A process each:
+    the tests that call it are marked slow."""
     clean = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
     clean.update(env)
     return subprocess.run(
@@ -39,6 +41,7 @@ def production_env(tmp_path):
     }
 
 
+@pytest.mark.slow
 def test_production_profile_passes_check_deploy(tmp_path):
     result = run(
         ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
@@ -47,6 +50,7 @@ def test_production_profile_passes_check_deploy(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_production_profile_refuses_to_start_without_secret_key(tmp_path):
     env = production_env(tmp_path)
     del env["SECRET_KEY"]
@@ -55,6 +59,7 @@ def test_production_profile_refuses_to_start_without_secret_key(tmp_path):
     assert "SECRET_KEY must be set" in result.stderr
 
 
+@pytest.mark.slow
 def test_production_profile_refuses_to_start_without_database_url(tmp_path):
     env = production_env(tmp_path)
     del env["DATABASE_URL"]
@@ -69,17 +74,20 @@ PRINT_SETTINGS = (
 )
 
 
+@pytest.mark.slow
 def test_debug_is_off_by_default():
     result = run(["-c", PRINT_SETTINGS], DJANGO_SETTINGS_MODULE="pars_portal.settings")
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[0] == "False"
 
 
+@pytest.mark.slow
 def test_debug_can_be_turned_on_locally():
     result = run(["-c", PRINT_SETTINGS], DJANGO_SETTINGS_MODULE="pars_portal.settings", DEBUG="1")
     assert result.stdout.split()[0] == "True"
 
 
+@pytest.mark.slow
 def test_production_ignores_debug_and_demo_data_switches(tmp_path):
     result = run(
         ["-c", PRINT_SETTINGS],
@@ -89,6 +97,26 @@ def test_production_ignores_debug_and_demo_data_switches(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "False"]
+
+
+BENCHMARKS = (
+    "import json, django; django.setup(); from django.apps import apps; "
+    "from django.core.management import get_commands; "
+    "print(json.dumps([apps.is_installed('pars_portal.benchmarks'), "
+    "sorted(name for name in get_commands() if name.startswith('bench_'))]))"
+)
+BENCH_COMMANDS = ["bench_api", "bench_dashboard", "bench_import", "bench_load", "bench_upload"]
+
+
+@pytest.mark.slow
+def test_the_benchmarks_app_is_installed_for_development_and_tests_not_production(tmp_path):
+    assert "pars_portal.benchmarks" in django_settings.INSTALLED_APPS  # settings_test
+    development = run(["-c", BENCHMARKS], DJANGO_SETTINGS_MODULE="pars_portal.settings")
+    assert development.returncode == 0, development.stderr
+    assert json.loads(development.stdout) == [True, BENCH_COMMANDS]
+    production = run(["-c", BENCHMARKS], **production_env(tmp_path))
+    assert production.returncode == 0, production.stderr
+    assert json.loads(production.stdout) == [False, []]
 
 
 @pytest.mark.parametrize(

@@ -14,10 +14,8 @@ from participants.transmission import ingest_answers, simulated_board_answers, t
 
 from .test_intake import row, submit
 
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
+# Batch files go to each test's own folder.
+pytestmark = pytest.mark.usefixtures("media_root")
 
 
 def batch_records(batch):

@@ -13,134 +13,30 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from lxml import etree
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 
 from participants import statuses
 from participants.models import Completion, CompletionEvent, RosterEntry, Upload
-from participants.parsers import TEMPLATE_COLUMNS, TEMPLATE_HEADERS
+from participants.parsers import TEMPLATE_HEADERS
 from participants.services.uploads import upload_issue_phase
 
+from .builders import (
+    FIELDS,
+    JANE,
+    OMAR,
+    activity_report,
+    cells,
+    delimited,
+    learner_report,
+    tsv,
+    xlsx,
+)
 from .conftest import make_completion
 
-FIELDS = [name for name, _, _ in TEMPLATE_COLUMNS]
 NO_TOTALS = {"created": 0, "already_reported": 0, "deleted": 0, "error": 0}
-JANE = {"learner_id": "123456", "first_name": "Jane", "last_name": "Smith", "birth_month": "7",
-        "birth_day": "14"}  # fmt: skip
-OMAR = {"learner_id": "234567", "first_name": "Omar", "last_name": "Haddad", "birth_month": "2",
-        "birth_day": "29"}  # fmt: skip
 
-
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-
-
-# --- Building files ----------------------------------------------------------------------------
-
-
-def cells(activity, who=JANE, **values) -> list:
-    """One row in template column order (all 14 columns, Credit ID empty)."""
-    row = {
-        "action": "add", "activity_ref": activity.pars_id, "board_code": "ABIM",
-        "completion_date": "12/18/2015", "credit_type": "MK", "moc_points": "10",
-        "cme_credits": "", "learner_permission": "Y", "credit_id": "", **who,
-    }  # fmt: skip
-    row.update(values)
-    return [row[name] for name in FIELDS]
-
-
-def delimited(rows, *, header=True, delimiter=",", newline="\r\n", bom=False) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=delimiter, lineterminator=newline)
-    if header:
-        writer.writerow(TEMPLATE_HEADERS)
-    writer.writerows(rows)
-    return (("\ufeff" if bom else "") + out.getvalue()).encode()
-
-
-def tsv(rows, **kwargs) -> bytes:
-    return delimited(rows, delimiter="\t", **kwargs)
-
-
-def xlsx(rows, *, header=TEMPLATE_HEADERS) -> bytes:
-    workbook = Workbook()
-    sheet = workbook.active
-    if header:
-        sheet.append(header)
-    for row in rows:
-        sheet.append(row)
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
-
-
-MEDBIQ_NS = ' xmlns="http://ns.medbiq.org/activityreport/v1/"'
-MEMBER_NS = ' xmlns="http://ns.medbiq.org/member/v1/"'
-
-
-def credit_received(code, points, *, as_elements=False):
-    if as_elements:
-        return (
-            f"<CreditReceived><activityCertification>{code}</activityCertification>"
-            f"<creditUnit>Point</creditUnit><numberOfCredits>{points}</numberOfCredits>"
-            "</CreditReceived>"
-        )
-    return (
-        f'<CreditReceived activityCertification="{code}" creditUnit="Point" '
-        f'numberOfCredits="{points}"/>'
-    )
-
-
-def activity_report(
-    activity,
-    who=JANE,
-    *,
-    certificates=(("MK", "10"),),
-    provider="0001234",
-    birth=None,
-    completed="2015-12-18",
-    action="add",
-    unique_under_member=False,
-    as_elements=False,
-    namespaced=False,
-) -> str:
-    birth = birth or f"--{int(who['birth_month']):02d}-{int(who['birth_day']):02d}"
-    unique = f'<UniqueID domain="ABIM">{who["learner_id"]}</UniqueID>'
-    certs = "\n".join(
-        "<CreditCertificate>"
-        + ("" if unique_under_member else unique)
-        + credit_received(code, points, as_elements=as_elements)
-        + "</CreditCertificate>"
-        for code, points in certificates
-    )
-    return f"""
-    <ActivityReport>
-      <ReportingOrganization>Provider A</ReportingOrganization>
-      <Member{MEMBER_NS if namespaced else ""}>
-        {unique if unique_under_member else ""}
-        <Name><GivenName>{who["first_name"]}</GivenName><FamilyName>{who["last_name"]}</FamilyName></Name>
-        <PersonalInfo><BirthDate>{birth}</BirthDate></PersonalInfo>
-      </Member>
-      <Activity>
-        <ProviderOrganization>{provider}</ProviderOrganization>
-        <Module>
-          <ModuleName moduleID="{activity.pars_id}">{activity.title}</ModuleName>
-          <Status>Completed</Status>
-          <CompletedDateTime>{completed}</CompletedDateTime>
-          {certs}
-        </Module>
-      </Activity>
-      <XtensibleInfo><LearnerRecordAction>{action}</LearnerRecordAction></XtensibleInfo>
-    </ActivityReport>"""  # noqa: E501
-
-
-def learner_report(*reports, namespaced=False, prolog="") -> bytes:
-    return (
-        f'<?xml version="1.0" encoding="UTF-8"?>\n{prolog}'
-        f"<ACCMELearnerReports{MEDBIQ_NS if namespaced else ''}><ActivityReports>"
-        f"<DateTimeCreated>2015-12-20T10:00:00</DateTimeCreated>{''.join(reports)}"
-        "</ActivityReports></ACCMELearnerReports>\n"
-    ).encode()
+# Uploaded files go to each test's own folder.
+pytestmark = pytest.mark.usefixtures("media_root")
 
 
 # --- Driving the views -------------------------------------------------------------------------
@@ -593,7 +489,7 @@ def test_xml_with_and_without_namespaces(client_of, editor_a, activity_a, roster
 def test_xml_credit_received_values_as_attributes_or_elements(
     client_of, editor_a, activity_a, roster, as_elements
 ):
-    report = activity_report(activity_a, certificates=[("PS", "7.5")], as_elements=as_elements)
+    report = activity_report(activity_a, credits=[("PS", "7.5")], as_elements=as_elements)
     client = client_of(editor_a)
     confirm(client, upload(client, "report.xml", learner_report(report)))
     record = Completion.objects.get()
@@ -612,7 +508,7 @@ def test_xml_unique_id_under_member_or_certificate(
 
 
 def test_xml_two_credit_certificates_are_two_records(client_of, editor_a, activity_a, roster):
-    report = activity_report(activity_a, certificates=[("MK", "10"), ("PS", "5")])
+    report = activity_report(activity_a, credits=[("MK", "10"), ("PS", "5")])
     client = client_of(editor_a)
     checked = upload(client, "report.xml", learner_report(report))
     assert checked.preview_totals == totals(created=2)
@@ -994,7 +890,7 @@ def test_xml_error_report_lists_refused_reports_and_can_be_fixed_and_uploaded(
 ):
     content = learner_report(
         activity_report(activity_a, namespaced=namespaced),
-        activity_report(activity_a, OMAR, certificates=[("MK", "10,5")], namespaced=namespaced),
+        activity_report(activity_a, OMAR, credits=[("MK", "10,5")], namespaced=namespaced),
         namespaced=namespaced,
     )
     client = client_of(editor_a)
@@ -1025,9 +921,9 @@ def test_xml_error_report_of_a_single_line_file_lists_every_refused_report(
 ):
     """Machine-written XML often has no line breaks: every refused report must still be in
     the error report, each with its own errors."""
-    bad_points = activity_report(activity_a, OMAR, certificates=[("MK", "10,5")])
+    bad_points = activity_report(activity_a, OMAR, credits=[("MK", "10,5")])
     bad_date = activity_report(activity_a, completed="18/12/2015")
-    good = activity_report(activity_a, OMAR, certificates=[("PS", "5")])
+    good = activity_report(activity_a, OMAR, credits=[("PS", "5")])
     one_line = b"".join(
         line.strip() for line in learner_report(bad_points, good, bad_date).splitlines()
     )

@@ -21,10 +21,8 @@ from participants.services.uploads import check_upload, commit_upload
 from participants.transmission import transmit_to_board
 from participants.workers import recover_stalled_work
 
-
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
+# Uploaded and generated files go to each test's own folder.
+pytestmark = pytest.mark.usefixtures("media_root")
 
 
 def queued(task, *args, worker="worker-1", started=None):

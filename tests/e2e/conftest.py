@@ -1,6 +1,5 @@
 """Browser tests: Playwright driving Debian's Chromium (never a downloaded browser)."""
 
-import importlib
 import os
 from pathlib import Path
 
@@ -48,13 +47,10 @@ def page(browser, live_server):
 
 
 @pytest.fixture(autouse=True)
-def seed_data(transactional_db):
-    """Transactional tests flush the database after each test, data-migration rows included
-    (ABIM and its credit types, the reviewers group): put them back the migration's way."""
-    from django.apps import apps
-
-    seed = importlib.import_module("activities.migrations.0002_seed_abim_deadlines_reviewers")
-    seed.seed(apps, None)
+def seed_data(seed_data):
+    """Every browser test runs against the live server (a transactional test, whose flush
+    removes the reference data): tests/conftest.py's seed_data puts it back."""
+    return seed_data
 
 
 @pytest.fixture

@@ -24,12 +24,6 @@ COMPLETED = "2015-12-18"  # a date input's value (shown as 12/18/2015)
 NAME_REJECTION = "Rejected by ABIM: Name does not match the board's records (NAME)"
 
 
-@pytest.fixture
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"  # transmission batches write their XML here
-    return settings.MEDIA_ROOT
-
-
 def open_record(page, record_id):
     page.goto(f"/participants/{record_id}/")
     page.wait_for_load_state()

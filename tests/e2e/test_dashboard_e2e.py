@@ -17,8 +17,7 @@ DEMO_PASSWORD = "pars-demo-2015"
 
 
 @pytest.fixture
-def demo(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path  # the demo's transmission file goes here
+def demo(media_root):  # the demo's transmission file goes to media_root
     call_command("load_demo", stdout=io.StringIO())
 
 

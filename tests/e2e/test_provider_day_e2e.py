@@ -15,7 +15,7 @@ from .test_login_e2e import log_in
 from .test_manual_entry_e2e import COMPLETED
 from .test_upload_e2e import download, issue_rows, status, upload_file
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("media_root")]
 
 
 def enter(page, *, learner_id, first, last, month, day):
@@ -80,11 +80,6 @@ def test_records_say_what_became_of_them(page, provider_a, editor_a, roster, art
 
 
 # --- The upload wizard --------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
 
 
 def csv_file(folder, name, rows) -> Path:

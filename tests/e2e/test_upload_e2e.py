@@ -16,12 +16,11 @@ from lxml import etree
 
 from participants.models import Completion, RosterEntry
 
+from ..builders import MEDBIQ_NS, activity_report, learner_report
 from ..conftest import make_activity
 from .test_login_e2e import log_in
 
-pytestmark = pytest.mark.e2e
-
-MEDBIQ_NS = "http://ns.medbiq.org/activityreport/v1/"
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("media_root")]
 
 # ABIM ID → (first name, last name, birth month, birth day): all on the roster.
 DIPLOMATES = {
@@ -32,12 +31,6 @@ DIPLOMATES = {
     "567890": ("Amara", "Okafor", 5, 9),
     "678901": ("Pieter", "de Vries", 9, 22),
 }
-
-
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
 
 
 @pytest.fixture
@@ -149,58 +142,19 @@ def tsv_row(header, *, pars_id, learner_id, completed="12/18/2015", points="10",
     return "\t".join(values.get(column, "") for column in header)
 
 
-def learner_report(reports: list[str], *, namespace: str | None) -> str:
-    xmlns = f' xmlns="{namespace}"' if namespace else ""
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f"<ACCMELearnerReports{xmlns}>\n<ActivityReports>\n"
-        "<DateTimeCreated>2016-01-05T09:30:00</DateTimeCreated>\n"
-        + "".join(reports)
-        + "</ActivityReports>\n</ACCMELearnerReports>\n"
-    )
-
-
-def activity_report(
+def diplomate_report(
     *, pars_id, learner_id, completed="2015-12-18", points="10", as_elements=False
 ) -> str:
-    """One ActivityReport per §8.1. as_elements: CreditReceived values as child elements and
-    UniqueID directly under Member (the tolerated variants), else attributes and UniqueID in
-    the CreditCertificate."""
+    """One ActivityReport per §8.1 for one of the DIPLOMATES. as_elements: CreditReceived
+    values as child elements and UniqueID directly under Member (the tolerated variants),
+    else attributes and UniqueID in the CreditCertificate."""
     first, last, month, day = DIPLOMATES[learner_id]
-    unique = f'<UniqueID domain="ABIM">{learner_id}</UniqueID>'
-    if as_elements:
-        credit = (
-            "<CreditReceived><activityCertification>MK</activityCertification>"
-            "<creditUnit>Point</creditUnit>"
-            f"<numberOfCredits>{points}</numberOfCredits></CreditReceived>"
-        )
-    else:
-        credit = (
-            '<CreditReceived activityCertification="MK" creditUnit="Point" '
-            f'numberOfCredits="{points}"/>'
-        )
-    return f"""<ActivityReport>
-  <ReportingOrganization>Provider A</ReportingOrganization>
-  <Member>
-    <Name><GivenName>{first}</GivenName><FamilyName>{last}</FamilyName></Name>
-    <PersonalInfo><BirthDate>1970-{month:02d}-{day:02d}</BirthDate></PersonalInfo>
-    {unique if as_elements else ""}
-  </Member>
-  <Activity>
-    <ProviderOrganization>0001234</ProviderOrganization>
-    <Module>
-      <ModuleName moduleID="{pars_id}">Hypertension Update</ModuleName>
-      <Status>Completed</Status>
-      <CompletedDateTime>{completed}</CompletedDateTime>
-      <CreditCertificate>
-        {"" if as_elements else unique}
-        {credit}
-      </CreditCertificate>
-    </Module>
-  </Activity>
-  <XtensibleInfo><LearnerRecordAction>add</LearnerRecordAction></XtensibleInfo>
-</ActivityReport>
-"""
+    who = {"learner_id": learner_id, "first_name": first, "last_name": last,
+           "birth_month": month, "birth_day": day}  # fmt: skip
+    return activity_report(
+        pars_id, who, birth=f"1970-{month:02d}-{day:02d}", completed=completed,
+        credits=[("MK", points)], unique_under_member=as_elements, as_elements=as_elements,
+    )  # fmt: skip
 
 
 def local_name(element) -> str:
@@ -354,22 +308,25 @@ def test_xml_learner_report_preview_confirm_fix_error_report_and_reupload(
     # The file without a namespace also uses the other tolerated shapes (§8.1).
     as_elements = namespace is None
     report = [
-        activity_report(pars_id=pars_id, learner_id="123456", as_elements=as_elements),
-        activity_report(
+        diplomate_report(pars_id=pars_id, learner_id="123456", as_elements=as_elements),
+        diplomate_report(
             pars_id=pars_id, learner_id="234567", completed="2015-12-18T14:05:00",
             as_elements=as_elements,
         ),
-        activity_report(pars_id=pars_id, learner_id="345678", as_elements=as_elements),
-        activity_report(pars_id=pars_id, learner_id="123456", as_elements=as_elements),  # dup
-        activity_report(
+        diplomate_report(pars_id=pars_id, learner_id="345678", as_elements=as_elements),
+        diplomate_report(pars_id=pars_id, learner_id="123456", as_elements=as_elements),  # dup
+        diplomate_report(
             pars_id=pars_id, learner_id="456789", completed="18/12/2015", as_elements=as_elements
         ),
-        activity_report(
+        diplomate_report(
             pars_id=pars_id, learner_id="567890", points="10,5", as_elements=as_elements
         ),
     ]  # fmt: skip
     xml_file = tmp_path / f"learner-report-{variant}.xml"
-    xml_file.write_text(learner_report(report, namespace=namespace), encoding="utf-8")
+    document = learner_report(
+        *report, namespaced=namespace is not None, created="2016-01-05T09:30:00"
+    )
+    xml_file.write_bytes(document)
 
     log_in(page, "editor-a")
     upload_file(page, xml_file)

@@ -16,17 +16,24 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from participants.bench import (
+from activities.models import Activity, Channel, Provider
+from pars_portal.benchmarks.harness import (
     SCRATCH_FLAG,
     argparse_hidden,
+    load_synthetic_roster,
     print_figures,
     registered_activity,
     require_scratch,
     xml_report,
 )
+from participants.intake import intake_batches
+from participants.models import Completion
+from participants.parsers import TEMPLATE_HEADERS, parse_file
+from participants.rows import Result
 
 STAGES = ("setup", "measure")
 
@@ -73,33 +80,18 @@ class Command(BaseCommand):
     # -- child 1: data and file --
 
     def _setup(self, rows, file_format, workdir):
-        from django.contrib.auth.models import User
-
-        from activities.models import Provider
-        from participants.parsers import RosterRow
-        from participants.services.roster import roster_load
 
         call_command("migrate", verbosity=0)
         user = User.objects.create_user("bench", password=None)
         provider = Provider.objects.create(accme_id="0001234", name="Bench provider")
         for title in ("Bench activity", "Baseline activity"):
             registered_activity(provider=provider, user=user, title=title)
-        roster_load(
-            rows=(RosterRow(0, "ABIM", f"{i:06d}", f"First{i}", f"Last{i}", 1 + i % 12,
-                            1 + i % 28) for i in range(rows))
-        )  # fmt: skip
+        load_synthetic_roster(rows)
         write_file(workdir / f"bench.{file_format}", file_format, rows, "100000001")
 
     # -- child 2: the measurement, in a fresh process --
 
     def _measure(self, rows, file_format, workdir):
-        from django.contrib.auth.models import User
-
-        from activities.models import Activity, Channel, Provider
-        from participants.intake import intake_batches
-        from participants.models import Completion
-        from participants.parsers import parse_file
-        from participants.rows import Result
 
         provider = Provider.objects.get()
         user = User.objects.get(username="bench")
@@ -171,7 +163,6 @@ class Command(BaseCommand):
 
 def write_file(path: Path, file_format: str, rows: int, pars_id: str) -> None:
     """A synthetic upload of `rows` roster-matching records, written as it streams."""
-    from participants.parsers import TEMPLATE_HEADERS
 
     with open(path, "w", encoding="utf-8", newline="") as out:
         if file_format == "xml":

@@ -20,16 +20,31 @@ import sys
 import time
 from pathlib import Path
 
+from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.db import connection, transaction
+from django.db.models import OuterRef, Subquery
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from participants.bench import (
+from activities.models import Activity, Board, MocRegistration, Provider, ProviderMembership
+from pars_portal.benchmarks.harness import (
     argparse_hidden,
     percentile,
     print_figures,
     require_scratch,
     run_stage,
     scratch_database,
+)
+from participants.models import (
+    ApiKey,
+    Completion,
+    FollowUp,
+    TransmissionBatch,
+    Upload,
+    name_key,
 )
 
 LAST_NAMES = ["Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis",
@@ -87,7 +102,6 @@ class Command(BaseCommand):
     # --- in the scratch database --------------------------------------------------------------
 
     def _run(self, options):
-        from participants.models import Completion
 
         call_command("migrate", verbosity=0)
         figures = {}
@@ -103,20 +117,6 @@ class Command(BaseCommand):
 
 def generate(total: int, provider_count: int, seed: int = 2015):
     """Synthetic data written with multi-row INSERTs (the ORM's bulk_create per table)."""
-    from django.contrib.auth.models import Group, User
-    from django.db import connection, transaction
-    from django.db.models import OuterRef, Subquery
-    from django.utils import timezone
-
-    from activities.models import Activity, Board, MocRegistration, Provider, ProviderMembership
-    from participants.models import (
-        ApiKey,
-        Completion,
-        FollowUp,
-        TransmissionBatch,
-        Upload,
-        name_key,
-    )
 
     rng = random.Random(seed)
     now = timezone.now()
@@ -283,13 +283,6 @@ def generate(total: int, provider_count: int, seed: int = 2015):
 
 
 def measure(requests: int) -> dict:
-    from django.contrib.auth.models import User
-    from django.db import connection
-    from django.test import Client
-    from django.test.utils import CaptureQueriesContext
-    from django.utils import timezone
-
-    from activities.models import Provider
 
     editor = User.objects.get(username="bench-editor")
     reviewer = User.objects.get(username="bench-reviewer")

@@ -28,14 +28,20 @@ from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+from openpyxl import Workbook
 
-from participants.bench import (
+from activities.models import Activity, Board, CreditType, Provider, ProviderMembership
+from pars_portal.benchmarks.harness import (
     SCRATCH_FLAG,
     LoopbackClient,
     argparse_hidden,
     gunicorn,
+    load_synthetic_roster,
     peak_rss_mb,
     print_figures,
     registered_activity,
@@ -44,6 +50,8 @@ from participants.bench import (
     scratch_database,
     xml_body,
 )
+from pars_portal.lib.db import insert_returning_ids
+from participants.models import Completion, mint_credit_id, name_key
 from participants.parsers import TEMPLATE_HEADERS
 
 FORMATS = {  # file name, content type
@@ -84,8 +92,6 @@ def synthetic_file(file_format: str, rows: int, roster: int, pars_id: str) -> by
         records.append(["add", pars_id, "ABIM", learner, first, last, str(month), str(day),
                         completed.strftime("%m/%d/%Y"), "MK", "10", "", "Y", ""])  # fmt: skip
     if file_format == "xlsx":
-        from openpyxl import Workbook
-
         workbook = Workbook(write_only=True)
         sheet = workbook.create_sheet("Participants")
         sheet.append(TEMPLATE_HEADERS)
@@ -138,6 +144,8 @@ class Command(BaseCommand):
             (workdir / f"{SETTINGS_MODULE}.py").write_text(
                 "# Written by bench_upload: the production profile, static files here.\n"
                 "from pars_portal.settings_production import *  # noqa: F403\n\n"
+                "# Its --stage steps need its app, which production leaves out.\n"
+                'INSTALLED_APPS = [*INSTALLED_APPS, "pars_portal.benchmarks"]  # noqa: F405\n'
                 f"STATIC_ROOT = {str(workdir / 'static')!r}\n"
             )
             env = dict(os.environ)
@@ -217,11 +225,6 @@ class Command(BaseCommand):
     # -- child 1: the provider, its editor, a registered activity, the roster --
 
     def _setup(self, workdir, options):
-        from django.contrib.auth.models import User
-
-        from activities.models import Provider, ProviderMembership
-        from participants.parsers import RosterRow
-        from participants.services.roster import roster_load
 
         call_command("migrate", verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
@@ -232,10 +235,7 @@ class Command(BaseCommand):
         activity = registered_activity(provider=provider, user=editor, title="Bench upload")
         registered_activity(provider=provider, user=editor, title="Bench baseline")
         roster = min(options["rows"], MAX_ROSTER)
-        roster_load(
-            rows=(RosterRow(0, "ABIM", f"{i:06d}", f"First{i}", f"Last{i}", 1 + i % 12,
-                            1 + i % 28) for i in range(roster))
-        )  # fmt: skip
+        load_synthetic_roster(roster)
         (workdir / "config.json").write_text(
             json.dumps({"password": password, "pars_id": activity.pars_id, "roster": roster})
         )
@@ -246,12 +246,6 @@ class Command(BaseCommand):
         """The same rows written by plain multi-row INSERTs into the completions table (the
         pipeline's own writer, `pars_portal.lib.db.insert_returning_ids`), without parsing, checks,
         verification or history: the floor the upload is compared with."""
-        from django.db import transaction
-        from django.utils import timezone
-
-        from activities.models import Activity, Board, CreditType
-        from pars_portal.lib.db import insert_returning_ids
-        from participants.models import Completion, mint_credit_id, name_key
 
         config = json.loads((workdir / "config.json").read_text())
         created = Completion.objects.filter(upload__isnull=False).count()

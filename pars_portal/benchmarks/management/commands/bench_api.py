@@ -9,6 +9,7 @@ pipeline in-process (the cost without HTTP). Prints `name: value` lines.
 """
 
 import http.client
+import io
 import json
 import os
 import statistics
@@ -17,19 +18,25 @@ import tempfile
 import time
 from pathlib import Path
 
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from participants.bench import (
+from activities.models import Activity, Channel, Provider, ProviderMembership
+from pars_portal.benchmarks.harness import (
     SCRATCH_FLAG,
     argparse_hidden,
     gunicorn,
+    load_synthetic_roster,
     print_figures,
     registered_activity,
     require_scratch,
     run_stage,
     xml_body,
 )
+from participants.apikeys import ApiKey, api_key_create
+from participants.intake import intake_submit
+from participants.parsers import parse_xml
 
 
 class Command(BaseCommand):
@@ -78,12 +85,6 @@ class Command(BaseCommand):
             print_figures(self.stdout, figures)
 
     def _setup(self, workdir, options):
-        from django.contrib.auth.models import User
-
-        from activities.models import Provider, ProviderMembership
-        from participants.apikeys import api_key_create
-        from participants.parsers import RosterRow
-        from participants.services.roster import roster_load
 
         call_command("migrate", verbosity=0)
         user = User.objects.create_user("bench", password=None)
@@ -91,10 +92,7 @@ class Command(BaseCommand):
         ProviderMembership.objects.create(user=user, provider=provider, role="editor")
         activity = registered_activity(provider=provider, user=user, title="Bench activity")
         total = 2 * options["bulk_posts"] * options["bulk_size"] + 2 * 1000
-        roster_load(
-            rows=(RosterRow(0, "ABIM", f"{i:06d}", f"First{i}", f"Last{i}", 1 + i % 12,
-                            1 + i % 28) for i in range(total))
-        )  # fmt: skip
+        load_synthetic_roster(total)
         _, secret = api_key_create(provider=provider, user=user, name="bench", mode="production")
         (workdir / "key.txt").write_text(secret)
         (workdir / "activity.txt").write_text(activity.pars_id)
@@ -165,12 +163,6 @@ class Command(BaseCommand):
 
     def _inprocess(self, workdir, options):
         """The same kind of XML reports through parser + pipeline, without HTTP."""
-        import io
-
-        from activities.models import Activity, Channel
-        from participants.apikeys import ApiKey
-        from participants.intake import intake_submit
-        from participants.parsers import parse_xml
 
         key = ApiKey.objects.select_related("provider", "created_by").get()
         pars_id = Activity.objects.get().pars_id

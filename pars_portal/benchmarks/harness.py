@@ -25,7 +25,14 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
+import psycopg
 from django.core.management.base import CommandError
+from psycopg import sql
+
+from activities import services as activity_services
+from activities.models import Activity, Attestation, Board
+from participants.parsers import RosterRow
+from participants.services.roster import roster_load
 
 SCRATCH_FLAG = "PARS_BENCH_SCRATCH"
 POSTGRES_SCHEMES = ("postgres", "postgresql", "pgsql", "postgis")
@@ -100,8 +107,6 @@ def run_stage(command, env) -> str:
 
 def registered_activity(*, provider, user, title, credit_types=("MK",)):
     """An activity of 2015 registered for ABIM MOC (10 points), as a provider would make it."""
-    from activities import services as activity_services
-    from activities.models import Activity, Attestation, Board
 
     activity = activity_services.activity_create(
         provider=provider, actor=user, title=title, activity_type=Activity.Type.COURSE,
@@ -142,8 +147,6 @@ def scratch_database(prefix: str, *, follow_database_url: bool = False, server_u
 
 @contextlib.contextmanager
 def _postgres_scratch(configured: str):
-    import psycopg
-    from psycopg import sql
 
     name = f"pars_bench_{secrets.token_hex(6)}"
     parts = urlsplit(configured)
@@ -363,3 +366,13 @@ def peak_rss_mb(root_pid: int) -> float:
                 if line.startswith("VmHWM:"):
                     peak = max(peak, int(line.split()[1]))
     return peak / 1024
+
+
+def load_synthetic_roster(count: int) -> None:
+    """The board roster the synthetic files' learners are on: IDs 000000 upwards, names
+    FirstN LastN, birth month and day from N."""
+    roster_load(rows=(
+        RosterRow(learner_id=f"{i:06d}", first_name=f"First{i}", last_name=f"Last{i}",
+                  birth_month=1 + i % 12, birth_day=1 + i % 28)
+        for i in range(count)
+    ))  # fmt: skip

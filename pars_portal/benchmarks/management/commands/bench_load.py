@@ -42,14 +42,20 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib.auth.models import Group
+from django.contrib.auth.models import User as Account
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.db.models import Count
+from django_tasks_db.models import DBTaskResult
 
-from participants.bench import (
+from activities.models import Channel, Provider, ProviderMembership
+from pars_portal.benchmarks.harness import (
     SCRATCH_FLAG,
     LoopbackClient,
     argparse_hidden,
     gunicorn,
+    load_synthetic_roster,
     percentile,
     print_figures,
     registered_activity,
@@ -58,7 +64,11 @@ from participants.bench import (
     scratch_database,
     xml_report,
 )
-from participants.parsers import TEMPLATE_HEADERS
+from pars_portal.lib.access import REVIEWERS_GROUP
+from participants.apikeys import api_key_create
+from participants.intake import intake_submit
+from participants.models import Completion, Upload
+from participants.parsers import TEMPLATE_HEADERS, row_from_values
 
 PROVIDERS = {"0001234": "Northwind load provider", "0005678": "Lakeside load provider"}
 PERSONAS = [("editor-a", "0001234"), ("editor-b", "0005678"), ("reviewer", "0001234")]
@@ -136,6 +146,8 @@ class Command(BaseCommand):
             (workdir / f"{SETTINGS_MODULE}.py").write_text(
                 "# Written by bench_load: the production profile, static files collected here.\n"
                 "from pars_portal.settings_production import *  # noqa: F403\n\n"
+                "# Its --stage steps need its app, which production leaves out.\n"
+                'INSTALLED_APPS = [*INSTALLED_APPS, "pars_portal.benchmarks"]  # noqa: F405\n'
                 f"STATIC_ROOT = {str(workdir / 'static')!r}\n"
             )
             env = dict(os.environ)
@@ -233,14 +245,6 @@ class Command(BaseCommand):
     # -- child 1: data --
 
     def _setup(self, workdir, options):
-        from django.contrib.auth.models import Group, User
-
-        from activities.models import Channel, Provider, ProviderMembership
-        from pars_portal.lib.access import REVIEWERS_GROUP
-        from participants.apikeys import api_key_create
-        from participants.intake import intake_submit
-        from participants.parsers import RosterRow, row_from_values
-        from participants.services.roster import roster_load
 
         call_command("migrate", verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
@@ -249,7 +253,7 @@ class Command(BaseCommand):
             provider = Provider.objects.create(accme_id=accme_id, name=name)
             username = "editor-a" if accme_id == "0001234" else "editor-b"
             password = secrets.token_urlsafe(16)
-            editor = User.objects.create_user(username, f"{username}@example.org", password)
+            editor = Account.objects.create_user(username, f"{username}@example.org", password)
             ProviderMembership.objects.create(user=editor, provider=provider, role="editor")
             users[username], editors[accme_id] = password, (provider, editor)
             activities[accme_id] = [
@@ -260,16 +264,13 @@ class Command(BaseCommand):
                 provider=provider, user=editor, name="load", mode="production"
             )
         password = secrets.token_urlsafe(16)
-        reviewer = User.objects.create_user("reviewer", "reviewer@example.org", password)
+        reviewer = Account.objects.create_user("reviewer", "reviewer@example.org", password)
         reviewer.is_staff = True
         reviewer.save()
         reviewer.groups.add(Group.objects.get(name=REVIEWERS_GROUP))
         users["reviewer"] = password
         roster = options["roster"]
-        roster_load(
-            rows=(RosterRow(0, "ABIM", f"{i:06d}", f"First{i}", f"Last{i}", 1 + i % 12,
-                            1 + i % 28) for i in range(roster))
-        )  # fmt: skip
+        load_synthetic_roster(roster)
         # One record per provider before the load: the other provider's clients ask for it
         # by id and must get 404. Their learner number lies outside the ones the load uses.
         for accme_id, (provider, editor) in editors.items():
@@ -293,9 +294,6 @@ class Command(BaseCommand):
     # -- child 2: what the database holds afterwards --
 
     def _verify(self):
-        from django.db.models import Count
-
-        from participants.models import Completion
 
         live = Completion.objects.exclude(status=Completion.Status.DELETED)
         key = ["activity", "board", "learner_id", "credit_type", "completion_date", "is_sandbox"]
@@ -327,9 +325,6 @@ def _upload_figures() -> dict:
     """From the scratch database: how long each upload's check waited in the queue (enqueued
     → a worker started it: the first run, a provider's own second file waiting for its
     first excepted), and how the large upload ended."""
-    from django_tasks_db.models import DBTaskResult
-
-    from participants.models import Upload
 
     first_run = {}
     for task in DBTaskResult.objects.filter(task_path__endswith="check_upload").order_by(
