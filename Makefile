@@ -8,7 +8,7 @@ PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check --build-
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast install install-test browser lint format bench-roster bench-load clean
+.PHONY: run test test-fast install install-test browser lint format bench-load clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

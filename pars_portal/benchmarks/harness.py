@@ -376,3 +376,31 @@ def load_synthetic_roster(count: int) -> None:
                   birth_month=1 + i % 12, birth_day=1 + i % 28)
         for i in range(count)
     ))  # fmt: skip
+
+
+def production_environment(workdir, database_url, base_dir, settings_module, extra=None):
+    """The environment of a benchmark's server, workers and steps: the production profile
+    (written as `settings_module` in `workdir`, static files collected there, plus this app
+    for the --stage steps) on the scratch database, with `extra` settings."""
+    (workdir / f"{settings_module}.py").write_text(
+        "# Written by a benchmark: the production profile, static files collected here.\n"
+        "from pars_portal.settings_production import *  # noqa: F403\n\n"
+        "# Its --stage steps need its app, which production leaves out.\n"
+        'INSTALLED_APPS = [*INSTALLED_APPS, "pars_portal.benchmarks"]  # noqa: F405\n'
+        f"STATIC_ROOT = {str(workdir / 'static')!r}\n"
+    )
+    paths = (str(workdir), str(base_dir), os.environ.get("PYTHONPATH"))
+    return {
+        **os.environ,
+        SCRATCH_FLAG: "1",
+        "DJANGO_SETTINGS_MODULE": settings_module,
+        "PYTHONPATH": os.pathsep.join(p for p in paths if p),
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DEBUG": "0",
+        "LOG_LEVEL": "WARNING",
+        "MEDIA_ROOT": str(workdir / "media"),
+        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+        **(extra or {}),
+    }

@@ -29,7 +29,6 @@ import datetime as dt
 import http.client
 import itertools
 import json
-import os
 import random
 import re
 import secrets
@@ -51,13 +50,13 @@ from django_tasks_db.models import DBTaskResult
 
 from activities.models import Channel, Provider, ProviderMembership
 from pars_portal.benchmarks.harness import (
-    SCRATCH_FLAG,
     LoopbackClient,
     argparse_hidden,
     gunicorn,
     load_synthetic_roster,
     percentile,
     print_figures,
+    production_environment,
     registered_activity,
     require_scratch,
     run_stage,
@@ -143,30 +142,10 @@ class Command(BaseCommand):
         base_dir = Path(settings.BASE_DIR)
         with scratch_database("pars-bench-load-", follow_database_url=True) as scratch:
             workdir, database_url, vendor = scratch
-            (workdir / f"{SETTINGS_MODULE}.py").write_text(
-                "# Written by bench_load: the production profile, static files collected here.\n"
-                "from pars_portal.settings_production import *  # noqa: F403\n\n"
-                "# Its --stage steps need its app, which production leaves out.\n"
-                'INSTALLED_APPS = [*INSTALLED_APPS, "pars_portal.benchmarks"]  # noqa: F405\n'
-                f"STATIC_ROOT = {str(workdir / 'static')!r}\n"
-            )
-            env = dict(os.environ)
-            env.update({
-                SCRATCH_FLAG: "1",
-                "DJANGO_SETTINGS_MODULE": SETTINGS_MODULE,
-                "PYTHONPATH": os.pathsep.join(
-                    p for p in (str(workdir), str(base_dir), os.environ.get("PYTHONPATH")) if p
-                ),
-                "DATABASE_URL": database_url,
-                "SECRET_KEY": secrets.token_urlsafe(50),
-                "ALLOWED_HOSTS": "127.0.0.1",
-                "DEBUG": "0",
-                "LOG_LEVEL": "WARNING",
-                "MEDIA_ROOT": str(workdir / "media"),
+            env = production_environment(workdir, database_url, base_dir, SETTINGS_MODULE, {
                 "API_RATE": "1000000/min",
                 # A load, not a probe of the roster: its rejections must not hit the limit.
                 "ROSTER_FAILURE_LIMIT": "100000000",
-                "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
             })  # fmt: skip
             manage = [sys.executable, str(base_dir / "manage.py"), "bench_load"]
             common = ["--workdir", str(workdir), "--roster", str(options["roster"])]

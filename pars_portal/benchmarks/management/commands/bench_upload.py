@@ -37,13 +37,13 @@ from openpyxl import Workbook
 
 from activities.models import Activity, Board, CreditType, Provider, ProviderMembership
 from pars_portal.benchmarks.harness import (
-    SCRATCH_FLAG,
     LoopbackClient,
     argparse_hidden,
     gunicorn,
     load_synthetic_roster,
     peak_rss_mb,
     print_figures,
+    production_environment,
     registered_activity,
     require_scratch,
     run_stage,
@@ -141,28 +141,7 @@ class Command(BaseCommand):
         rows, file_format = options["rows"], options["format"]
         with scratch_database("pars-bench-upload-", server_url=options["database"]) as scratch:
             workdir, database_url, vendor = scratch
-            (workdir / f"{SETTINGS_MODULE}.py").write_text(
-                "# Written by bench_upload: the production profile, static files here.\n"
-                "from pars_portal.settings_production import *  # noqa: F403\n\n"
-                "# Its --stage steps need its app, which production leaves out.\n"
-                'INSTALLED_APPS = [*INSTALLED_APPS, "pars_portal.benchmarks"]  # noqa: F405\n'
-                f"STATIC_ROOT = {str(workdir / 'static')!r}\n"
-            )
-            env = dict(os.environ)
-            env.update({
-                SCRATCH_FLAG: "1",
-                "DJANGO_SETTINGS_MODULE": SETTINGS_MODULE,
-                "PYTHONPATH": os.pathsep.join(
-                    p for p in (str(workdir), str(base_dir), os.environ.get("PYTHONPATH")) if p
-                ),
-                "DATABASE_URL": database_url,
-                "SECRET_KEY": secrets.token_urlsafe(50),
-                "ALLOWED_HOSTS": "127.0.0.1",
-                "DEBUG": "0",
-                "LOG_LEVEL": "WARNING",
-                "MEDIA_ROOT": str(workdir / "media"),
-                "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
-            })  # fmt: skip
+            env = production_environment(workdir, database_url, base_dir, SETTINGS_MODULE)
             manage = [sys.executable, str(base_dir / "manage.py"), "bench_upload",
                       "--rows", str(rows), "--format", file_format,
                       "--workdir", str(workdir)]  # fmt: skip
