@@ -1054,7 +1054,7 @@ SERVICES = {
         "follow_up_log_contact": ["reviewer queue: log contact"],
         "follow_up_resolve": ["reviewer queue: resolve"],
     },
-    roster: {"roster_load": ["command: load_roster"], "batched": []},
+    roster: {"roster_load": ["command: load_roster"]},
     statuses: {
         "completions_status_change": ["form: delete a record", "api: board answers",
                                       "command: verify_pending"],

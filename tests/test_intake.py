@@ -279,7 +279,8 @@ def test_query_count_does_not_grow_with_batch_size(activity_a, editor_a, abim):
     columns = len(Completion._meta.concrete_fields)
     # Records and their events: as few statements as the parameter limit allows.
     assert len(inserts[10_000]) <= len(inserts[10]) + 2 * (10_000 * columns // limit + 1)
-    assert max(inserts[10_000]) >= min(10_000, limit // columns)
+    if not any("UNNEST(" in sql for sql in sqls):  # PostgreSQL sends one array per column
+        assert max(inserts[10_000]) >= min(10_000, limit // columns)
     assert Completion.objects.count() == 10_010
 
 

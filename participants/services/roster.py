@@ -1,25 +1,19 @@
 """Loading the board's roster (the local verification table)."""
 
 from collections.abc import Iterable
-from itertools import islice
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from activities.models import Board, Channel
 from activities.services import portal_event_record
+from pars_portal.lib.db import insert_returning_ids
 
 from ..models import (
     RosterEntry,
 )
 from ..parsers import RosterRow
-
-
-def batched(iterable, size):
-    iterator = iter(iterable)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
-
 
 ROSTER_UNKNOWN_BOARD = "Unknown board {code!r}."
 
@@ -36,25 +30,21 @@ def roster_load(*, rows: Iterable[RosterRow], batch_size: int = 5000) -> dict[st
             raise ValidationError(ROSTER_UNKNOWN_BOARD.format(code=row.board_code))
         latest[(row.board_code, row.learner_id)] = row
     before = RosterEntry.objects.count()
-    entries = (
-        RosterEntry(
-            board=boards[row.board_code],
-            learner_id=row.learner_id,
-            first_name=row.first_name,
-            last_name=row.last_name,
-            birth_month=row.birth_month,
-            birth_day=row.birth_day,
-        )
+    now = timezone.now()
+    entries = [
+        {"board_id": boards[row.board_code].pk, "learner_id": row.learner_id,
+         "first_name": row.first_name, "last_name": row.last_name,
+         "birth_month": row.birth_month, "birth_day": row.birth_day, "updated_at": now}
         for row in latest.values()
-    )
+    ]  # fmt: skip
+    changed = ["first_name", "last_name", "birth_month", "birth_day", "updated_at"]
     with transaction.atomic():
-        for chunk in batched(entries, batch_size):
-            RosterEntry.objects.bulk_create(
-                chunk,
-                update_conflicts=True,
-                unique_fields=["board", "learner_id"],
-                update_fields=["first_name", "last_name", "birth_month", "birth_day", "updated_at"],
-            )
+        # Plain parameters, not the ORM's per-value compilation (most of the time at
+        # 100,000 rows); a learner already there is updated (the later row wins).
+        for start in range(0, len(entries), batch_size):
+            part = entries[start : start + batch_size]
+            key = ["board", "learner_id"]
+            insert_returning_ids(RosterEntry, part, returning=False, upsert=(key, changed))
     created = RosterEntry.objects.count() - before
     portal_event_record(
         action="roster.load", channel=Channel.SYSTEM,
