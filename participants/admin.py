@@ -2,7 +2,9 @@ import datetime as dt
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
+from django.template.response import TemplateResponse
 
 from activities.admin import PortalHistoryAdmin
 from activities.deadlines import parse_year, year_choices
@@ -165,21 +167,42 @@ class CompletionAdmin(CheckedImportExportMixin, ReviewerModelAdmin):
         obj.pk = outcome.completion_id
         obj.refresh_from_db()
 
-    @admin.action(description="Delete (withdraw) the selected records")
+    @admin.action(description="Withdraw the selected records (asks for a reason)")
     def withdraw(self, request, queryset):
-        done = 0
-        for completion in queryset:
-            try:
-                records.completion_delete(
-                    completion=completion,
-                    actor=request.user,
-                    reason="Withdrawn by an ACCME reviewer",
-                    channel=Channel.ADMIN,
-                )
-                done += 1
-            except ValidationError as error:
-                self.message_user(request, error.messages[0], level=messages.WARNING)
-        self.message_user(request, f"{done} record(s) deleted.")
+        """First a page listing the records and asking why; then each record is withdrawn
+        with that reason in its history, and its open follow-up closed."""
+        form = WithdrawForm(request.POST if "confirm" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            done = 0
+            for completion in queryset:
+                try:
+                    records.completion_delete(
+                        completion=completion, actor=request.user,
+                        reason=form.cleaned_data["reason"], channel=Channel.ADMIN,
+                    )  # fmt: skip
+                    done += 1
+                except ValidationError as error:
+                    self.message_user(request, error.messages[0], level=messages.WARNING)
+            self.message_user(request, WITHDRAWN.format(count=done, s="" if done == 1 else "s"))
+            return None
+        return TemplateResponse(request, "admin/participants/completion/withdraw.html", {
+            **self.admin_site.each_context(request),
+            "title": "Withdraw participant records",
+            "opts": self.model._meta,
+            "records": queryset.select_related("activity", "provider"),
+            "form": form,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        })  # fmt: skip
+
+
+WITHDRAWN = "{count} record{s} withdrawn."
+
+
+class WithdrawForm(forms.Form):
+    reason = forms.CharField(
+        max_length=300, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Kept in each record's history; the provider sees it on the record.",
+    )  # fmt: skip
 
 
 @admin.register(CompletionEvent)

@@ -6,7 +6,8 @@ import datetime as dt
 from django.urls import reverse
 
 from activities.models import ActivityEvent, Provider
-from participants.models import Completion, CompletionEvent
+from participants.models import Completion, CompletionEvent, FollowUp
+from participants.transmission import ingest_answers, transmit
 
 from .conftest import make_completion
 
@@ -85,21 +86,44 @@ def test_bad_activity_dates_are_shown_and_nothing_changes(client_of, reviewer, a
     assert not activity_a.events.filter(action=ActivityEvent.Action.UPDATED).exists()
 
 
-def test_withdraw_action_deletes_records_with_history(client_of, reviewer, activity_a):
+WITHDRAW = {"action": "withdraw"}
+
+
+def withdraw(client, records, **extra):
+    return client.post(
+        reverse("admin:participants_completion_changelist"),
+        {**WITHDRAW, "_selected_action": [r.pk for r in records], **extra},
+        follow=True,
+    )
+
+
+def test_withdraw_action_asks_for_a_reason_then_deletes_with_history(
+    client_of, reviewer, activity_a
+):
+    """The action first lists the records and asks why; nothing changes until the reviewer
+    confirms with a reason, which each record's history keeps."""
     kept = make_completion(activity_a, learner_id="234567")
     completion = make_completion(activity_a)
     client = client_of(reviewer)
-    response = client.post(
-        reverse("admin:participants_completion_changelist"),
-        {"action": "withdraw", "_selected_action": [completion.pk]},
-        follow=True,
-    )
-    assert response.status_code == 200
-    assert "1 record(s) deleted." in response.content.decode()
+    asked = withdraw(client, [completion])
+    page = asked.content.decode()
+    assert asked.status_code == 200
+    assert "Withdraw participant records" in page and "Reason" in page
+    assert f">{completion.pk}</a>" in page and f">{kept.pk}</a>" not in page
     completion.refresh_from_db()
-    assert completion.status == Completion.Status.DELETED
+    assert completion.status == Completion.Status.SUBMITTED  # not yet
+    unexplained = withdraw(client, [completion], confirm="Withdraw")
+    assert "This field is required." in unexplained.content.decode()
+    completion.refresh_from_db()
+    assert completion.status == Completion.Status.SUBMITTED
+    done = withdraw(client, [completion], confirm="Withdraw", reason="Duplicate of record 7")
+    assert "1 record withdrawn." in done.content.decode()
+    completion.refresh_from_db()
+    assert (completion.status, completion.status_reason) == ("deleted", "Duplicate of record 7")
     event = CompletionEvent.objects.get(completion=completion)
-    assert (event.channel, event.actor, event.to_status) == ("admin", reviewer, "deleted")
+    assert (event.channel, event.actor, event.to_status, event.reason) == (
+        "admin", reviewer, "deleted", "Duplicate of record 7"
+    )  # fmt: skip
     kept.refresh_from_db()
     assert kept.status == Completion.Status.SUBMITTED
 
@@ -107,14 +131,10 @@ def test_withdraw_action_deletes_records_with_history(client_of, reviewer, activ
 def test_withdrawing_a_deleted_record_again_warns(client_of, reviewer, activity_a):
     completion = make_completion(activity_a)
     client = client_of(reviewer)
-    url = reverse("admin:participants_completion_changelist")
-    client.post(url, {"action": "withdraw", "_selected_action": [completion.pk]})
-    response = client.post(
-        url, {"action": "withdraw", "_selected_action": [completion.pk]}, follow=True
-    )
-    page = response.content.decode()
+    withdraw(client, [completion], confirm="Withdraw", reason="Wrong learner")
+    page = withdraw(client, [completion], confirm="Withdraw", reason="Again").content.decode()
     assert f"Record {completion.pk} is already deleted." in page
-    assert "0 record(s) deleted." in page
+    assert "0 records withdrawn." in page
     assert CompletionEvent.objects.filter(completion=completion).count() == 1
 
 
@@ -196,3 +216,15 @@ def test_reviewer_can_find_a_user_when_adding_provider_staff(client_of, reviewer
     )
     assert response.status_code == 200
     assert [item["text"] for item in response.json()["results"]] == ["editor-a"]
+
+
+def test_withdrawing_from_the_admin_closes_the_records_follow_up(
+    client_of, reviewer, activity_a, roster
+):
+    completion = make_completion(activity_a, status="accepted")
+    transmit()
+    ingest_answers([{"recordId": completion.pk, "result": "rejected", "reasonCode": "ID",
+                     "reason": "Unknown ABIM ID"}])  # fmt: skip
+    withdraw(client_of(reviewer), [completion], confirm="Withdraw", reason="Not our learner")
+    follow_up = FollowUp.objects.get(completion=completion)
+    assert (follow_up.resolution, follow_up.resolved_by) == ("withdrawn", reviewer)

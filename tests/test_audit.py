@@ -559,9 +559,10 @@ def admin_completion_add(w):
 def admin_completion_withdraw(w):
     record = accepted(w.activity)
     w.trail.mark()
-    ok(w.client_of(w.reviewer).post(
-        admin_url(Completion, "changelist"), {"action": "withdraw", "_selected_action": [record.pk]}
-    ))  # fmt: skip
+    ok(w.client_of(w.reviewer).post(admin_url(Completion, "changelist"), {
+        "action": "withdraw", "_selected_action": [record.pk], "confirm": "Withdraw",
+        "reason": "Withdrawn by an ACCME reviewer",
+    }))  # fmt: skip
     return [Expect(w.reviewer, Channel.ADMIN, "accepted → deleted; Withdrawn by an ACCME")]
 
 

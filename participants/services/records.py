@@ -16,8 +16,9 @@ SANDBOX_THROUGH_API = "Sandbox records are managed through the API."
 
 
 def completion_check_writable(completion: Completion, *, channel: str) -> None:
-    """Sandbox records belong to the API key that made them: only the API changes them."""
-    if completion.is_sandbox and channel != Channel.API:
+    """Sandbox records belong to the API key that made them: provider staff change them
+    through the API, not the portal's pages (reviewers may still withdraw them in the admin)."""
+    if completion.is_sandbox and channel not in (Channel.API, Channel.ADMIN):
         raise PermissionDenied(SANDBOX_THROUGH_API)
 
 
