@@ -204,6 +204,8 @@ class ContactForm(forms.Form):
 
 
 class ResolveForm(forms.Form):
+    # Nothing preselected: the reviewer says what happened.
     resolution = forms.ChoiceField(choices=[
-        ("resubmitted", "Provider resubmitted"), ("withdrawn", "Provider withdrew the record"),
-        ("unreachable", "Provider unreachable")])  # fmt: skip
+        ("", "Choose what happened…"), ("resubmitted", "Provider resubmitted"),
+        ("withdrawn", "Provider withdrew the record"), ("unreachable", "Provider unreachable"),
+    ])  # fmt: skip

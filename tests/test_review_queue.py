@@ -94,3 +94,22 @@ def test_reviewers_can_send_now_and_let_the_simulated_board_answer(
     settings.SIMULATED_BOARD = False
     assert client.post(reverse("review_simulate_board")).status_code == 404
     assert client_of(editor_a).post(reverse("review_transmit")).status_code == 404
+
+
+def test_the_reviewer_chooses_the_resolution_and_is_told_it_is_done(
+    client_of, reviewer, activity_a, editor_a, roster, media_root
+):
+    """No resolution is preselected (a click on "Mark resolved" alone says nothing
+    happened yet); resolving says so; the queue row links to the record itself."""
+    follow_up = board_rejects(activity_a, editor_a)
+    client = client_of(reviewer)
+    url = reverse("review_detail", args=[follow_up.pk])
+    form = client.get(url).context["resolve_form"]
+    assert form["resolution"].value() in (None, "")
+    client.post(url, {"action": "resolve", "resolution": ""})
+    follow_up.refresh_from_db()
+    assert follow_up.resolution == ""
+    page = client.post(url, {"action": "resolve", "resolution": "withdrawn"}, follow=True)
+    assert "Follow-up resolved: Provider withdrew the record." in page.content.decode()
+    queue = client.get(reverse("review_queue"), {"state": "all"}).content.decode()
+    assert reverse("completion_detail", args=[follow_up.completion_id]) in queue

@@ -90,6 +90,11 @@ def review_detail(request, follow_up_id):
                     )  # fmt: skip
                 except ValidationError as error:
                     messages.error(request, error.messages[0])
+                else:
+                    label = dict(resolve_form.fields["resolution"].choices)[
+                        resolve_form.cleaned_data["resolution"]
+                    ]
+                    messages.success(request, f"Follow-up resolved: {label}.")
                 return redirect("review_detail", follow_up_id=follow_up.pk)
     return render(
         request,
