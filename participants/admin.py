@@ -122,7 +122,7 @@ class CompletionAdmin(CheckedImportExportMixin, ReviewerModelAdmin):
         "created_at",
     ]
     list_filter = [
-        "status", CompletionYearFilter, "channel", "is_sandbox", "credit_type",
+        "status", CompletionYearFilter, "provider", "channel", "is_sandbox", "credit_type",
         "activity__reporting_year",
     ]  # fmt: skip
     list_select_related = ["activity", "credit_type"]
@@ -132,6 +132,7 @@ class CompletionAdmin(CheckedImportExportMixin, ReviewerModelAdmin):
         "first_name",
         "=activity__pars_id",
         "=provider__accme_id",
+        "provider__name",
         "=credit_id",
     ]
     inlines = [CompletionEventInline]

@@ -214,6 +214,7 @@ class TransmissionBatch(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name = "transmission batch"
+        verbose_name_plural = "transmission batches"
 
     def __str__(self):
         return (

@@ -228,3 +228,19 @@ def test_withdrawing_from_the_admin_closes_the_records_follow_up(
     withdraw(client_of(reviewer), [completion], confirm="Withdraw", reason="Not our learner")
     follow_up = FollowUp.objects.get(completion=completion)
     assert (follow_up.resolution, follow_up.resolved_by) == ("withdrawn", reviewer)
+
+
+def test_reviewers_find_records_by_provider_name(client_of, reviewer, activity_a, activity_b):
+    """The admin's record list filters by provider (its name in the filter) and its
+    search box finds a provider's records by the provider's name."""
+    ours = make_completion(activity_a)
+    theirs = make_completion(activity_b, learner_id="234567")
+    client = client_of(reviewer)
+    url = reverse("admin:participants_completion_changelist")
+    page = client.get(url)
+    assert activity_a.provider.name in page.content.decode()  # in the filter
+    found = client.get(url, {"q": activity_b.provider.name}).context["cl"].result_list
+    assert [r.pk for r in found] == [theirs.pk]
+    filtered = client.get(url, {"provider__id__exact": activity_a.provider_id})
+    assert [r.pk for r in filtered.context["cl"].result_list] == [ours.pk]
+    assert "Transmission batches" in client.get(reverse("admin:index")).content.decode()
