@@ -5,6 +5,8 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 
 from activities.admin import PortalHistoryAdmin
 from activities.deadlines import parse_year, year_choices
@@ -96,9 +98,32 @@ class CompletionAddForm(forms.ModelForm):
         ).outcomes[0]
 
 
+DETAIL_LABELS = {
+    "row": "Row of the file", "upload": "Upload", "warning": "Warning",
+    "batch": "Transmission batch", "board_answer": "Board's answer", "review": "Reviewer's step",
+    "verified_again": "Verified again",
+}  # fmt: skip
+
+
+@admin.display(description="Details")
+def event_details(event) -> str:
+    """A history entry's details as labelled lines, not raw JSON."""
+    lines = []
+    for key, value in (event.detail or {}).items():
+        if key == "board_answer" and isinstance(value, dict):
+            value = " ".join(
+                str(part) for part in (value.get("result"), value.get("reasonCode"),
+                                       value.get("reason")) if part
+            )  # fmt: skip
+        elif value is True:
+            value = "yes"
+        lines.append((DETAIL_LABELS.get(key, key.replace("_", " ").capitalize()), value))
+    return format_html_join(mark_safe("<br>"), "{}: {}", lines) or "—"
+
+
 class CompletionEventInline(ReadOnlyInline):
     model = CompletionEvent
-    fields = ["at", "actor", "channel", "from_status", "to_status", "reason", "detail"]
+    fields = ["at", "actor", "channel", "from_status", "to_status", "reason", event_details]
     readonly_fields = fields
 
 
@@ -214,6 +239,9 @@ class CompletionEventAdmin(ReviewerModelAdmin):
     list_select_related = ["completion__activity", "actor"]
     search_fields = ["=completion__id", "=completion__learner_id", "actor__username"]
     date_hierarchy = "at"
+    fields = ["completion", "at", "actor", "channel", "from_status", "to_status", "reason",
+              event_details]  # fmt: skip
+    readonly_fields = fields
 
 
 @admin.register(RosterEntry)

@@ -244,3 +244,18 @@ def test_reviewers_find_records_by_provider_name(client_of, reviewer, activity_a
     filtered = client.get(url, {"provider__id__exact": activity_a.provider_id})
     assert [r.pk for r in filtered.context["cl"].result_list] == [ours.pk]
     assert "Transmission batches" in client.get(reverse("admin:index")).content.decode()
+
+
+def test_a_records_history_in_the_admin_reads_as_fields(client_of, reviewer, activity_a, roster):
+    completion = make_completion(activity_a, status="accepted")
+    transmit()
+    ingest_answers([{"recordId": completion.pk, "result": "rejected", "reasonCode": "ID",
+                     "reason": "Unknown ABIM ID"}])  # fmt: skip
+    page = (
+        client_of(reviewer)
+        .get(reverse("admin:participants_completion_change", args=[completion.pk]))
+        .content.decode()
+    )
+    assert "Board&#x27;s answer: rejected ID Unknown ABIM ID" in page
+    assert "Transmission batch: " in page
+    assert "recordId" not in page  # no raw JSON
