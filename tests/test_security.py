@@ -62,6 +62,9 @@ def test_repeated_failed_logins_lock_the_account(db, login_url, settings):
     locked = client.post(login_url, {"username": "victim", "password": PASSWORD})
     assert locked.status_code == 429
     assert "_auth_user_id" not in client.session
+    if login_url == "/accounts/login/":  # the portal's page says how long, as configured
+        minutes = round(settings.AXES_COOLOFF_TIME * 60)
+        assert f"paused for this account for {minutes} min" in locked.content.decode()
 
 
 BILLION_LAUGHS = (
