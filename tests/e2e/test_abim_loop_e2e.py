@@ -109,7 +109,7 @@ def test_board_rejection_is_followed_up_corrected_and_confirmed(
         desk = reviewer_context.new_page()
         desk.set_default_timeout(10_000)
         log_in(desk, "reviewer")
-        desk.get_by_role("link", name="Rejections").click()
+        desk.get_by_role("link", name="Rejection queue").first.click()
         desk.wait_for_load_state()
         assert desk.get_by_label("Show").input_value() == "open"
         rows = desk.locator("#queue tbody tr")
@@ -206,7 +206,7 @@ def test_board_rejection_is_followed_up_corrected_and_confirmed(
         assert "Follow-up resolved: Provider resubmitted" in desk.locator("#history").inner_text()
         desk.screenshot(path=str(artifacts / "abim-loop-follow-up-resolved.png"), full_page=True)
 
-        desk.get_by_role("link", name="Rejections").first.click()
+        desk.get_by_role("link", name="Rejection queue").first.click()
         desk.wait_for_load_state()
         assert desk.get_by_label("Show").input_value() == "open"
         assert desk.locator("#queue tbody").inner_text().strip() == "No rejected records here."
