@@ -113,3 +113,16 @@ def test_the_reviewer_chooses_the_resolution_and_is_told_it_is_done(
     assert "Follow-up resolved: Provider withdrew the record." in page.content.decode()
     queue = client.get(reverse("review_queue"), {"state": "all"}).content.decode()
     assert reverse("completion_detail", args=[follow_up.completion_id]) in queue
+
+
+def test_the_queue_filters_by_provider_from_the_same_menu_as_the_dashboard(
+    client_of, reviewer, activity_a, activity_b, editor_a, editor_b, roster, media_root
+):
+    board_rejects(activity_a, editor_a)
+    theirs = board_rejects(activity_b, editor_b)
+    client = client_of(reviewer)
+    page = client.get(reverse("review_queue"), {"provider": activity_b.provider.accme_id})
+    html = page.content.decode()
+    assert f'<option value="{activity_b.provider.accme_id}" selected>' in html
+    assert activity_a.provider.name in html  # the other provider is a choice of the menu
+    assert [f.pk for f in page.context["page"]] == [theirs.pk]

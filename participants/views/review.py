@@ -11,9 +11,7 @@ from django.views.decorators.http import require_POST
 
 from activities.models import Channel
 from activities.services import portal_event_record
-from pars_portal.lib.access import (
-    is_reviewer,
-)
+from pars_portal.lib.access import is_reviewer, visible_providers
 
 from ..filters import FollowUpFilter
 from ..forms import (
@@ -54,6 +52,11 @@ def review_queue(request):
             "state": queue.form.cleaned_data.get("state", ""),
             "simulated_board": settings.SIMULATED_BOARD,
             "last_batch": TransmissionBatch.objects.first(),
+            # The same provider menu as the dashboard's (reviewers see every provider).
+            "provider_options": visible_providers(request.user)
+            .order_by("name")
+            .only("accme_id", "name"),
+            "provider": (request.GET.get("provider") or "").strip().zfill(7),
         },
     )
 
