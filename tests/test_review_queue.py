@@ -126,3 +126,29 @@ def test_the_queue_filters_by_provider_from_the_same_menu_as_the_dashboard(
     assert f'<option value="{activity_b.provider.accme_id}" selected>' in html
     assert activity_a.provider.name in html  # the other provider is a choice of the menu
     assert [f.pk for f in page.context["page"]] == [theirs.pk]
+
+
+def test_a_reviewer_reassigns_unassigns_and_sees_whom_to_contact(
+    client_of, reviewer, activity_a, editor_a, roster, media_root
+):
+    from .conftest import make_user
+
+    colleague = make_user("colleague", reviewer=True)
+    follow_up = board_rejects(activity_a, editor_a)
+    client = client_of(reviewer)
+    url = reverse("review_detail", args=[follow_up.pk])
+    page = client.get(url).content.decode()
+    assert f'href="mailto:{editor_a.email}' in page  # the provider's editor, to contact
+    done = client.post(url, {"action": "reassign", "assignee": colleague.pk}, follow=True)
+    assert "Assigned to colleague." in done.content.decode()
+    follow_up.refresh_from_db()
+    assert follow_up.assigned_to == colleague
+    client.post(url, {"action": "reassign", "assignee": editor_a.pk})  # not a reviewer
+    follow_up.refresh_from_db()
+    assert follow_up.assigned_to == colleague
+    done = client.post(url, {"action": "unassign"}, follow=True)
+    assert "No longer assigned." in done.content.decode()
+    follow_up.refresh_from_db()
+    assert follow_up.assigned_to is None
+    reasons = list(follow_up.completion.events.values_list("reason", flat=True))
+    assert reasons[-2:] == ["Follow-up assigned to colleague", "Follow-up no longer assigned"]

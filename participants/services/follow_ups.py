@@ -5,11 +5,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from activities.models import Channel
+from pars_portal.lib.access import is_reviewer
 
 from ..models import ContactLog
 from ..statuses import completions_note
 
 FOLLOW_UP_ASSIGNED = "Follow-up assigned to {name}"
+FOLLOW_UP_UNASSIGNED = "Follow-up no longer assigned"
+FOLLOW_UP_NOT_A_REVIEWER = "Follow-ups are assigned to ACCME reviewers only."
+ME = object()  # follow_up_assign's default: the reviewer acting
 FOLLOW_UP_CONTACT = "Provider contacted by {method} on {date}: {note}"
 FOLLOW_UP_RESOLVED = "Follow-up resolved: {resolution}"
 FOLLOW_UP_CLOSED = "This follow-up is already resolved."
@@ -23,12 +27,21 @@ def _follow_up_event(follow_up, reviewer, reason, action):
     )  # fmt: skip
 
 
-def follow_up_assign(*, follow_up, reviewer):
+def follow_up_assign(*, follow_up, reviewer, assignee=ME):
+    """Assign the follow-up to a reviewer (`reviewer` by default: "assign to me"), to
+    another one (reassign) or to nobody (assignee=None). Only reviewers can be assigned."""
+    assignee = reviewer if assignee is ME else assignee
+    if assignee is not None and not is_reviewer(assignee):
+        raise ValidationError(FOLLOW_UP_NOT_A_REVIEWER)
     with transaction.atomic():
-        follow_up.assigned_to = reviewer
+        follow_up.assigned_to = assignee
         follow_up.save(update_fields=["assigned_to"])
-        name = reviewer.get_full_name() or reviewer.username
-        _follow_up_event(follow_up, reviewer, FOLLOW_UP_ASSIGNED.format(name=name), "assigned")
+        if assignee is None:
+            reason, action = FOLLOW_UP_UNASSIGNED, "unassigned"
+        else:
+            name = assignee.get_full_name() or assignee.username
+            reason, action = FOLLOW_UP_ASSIGNED.format(name=name), "assigned"
+        _follow_up_event(follow_up, reviewer, reason, action)
     return follow_up
 
 

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
@@ -9,9 +10,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from activities.models import Channel
+from activities.models import Channel, ProviderMembership
 from activities.services import portal_event_record
-from pars_portal.lib.access import is_reviewer, visible_providers
+from pars_portal.lib.access import REVIEWERS_GROUP, is_reviewer, visible_providers
 
 from ..filters import FollowUpFilter
 from ..forms import (
@@ -61,6 +62,13 @@ def review_queue(request):
     )
 
 
+def reviewers():
+    """Who a follow-up can be assigned to: active reviewers (staff in the reviewers group)."""
+    return User.objects.filter(
+        is_active=True, is_staff=True, groups__name=REVIEWERS_GROUP
+    ).order_by("first_name", "last_name", "username")
+
+
 def review_detail(request, follow_up_id):
     reviewer_only(request)
     follow_up = get_object_or_404(
@@ -71,9 +79,22 @@ def review_detail(request, follow_up_id):
     resolve_form = ResolveForm()
     if request.method == "POST":
         action = request.POST.get("action")
-        if action == "assign":
-            follow_ups.follow_up_assign(follow_up=follow_up, reviewer=request.user)
-            messages.success(request, "Assigned to you.")
+        if action in ("assign", "reassign", "unassign"):
+            assignee = request.user
+            if action == "reassign":
+                assignee = reviewers().filter(pk=request.POST.get("assignee") or 0).first()
+            elif action == "unassign":
+                assignee = None
+            if action == "reassign" and assignee is None:
+                messages.error(request, "Choose a reviewer.")
+            else:
+                follow_ups.follow_up_assign(
+                    follow_up=follow_up, reviewer=request.user, assignee=assignee
+                )
+                name = assignee and (assignee.get_full_name() or assignee.username)
+                if assignee == request.user:
+                    name = "you"
+                messages.success(request, f"Assigned to {name}." if name else "No longer assigned.")
             return redirect("review_detail", follow_up_id=follow_up.pk)
         if action == "contact":
             contact_form = ContactForm(request.POST)
@@ -111,6 +132,15 @@ def review_detail(request, follow_up_id):
             "contact_form": contact_form,
             "resolve_form": resolve_form,
             "badges": STATUS_BADGES,
+            "reviewers": reviewers(),
+            # Whom to contact: the provider's editors, with their email addresses.
+            "editors": ProviderMembership.objects.filter(
+                provider_id=follow_up.completion.provider_id,
+                role=ProviderMembership.Role.EDITOR,
+                user__is_active=True,
+            )
+            .select_related("user")
+            .order_by("user__last_name", "user__username"),
         },
     )
 
