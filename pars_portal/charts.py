@@ -36,24 +36,26 @@ def month_chart(by_month, year, link, *, width=720, height=220, pad_left=44, pad
     for index, counts in enumerate(by_month):
         x = pad_left + index * slot + (slot - bar_w) / 2
         y = height - pad_bottom
-        segments = []
+        segments, cells = [], []
+        start = dt.date(year, index + 1, 1)
+        end = (start + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
         for status in STATUSES:
             n = counts.get(status, 0)
+            url = records_url(**link, status=status, date_from=start.isoformat(),
+                              date_to=end.isoformat())  # fmt: skip
+            cells.append({"label": status.label, "count": n, "url": url})
             if not n:
                 continue
             h = n / top * plot_h
             y -= h
-            start = dt.date(year, index + 1, 1)
-            end = (start + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
             segments.append({
                 "x": round(x, 1), "y": round(y, 1), "w": round(bar_w, 1), "h": round(h, 1),
-                "colour": COLOURS[status], "count": n, "label": status.label,
-                "url": records_url(**link, status=status, date_from=start.isoformat(),
-                                   date_to=end.isoformat()),
+                "colour": COLOURS[status], "count": n, "label": status.label, "url": url,
             })  # fmt: skip
         bars.append({
             "month": MONTHS[index], "label_x": round(pad_left + (index + 0.5) * slot, 1),
             "total": sum(counts.values()), "segments": segments,
+            "cells": cells,  # every status, for the table the chart also is
         })  # fmt: skip
     ticks = [
         {"value": v, "y": round(height - pad_bottom - v / top * plot_h, 1)}
@@ -63,6 +65,7 @@ def month_chart(by_month, year, link, *, width=720, height=220, pad_left=44, pad
         "width": width, "height": height, "bars": bars, "ticks": ticks,
         "axis_x": pad_left, "axis_y": height - pad_bottom, "label_y": height - 6,
         "legend": [{"label": s.label, "colour": COLOURS[s]} for s in STATUSES],
+        "statuses": [s.label for s in STATUSES],
     }  # fmt: skip
 
 

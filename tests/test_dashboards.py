@@ -355,3 +355,15 @@ def test_extreme_filter_values_are_answered_not_a_server_error(client_of, review
     if url.startswith(("/participants/", "/review/")):
         # Nothing matches an impossible id or age; none of the records is late.
         assert response.context["page"].paginator.count == 0, url
+
+
+def test_the_charts_table_has_the_same_figures_as_the_chart(client_of, editor_a, data, at_today):
+    """The chart is also a table (for screen readers and keyboards): the same counts, each
+    opening the same list; the chart itself is a group of links, not an image."""
+    html = client_of(editor_a).get(f"/?year={YEAR}").content.decode()
+    links = figure_links(html)
+    chart = sorted((shown, href) for name, shown, href in links if name == "month")
+    table = sorted((shown, href) for name, shown, href in links if name == "month-table")
+    assert chart and chart == table
+    svg = lxml.html.fromstring(html).xpath("//*[@id='month-chart']")[0]
+    assert svg.get("role") == "group"
