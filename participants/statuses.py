@@ -92,10 +92,19 @@ def _after(applied: list[Change], *, channel: str, actor, now, tell: bool = True
             [FollowUp(completion_id=c.completion_id, reason=c.reason) for c in rejected],
             ignore_conflicts=True,
         )
-        for change in rejected:  # a new rejection reopens the follow-up with the new reason
-            FollowUp.objects.filter(completion_id=change.completion_id).update(
-                reason=change.reason, resolution="", resolved_at=None, resolved_by=None
-            )
+        # A new rejection reopens the follow-up with the new reason (one UPDATE per batch).
+        reasons = {c.completion_id: c.reason[:300] for c in rejected}
+        reopened = []
+        for ids in _chunks(list(reasons)):
+            for follow_up in FollowUp.objects.filter(completion_id__in=ids).only(
+                "pk", "completion_id"
+            ):
+                follow_up.reason = reasons[follow_up.completion_id]
+                follow_up.resolution, follow_up.resolved_at, follow_up.resolved_by = "", None, None
+                reopened.append(follow_up)
+        FollowUp.objects.bulk_update(
+            reopened, ["reason", "resolution", "resolved_at", "resolved_by"], batch_size=1000
+        )
     deleted = [c.completion_id for c in changed if c.to_status == Status.DELETED]
     if deleted and CLOSE_FOLLOW_UP in AFTER_CHANGE[(Status.DELETED, channel)]:
         for ids in _chunks(deleted):
