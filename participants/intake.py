@@ -9,22 +9,25 @@ bulk inside one short transaction. The result is one outcome per row, in input o
 """
 
 import datetime as dt
+import hashlib
+import json
 import random
 import sys
 import time
+import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
-from activities.models import Activity, Board, MocRegistration
+from activities.models import Activity, Board, CreditType, MocRegistration
 from activities.validators import credit_id_problem
 
-from .models import Completion, mint_credit_id, name_key
+from .models import Completion, RosterEntry, mint_credit_id, name_key
 from .reverification import verify_pending
 from .rows import Action, IntakeResult, ParticipantRow, Result, RowOutcome, normalize_name
 from .statuses import Replaced, StatusConflict, completions_intake_write
@@ -94,6 +97,51 @@ def _already_reported(outcome, existing: "_Existing", template: str) -> None:
 
 def _is_delete(row: ParticipantRow) -> bool:
     return (row.action or "").strip().lower() == Action.DELETE
+
+
+_FIELDS = (
+    "id", "status", "first_name", "last_name", "birth_month", "birth_day",
+    "created_at", "activity_id", "board_id", "learner_id", "credit_type_id",
+    "completion_date", "credit_id", "upload_id", "moc_points", "cme_credits",
+)  # fmt: skip
+
+
+@dataclass(slots=True)
+class Lookup:
+    """Which of the provider's records a batch's rows could be about: current records of
+    its learners in its activities, or holding its credit IDs; deleted records its delete
+    rows name by credit ID; records its corrections name."""
+
+    activity_ids: list[int]
+    learner_ids: list[str]
+    credit_ids: list[str]
+    deleting: list[str]
+    corrects: list[int]
+
+    def records(self, provider_id: int, sandbox: bool):
+        """One query: the values (as `_FIELDS` names them) of the records its rows name,
+        deleted ones included (which of them count is the pipeline's business)."""
+        mine = Completion.objects.filter(provider_id=provider_id, is_sandbox=sandbox).order_by()
+        found = mine.filter(
+            activity__in=self.activity_ids, learner_id__in=self.learner_ids
+        ).values_list(*_FIELDS)
+        by_credit_id = sorted(set(self.credit_ids) | set(self.deleting))
+        if by_credit_id:
+            found = found.union(mine.filter(credit_id__in=by_credit_id).values_list(*_FIELDS))
+        if self.corrects:
+            found = found.union(mine.filter(pk__in=self.corrects).values_list(*_FIELDS))
+        return found
+
+
+def _fingerprint(found, deleted_ids=frozenset()) -> str:
+    """What a batch's decisions rest on in the records table: which records its lookup
+    finds, and their status (in a dry run, `deleted_ids` were deleted by earlier batches,
+    as they will be when the batch is saved)."""
+    digest = hashlib.blake2b(digest_size=16)
+    statuses = ((v[0], Completion.Status.DELETED if v[0] in deleted_ids else v[1]) for v in found)
+    for pk, status in sorted(statuses):
+        digest.update(f"{pk}:{status};".encode())
+    return digest.hexdigest()
 
 
 # --- One batch ---------------------------------------------------------------------------
@@ -192,32 +240,13 @@ class _Batch:
         self.existing_by_credit_id: dict[str, _Existing] = {}
         self.existing_by_id: dict[int, _Existing] = {}
         self.deleted_by_credit_id: dict[str, _Existing] = {}
-        current = (
-            Completion.objects.filter(provider=self.provider, is_sandbox=self.sandbox)
-            .exclude(status=Completion.Status.DELETED)
-            .order_by()
-        )
-        fields = (
-            "id", "status", "first_name", "last_name", "birth_month", "birth_day",
-            "created_at", "activity_id", "board_id", "learner_id", "credit_type_id",
-            "completion_date", "credit_id", "upload_id", "moc_points", "cme_credits",
+        self.lookup = Lookup(
+            activity_ids=sorted(a.pk for a in self.by_pars_id.values()),
+            learner_ids=sorted(learner_ids), credit_ids=sorted(credit_ids),
+            deleting=sorted(deleting), corrects=sorted(corrects),
         )  # fmt: skip
-        found = current.filter(
-            activity__in=list(self.by_pars_id.values()), learner_id__in=learner_ids
-        ).values_list(*fields)
-        if credit_ids:
-            found = found.union(current.filter(credit_id__in=credit_ids).values_list(*fields))
-        if deleting:
-            gone = Completion.objects.filter(
-                provider=self.provider, is_sandbox=self.sandbox, credit_id__in=deleting,
-                status=Completion.Status.DELETED,
-            ).order_by()  # fmt: skip
-            found = found.union(gone.values_list(*fields))
-        if corrects:
-            corrected = Completion.objects.filter(
-                provider=self.provider, is_sandbox=self.sandbox, pk__in=corrects
-            ).order_by()
-            found = found.union(corrected.values_list(*fields))
+        found = list(self.lookup.records(self.provider.pk, self.sandbox))
+        self.fingerprint = _fingerprint(found, self.dry_run.deleted_ids if self.dry_run else ())
         for values in found:
             (pk, status, first, last, month, day, created, activity_id, board_id,
              learner_id, credit_type_id, completion_date, credit_id, upload_id, points,
@@ -501,28 +530,41 @@ class _Batch:
 
     # -- writing (one transaction) --
 
-    def write(self):
-        """Records and their history, through the one service that writes statuses, in
-        one transaction with the upload's progress."""
+    def replaced(self) -> list[Replaced]:
         replaced = [Replaced(gone.id, gone.status_before, reason) for gone, reason in self.deletes]
         for index, n in enumerate(self.new):
             if n.supersedes:
                 replaced.append(Replaced(n.supersedes.id, n.supersedes.status_before,
                                          n.supersede_reason, by_new=index))  # fmt: skip
+        return replaced
+
+    def write(self):
+        """Records and their history, through the one service that writes statuses, in
+        one transaction with the upload's progress."""
         with transaction.atomic():
-            ids = completions_intake_write(
+            ids = _write(
                 new=[n.values for n in self.new],
                 details=[self._detail(n.row, n.values["warning"]) for n in self.new],
-                replaced=replaced, actor=self.actor, channel=self.channel, now=timezone.now(),
-                upload_id=self.upload.pk if self.upload else None,
+                replaced=self.replaced(), held=self.held, actor=self.actor,
+                channel=self.channel, upload=self.upload,
             )  # fmt: skip
             for n, pk in zip(self.new, ids, strict=True):
                 n.outcome.completion_id = pk
-            if self.held:
-                transaction.on_commit(_check_held_records_later)
             if self.after_write:
                 # In the same transaction: progress saved with the batch, or neither.
                 self.after_write(self.outcomes)
+
+    def plan(self, offset: int) -> "BatchPlan":
+        """What this (dry-run) batch decided, for the save to write as it is."""
+        return BatchPlan(
+            offset=offset, rows=len(self.rows),
+            row_numbers=(min(r.row_number or 0 for r in self.rows),
+                         max(r.row_number or 0 for r in self.rows)),
+            sandbox=self.sandbox, lookup=self.lookup, fingerprint=self.fingerprint,
+            new=[n.values for n in self.new],
+            details=[self._detail(n.row, n.values["warning"]) for n in self.new],
+            replaced=self.replaced(), held=self.held, outcomes=self.outcomes,
+        )  # fmt: skip
 
     def _detail(self, row, warning):
         detail = {}
@@ -540,6 +582,126 @@ def _check_held_records_later():
     if backend.supports_defer:
         later = timezone.now() + dt.timedelta(hours=settings.ROSTER_FAILURE_WINDOW_HOURS)
         verify_pending.using(run_after=later).enqueue()
+
+
+def _write(*, new, details, replaced, held, actor, channel, upload) -> list[int]:
+    """A batch's records and history (inside the caller's transaction)."""
+    ids = completions_intake_write(
+        new=new, details=details, replaced=replaced, actor=actor, channel=channel,
+        now=timezone.now(), upload_id=upload.pk if upload else None,
+    )  # fmt: skip
+    if held:
+        transaction.on_commit(_check_held_records_later)
+    return ids
+
+
+# --- Check once, save once ---------------------------------------------------------------
+
+_DECIMALS = ("moc_points", "cme_credits")
+
+
+@dataclass(slots=True)
+class BatchPlan:
+    """What a dry run decided for one batch of rows, kept (in the database, as `to_bytes`)
+    so that saving writes it without parsing, checking and verifying the rows again.
+
+    It holds only while the records its rows could be about are as they were: `lookup`
+    finds them again and `fingerprint` says what they were (`intake_write_plan`). Earlier
+    rows of the same submission are part of what it rests on, so plans are written in
+    order, from the first."""
+
+    offset: int  # rows before this batch, in the submission
+    rows: int
+    row_numbers: tuple[int, int]  # first and last
+    sandbox: bool
+    lookup: Lookup
+    fingerprint: str
+    new: list[dict]
+    details: list[dict]
+    replaced: list[Replaced]
+    held: bool
+    outcomes: list = field(default_factory=list)  # not kept: the check's own use
+    counts: dict = field(default_factory=dict)  # the caller's figures for these rows
+
+    def to_bytes(self) -> bytes:
+        columns = list(self.new[0]) if self.new else []
+        data = {
+            "offset": self.offset, "rows": self.rows, "row_numbers": self.row_numbers,
+            "sandbox": self.sandbox, "lookup": asdict(self.lookup),
+            "fingerprint": self.fingerprint, "columns": columns,
+            "new": [[_plain(v) for v in values.values()] for values in self.new],
+            "details": self.details, "held": self.held, "counts": self.counts,
+            "replaced": [[r.completion_id, r.from_status, r.reason, r.by_new]
+                         for r in self.replaced],
+        }  # fmt: skip
+        return zlib.compress(json.dumps(data, separators=(",", ":")).encode(), 1)
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> "BatchPlan":
+        data = json.loads(zlib.decompress(blob))
+        columns = data["columns"]
+        new = []
+        for row in data["new"]:
+            values = dict(zip(columns, row, strict=True))
+            values["completion_date"] = dt.date.fromisoformat(values["completion_date"])
+            for name in _DECIMALS:
+                if values[name] is not None:
+                    values[name] = Decimal(values[name])
+            new.append(values)
+        return cls(
+            offset=data["offset"], rows=data["rows"], row_numbers=tuple(data["row_numbers"]),
+            sandbox=data["sandbox"], lookup=Lookup(**data["lookup"]),
+            fingerprint=data["fingerprint"], new=new, details=data["details"],
+            replaced=[Replaced(pk, before, reason, by_new=by_new)
+                      for pk, before, reason, by_new in data["replaced"]],
+            held=data["held"], counts=data["counts"],
+        )  # fmt: skip
+
+
+def _plain(value):
+    if isinstance(value, dt.date | Decimal):
+        return str(value)
+    return value
+
+
+def intake_write_plan(plan: BatchPlan, *, provider, actor, channel, upload, after_write) -> bool:
+    """Write what a dry run decided, if it still holds: the records it rests on are as
+    they were (one query) and nobody wrote one of its records first (the unique
+    constraints, a replaced record's status). Otherwise nothing is written and False says
+    so: the caller runs the rows through the pipeline again. `after_write(plan)` runs in
+    the same transaction."""
+    try:
+        with transaction.atomic():
+            found = plan.lookup.records(provider.pk, plan.sandbox)
+            if _fingerprint(found) != plan.fingerprint:
+                return False
+            for values in plan.new:
+                values["created_by_id"] = actor.pk if actor else None  # who confirmed
+            _write(new=plan.new, details=plan.details, replaced=plan.replaced,
+                   held=plan.held, actor=actor, channel=channel, upload=upload)  # fmt: skip
+            after_write(plan)
+    except (IntegrityError, StatusConflict):
+        return False
+    return True
+
+
+def intake_world(provider, today: dt.date | None = None) -> str:
+    """What every batch's decisions rest on besides the records: the date, the provider's
+    activities and their registrations, the boards and credit types, the roster. A plan
+    made under another world is not written (`intake_write_plan`'s caller checks)."""
+    today = today or timezone.localdate()
+    registrations = MocRegistration.objects.filter(activity__provider=provider).order_by("pk")
+    parts = [
+        today.isoformat(),
+        list(Activity.objects.filter(provider=provider).order_by("pk").values_list()),
+        list(registrations.values_list()),
+        list(registrations.values_list("pk", "credit_types").order_by("pk", "credit_types")),
+        list(Board.objects.order_by("pk").values_list()),
+        list(CreditType.objects.order_by("pk").values_list()),
+        list(RosterEntry.objects.aggregate(n=Count("pk"), last=Max("pk"),
+                                           at=Max("updated_at")).values()),
+    ]  # fmt: skip
+    return hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
 
 
 WRITE_ATTEMPTS = 5
@@ -598,14 +760,16 @@ def intake_batches(
     sandbox: bool = False,
     after_write=None,
     all_or_nothing: bool = False,
+    planned=None,
 ) -> Iterator[list[RowOutcome]]:
     """Run rows through the pipeline batch by batch, yielding each batch's outcomes.
 
     With commit=False nothing is written: the outcomes say what would happen (preview).
     With all_or_nothing, the rows are one batch, written only if no row has an error (a
     request that is refused stores nothing). `after_write(outcomes)` runs inside each
-    batch's transaction (to save progress with it). Memory stays bounded by the batch size,
-    whatever the number of rows.
+    batch's transaction (to save progress with it). `planned(plan)` receives what each
+    batch of a dry run decided (a `BatchPlan`), before its outcomes are yielded. Memory
+    stays bounded by the batch size, whatever the number of rows.
     """
     today = today or timezone.localdate()
     size = batch_size or settings.INTAKE_BATCH_SIZE
@@ -613,6 +777,7 @@ def intake_batches(
         size = sys.maxsize
     dry_run = _DryRunState() if not commit else None
     deleted_by_key: dict = {}
+    offset = 0
     for chunk in _chunks(rows, size):
         for attempt in range(WRITE_ATTEMPTS):
             batch = _Batch(
@@ -629,6 +794,8 @@ def intake_batches(
             if not commit:
                 dry_run.remember(batch)
                 deleted_by_key = batch.deleted_by_key
+                if planned:
+                    planned(batch.plan(offset))
                 break
             try:
                 batch.write()
@@ -640,6 +807,7 @@ def intake_batches(
                 if attempt == WRITE_ATTEMPTS - 1:
                     raise IntakeContention(IntakeContention.message) from error
                 time.sleep(random.uniform(0, 0.05) * (attempt + 1))  # let the other finish
+        offset += len(chunk)
         yield batch.outcomes
 
 

@@ -95,6 +95,10 @@ class Upload(models.Model):
         default=0, help_text="Rows whose batch is saved; a retry resumes after them."
     )
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    checked_world = models.CharField(
+        max_length=32, blank=True, default="",
+        help_text="What the check's decisions rest on besides the records (intake_world).",
+    )  # fmt: skip
     preview_totals = models.JSONField(default=dict, blank=True)
     # Of the records to be created: accepted, rejected, submitted by the roster check, and
     # how many have a name warning (the same for result_kinds after the save).
@@ -192,6 +196,26 @@ class UploadPreviewRow(models.Model):
 
     def __str__(self):
         return f"Row {self.row_number}: {self.get_kind_display()}"
+
+
+class UploadPlan(models.Model):
+    """What the check decided for one batch of an upload's rows (`intake.BatchPlan`,
+    compressed): the save writes it as it is while it still holds. Deleted once the upload
+    is saved, discarded or refused."""
+
+    upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="plans")
+    offset = models.PositiveIntegerField(help_text="Rows of the file before this batch.")
+    rows = models.PositiveIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        ordering = ["upload", "offset"]
+        constraints = [
+            models.UniqueConstraint(fields=["upload", "offset"], name="upload_plan_unique")
+        ]
+
+    def __str__(self):
+        return f"Upload {self.upload_id}, rows {self.offset + 1}–{self.offset + self.rows}"
 
 
 class TransmissionBatch(models.Model):

@@ -14,12 +14,14 @@ from django_tasks import task
 
 from activities.models import Board, Channel
 from activities.services import portal_event_record
+from pars_portal.lib.db import insert_returning_ids
 
-from ..intake import intake_batches
+from ..intake import BatchPlan, intake_batches, intake_world, intake_write_plan
 from ..models import (
     Completion,
     Upload,
     UploadIssue,
+    UploadPlan,
     UploadPreviewRow,
 )
 from ..parsers import FileRefused, cell_text, detect_format, field_label, parse_file
@@ -133,13 +135,13 @@ def _preview_rows(upload, outcomes, file_format):
         row = outcome.row
         for kind in outcome_kinds(outcome):
             item = _preview_item(outcome, file_format)
-            yield UploadPreviewRow(
-                upload=upload, kind=kind, row_number=outcome.row_number,
-                learner_id=item["learner_id"][:20], name=item["name"][:201],
-                activity=(row.activity_ref if row else "")[:20],
-                credit_type=(row.credit_type if row else "")[:50],
-                detail=(outcome.warning if kind == "warning" else item["detail"])[:300],
-            )  # fmt: skip
+            yield {
+                "upload_id": upload.pk, "kind": kind, "row_number": outcome.row_number,
+                "learner_id": item["learner_id"][:20], "name": item["name"][:201],
+                "activity": (row.activity_ref if row else "")[:20],
+                "credit_type": (row.credit_type if row else "")[:50],
+                "detail": (outcome.warning if kind == "warning" else item["detail"])[:300],
+            }  # fmt: skip
 
 
 def _count(totals, kinds, outcomes):
@@ -184,11 +186,14 @@ def upload_check(*, upload_id: int) -> Upload:
     )
     upload.issues.filter(phase=UploadIssue.Phase.CHECK).delete()
     upload.preview_rows_of.all().delete()
+    upload.plans.all().delete()
+    world = intake_world(upload.provider)
     totals = {r.value: 0 for r in Result}
     kinds: dict[str, int] = {}
     preview: list[dict] = []
     meta: dict = {}
     processed = 0
+    plans: list[BatchPlan] = []
     try:
         for outcomes in intake_batches(
             provider=upload.provider,
@@ -197,14 +202,24 @@ def upload_check(*, upload_id: int) -> Upload:
             channel=Channel.UPLOAD,
             upload=upload,
             commit=False,
+            planned=plans.append,
         ):
-            _count(totals, kinds, outcomes)
+            batch_totals, batch_kinds = {r.value: 0 for r in Result}, {}
+            _count(batch_totals, batch_kinds, outcomes)
+            _add_up(totals, batch_totals)
+            _add_up(kinds, batch_kinds)
             for outcome in outcomes:
                 if sum(1 for p in preview if p["result"] == outcome.result) < PREVIEW_ROWS:
                     preview.append(_preview_item(outcome, upload.file_format))
             UploadIssue.objects.bulk_create(_issues(upload, UploadIssue.Phase.CHECK, outcomes))
-            UploadPreviewRow.objects.bulk_create(
-                _preview_rows(upload, outcomes, upload.file_format), batch_size=5000
+            insert_returning_ids(
+                UploadPreviewRow, list(_preview_rows(upload, outcomes, upload.file_format)),
+                returning=False,
+            )  # fmt: skip
+            plan = plans.pop()
+            plan.counts = {"totals": batch_totals, "kinds": batch_kinds}
+            UploadPlan.objects.create(
+                upload=upload, offset=plan.offset, rows=plan.rows, data=plan.to_bytes()
             )
             processed += len(outcomes)
             Upload.objects.filter(pk=upload.pk).update(
@@ -215,6 +230,7 @@ def upload_check(*, upload_id: int) -> Upload:
             logger.exception("Upload %s could not be checked", upload.pk)
             error = UPLOAD_CHECK_FAILED.format(kind=type(error).__name__)
         upload.issues.all().delete()
+        upload.plans.all().delete()
         Upload.objects.filter(pk=upload.pk).update(
             status=Upload.Status.REFUSED, message=str(error)[:500], finished_at=timezone.now()
         )
@@ -230,8 +246,16 @@ def upload_check(*, upload_id: int) -> Upload:
         preview_kinds=kinds,
         preview_rows=preview,
         header=meta.get("header", []),
+        checked_world=world,
     )
+    if nothing:
+        upload.plans.all().delete()
     return Upload.objects.get(pk=upload.pk)
+
+
+def _add_up(totals: dict, more: dict) -> None:
+    for key, value in more.items():
+        totals[key] = totals.get(key, 0) + value
 
 
 def upload_confirm(*, upload: Upload, user) -> Upload:
@@ -257,6 +281,7 @@ def upload_discard(*, upload: Upload, user) -> Upload:
     )
     if not changed:
         raise ValidationError(UPLOAD_NOT_DISCARDABLE)
+    upload.plans.all().delete()
     portal_event_record(
         action="upload.discard", actor=user, channel=Channel.UPLOAD, obj=upload,
         text=f"Upload {upload.pk} ({upload.file_name}) discarded at its preview",
@@ -296,9 +321,10 @@ def upload_retry(*, upload: Upload, user) -> Upload:
 
 
 def upload_commit(*, upload_id: int) -> Upload:
-    """Run the confirmed file through the pipeline for real, batch by batch. Each batch's
-    records, its row errors and the upload's progress are saved in one transaction, so a
-    retry after an interruption resumes after the last saved batch: nothing twice."""
+    """Save the confirmed file batch by batch: what the check decided (its plans), while
+    that still holds, else the rows through the pipeline again. Each batch's records, its
+    row errors and the upload's progress are saved in one transaction, so a retry after an
+    interruption resumes after the last saved batch: nothing twice."""
     upload = Upload.objects.select_related("provider", "confirmed_by").get(pk=upload_id)
     if upload.status != Upload.Status.COMMITTING:
         return upload
@@ -315,37 +341,59 @@ def upload_commit(*, upload_id: int) -> Upload:
         totals = {r.value: 0 for r in Result}
         kinds = {}
 
-    def saved(outcomes):
+    def progress(rows: int, counted: dict, counted_kinds: dict):
+        """Saved only if it is still where this save left it: if another save of the same
+        upload (a resume while this worker was merely slow) got there first, this batch is
+        rolled back and this save stops; the other finishes the upload."""
         nonlocal done
-        # Progress is saved only if it is still where this save left it: if another save of
-        # the same upload (a resume while this worker was merely slow) got there first, this
-        # batch is rolled back and this save stops; the other finishes the upload.
         still_ours = Upload.objects.filter(
             pk=upload.pk, status=Upload.Status.COMMITTING, committed_rows=done
         )
-        counted, counted_kinds = dict(totals), dict(kinds)
-        _count(counted, counted_kinds, outcomes)
         changed = still_ours.update(
-            committed_rows=done + len(outcomes), processed_rows=done + len(outcomes),
+            committed_rows=done + rows, processed_rows=done + rows,
             result_totals=counted, result_kinds=counted_kinds, heartbeat_at=timezone.now(),
         )  # fmt: skip
         if not changed:
             raise _SavedElsewhere
-        UploadIssue.objects.bulk_create(_issues(upload, UploadIssue.Phase.COMMIT, outcomes))
-        done += len(outcomes)
+        done += rows
         totals.update(counted)
         kinds.update(counted_kinds)
 
+    def saved(outcomes):
+        counted, counted_kinds = dict(totals), dict(kinds)
+        _count(counted, counted_kinds, outcomes)
+        progress(len(outcomes), counted, counted_kinds)
+        UploadIssue.objects.bulk_create(_issues(upload, UploadIssue.Phase.COMMIT, outcomes))
+
+    def saved_as_planned(plan):
+        counted, counted_kinds = dict(totals), dict(kinds)
+        _add_up(counted, plan.counts["totals"])
+        _add_up(counted_kinds, plan.counts["kinds"])
+        progress(plan.rows, counted, counted_kinds)
+        _issues_as_checked(upload, *plan.row_numbers)
+
     try:
-        for _ in intake_batches(
-            provider=upload.provider,
-            rows=islice(_rows_of(upload, {}), upload.committed_rows, None),
-            actor=upload.confirmed_by,
-            channel=Channel.UPLOAD,
-            upload=upload,
-            after_write=saved,
-        ):
-            pass
+        # What the check decided is written as it is while it holds; from the first batch
+        # that no longer holds (a record of it written or deleted since), the rest of the
+        # file goes through the pipeline again, as a fresh check and save would.
+        if upload.checked_world and upload.checked_world == intake_world(upload.provider):
+            for plan in _plans_from(upload, done):
+                if not intake_write_plan(
+                    plan, provider=upload.provider, actor=upload.confirmed_by,
+                    channel=Channel.UPLOAD, upload=upload, after_write=saved_as_planned,
+                ):  # fmt: skip
+                    logger.info("Upload %s: rows after %s changed since the check", upload.pk, done)
+                    break
+        if upload.total_rows is None or done < upload.total_rows:
+            for _ in intake_batches(
+                provider=upload.provider,
+                rows=islice(_rows_of(upload, {}), done, None),
+                actor=upload.confirmed_by,
+                channel=Channel.UPLOAD,
+                upload=upload,
+                after_write=saved,
+            ):
+                pass
     except _SavedElsewhere:
         logger.warning("Upload %s is being saved by another worker; this one stops", upload.pk)
         return Upload.objects.get(pk=upload.pk)
@@ -364,6 +412,8 @@ def upload_commit(*, upload_id: int) -> Upload:
     finished = Upload.objects.filter(pk=upload.pk, status=Upload.Status.COMMITTING).update(
         status=Upload.Status.DONE, finished_at=timezone.now()
     )
+    if finished:
+        upload.plans.all().delete()
     # One digest per provider for the whole upload, of every record it created that the
     # roster check rejected: read from the database, so the rows saved before a worker was
     # killed are in it too. (Only the save that finished the upload sends it.)
@@ -401,6 +451,29 @@ def _wait_for_the_providers_other_upload(upload, step: str) -> bool:
         )
         task.using(run_after=later).enqueue(upload.pk)
     return busy
+
+
+def _plans_from(upload, done: int):
+    """The check's plans from row `done` on, in order, one in memory at a time; none if
+    no plan starts there."""
+    offsets = list(
+        upload.plans.filter(offset__gte=done).order_by("offset").values_list("pk", "offset")
+    )
+    if not offsets or offsets[0][1] != done:
+        return
+    for pk, _offset in offsets:
+        yield BatchPlan.from_bytes(bytes(UploadPlan.objects.get(pk=pk).data))
+
+
+def _issues_as_checked(upload, first_row: int, last_row: int) -> None:
+    """The check's row errors of these rows become the save's: the same rows, decided the
+    same way."""
+    checked = upload.issues.filter(
+        phase=UploadIssue.Phase.CHECK, row_number__gte=first_row, row_number__lte=last_row
+    ).values("row_number", "field", "message", "source")
+    UploadIssue.objects.bulk_create(
+        UploadIssue(upload=upload, phase=UploadIssue.Phase.COMMIT, **issue) for issue in checked
+    )
 
 
 class _SavedElsewhere(Exception):
