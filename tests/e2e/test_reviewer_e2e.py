@@ -19,6 +19,7 @@ from participants.models import Completion
 
 from ..conftest import make_completion, make_user
 from ..test_review_queue import board_rejects
+from .test_dashboard_e2e import shown_counts
 from .test_login_e2e import log_in
 
 pytestmark = pytest.mark.e2e
@@ -69,6 +70,7 @@ def test_withdraw_in_the_admin_asks_for_a_reason_and_closes_the_follow_up(
 
     # The intermediate page lists the record (and only it) and asks why.
     assert page.get_by_role("heading", name="Withdraw participant records").is_visible()
+    assert page.get_by_text("1 record will be withdrawn (status “deleted”").is_visible()
     listed = page.locator("#withdraw-records tbody tr")
     assert listed.count() == 1
     row = listed.first.inner_text()
@@ -330,6 +332,12 @@ def test_the_dashboard_chart_and_its_table_show_the_same_figures(
     assert table_urls == chart_urls
     assert table_totals == chart_totals
     assert sum(table_totals.values()) == sum(n for _, _, n in RECORDS)
+    # The status cards above the chart are the table's column totals.
+    cards = {Completion.Status(s).label: n for s, n in shown_counts(page).items()}
+    columns = Counter()
+    for (_, status), n in table_counts.items():
+        columns[status] += n
+    assert cards == dict(columns)
 
     # And both are the database's counts of the provider's (real) records of the year.
     stored = Counter(
