@@ -992,9 +992,9 @@ ADMIN_WRITES = {
     ("participants.RosterEntry", "change"): ["admin: change a roster entry"],
 }  # fmt: skip
 # Other apps' admins are for superusers (Django's admin logs their changes); reviewers may
-# only look — except this django-axes housekeeping action, which deletes nothing but login
-# attempts whose cool-off has expired (what django-axes itself does at every login).
-THIRD_PARTY_REVIEWER_OPERATIONS = {"axes.AccessAttempt": {"action:cleanup_expired_attempts"}}
+# only look at users and groups, and do not see login attempts nor task results at all
+# (django-axes' housekeeping action included: pars_portal.lib.admin.SUPERUSER_ONLY_APPS).
+THIRD_PARTY_REVIEWER_OPERATIONS: dict[str, set[str]] = {}
 # Management commands of the project's apps, the benchmarks app's (development only) included.
 COMMAND_APPS = PROJECT_APPS | {"pars_portal.benchmarks"}
 COMMANDS = {

@@ -13,12 +13,13 @@ from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
+from django.utils.text import capfirst
 from django_tasks_db.models import DBTaskResult
 
 from activities.models import Activity, MocRegistration, Provider, ProviderMembership
 from activities.services import portal_event_record
 from pars_portal.lib import access
-from pars_portal.lib.admin import ReviewerModelAdmin
+from pars_portal.lib.admin import ReviewerModelAdmin, SuperuserViewAccess
 from participants.apikeys import api_key_create
 from participants.models import CompletionEvent, FollowUp, TransmissionBatch, Upload
 
@@ -26,6 +27,13 @@ from .conftest import make_completion, make_user, portal_patterns
 
 ADMIN_MODELS = list(admin.site._registry)
 ADMIN_IDS = [model._meta.label for model in ADMIN_MODELS]
+# Other apps' tables only superusers see (login attempts, task results), and the rest.
+SUPERUSER_MODELS = [
+    m for m in ADMIN_MODELS if isinstance(admin.site._registry[m], SuperuserViewAccess)
+]
+SUPERUSER_IDS = [model._meta.label for model in SUPERUSER_MODELS]
+REVIEWER_MODELS = [m for m in ADMIN_MODELS if m not in SUPERUSER_MODELS]
+REVIEWER_IDS = [model._meta.label for model in REVIEWER_MODELS]
 # Every portal page (admin/ and accounts/ are includes with their own tests below).
 PORTAL_URLS = portal_patterns()
 PORTAL_NAMES = [p.name for p in PORTAL_URLS]
@@ -256,13 +264,13 @@ def test_reviewer_opens_admin_index(client_of, reviewer):
     assert "PARS Portal – ACCME reviewers" in response.content.decode()
 
 
-@pytest.mark.parametrize("model", ADMIN_MODELS, ids=ADMIN_IDS)
+@pytest.mark.parametrize("model", REVIEWER_MODELS, ids=REVIEWER_IDS)
 def test_reviewer_opens_every_admin_changelist(client_of, reviewer, everything, model):
     response = client_of(reviewer).get(admin_url(model, "changelist"))
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("model", ADMIN_MODELS, ids=ADMIN_IDS)
+@pytest.mark.parametrize("model", REVIEWER_MODELS, ids=REVIEWER_IDS)
 def test_reviewer_opens_change_page_of_every_providers_objects(
     client_of, reviewer, everything, model
 ):
@@ -281,6 +289,45 @@ def test_reviewer_opens_change_page_of_every_providers_objects(
         response = client.get(admin_url(model, "change", obj.pk))
         assert response.status_code == 200, obj
         assert escape(str(obj)) in response.content.decode()
+
+
+def test_login_attempts_and_task_results_are_for_superusers_only():
+    assert set(SUPERUSER_IDS) == {
+        "axes.AccessAttempt", "axes.AccessLog", "axes.AccessFailureLog",
+        "django_tasks_database.DBTaskResult",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("model", SUPERUSER_MODELS, ids=SUPERUSER_IDS)
+def test_reviewers_do_not_see_other_apps_housekeeping_tables(
+    client_of, reviewer, everything, model
+):
+    """Login attempts, lockouts and background task results are not the reviewers'
+    business: not in their admin index, and their pages answer 403; a superuser sees them
+    (and cannot add to them)."""
+    changelist = admin_url(model, "changelist")
+    change = admin_url(model, "change", model.objects.first().pk)
+    plural = capfirst(model._meta.verbose_name_plural)
+    client = client_of(reviewer)
+    index = client.get(reverse("admin:index")).content.decode()
+    assert "Deadlines" in index  # the index lists the reviewers' own tables
+    assert changelist not in index and f">{plural}<" not in index
+    for url in (changelist, change):
+        assert client.get(url).status_code == 403, url
+    action = {"action": "cleanup_expired_attempts", "_selected_action": [model.objects.first().pk]}
+    response = client.post(changelist, action)
+    assert response.status_code == 403
+    assert model.objects.exists()
+
+    boss = make_user("boss")
+    boss.is_superuser = boss.is_staff = True
+    boss.save()
+    client = client_of(boss)
+    index = client.get(reverse("admin:index")).content.decode()
+    assert changelist in index and f">{plural}<" in index
+    assert client.get(changelist).status_code == 200
+    assert client.get(change).status_code == 200
+    assert client.get(admin_url(model, "add")).status_code == 403
 
 
 @pytest.mark.parametrize("model", ADMIN_MODELS, ids=ADMIN_IDS)

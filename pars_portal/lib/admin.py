@@ -116,15 +116,51 @@ class ReadOnlyInline(ReviewerInline):
         return False
 
 
+# Other apps' tables that are not the reviewers' business: login attempts and lockouts
+# (django-axes), background task results (django-tasks' database backend).
+SUPERUSER_ONLY_APPS = {"axes", "django_tasks_database"}
+
+
+def is_superuser(user) -> bool:
+    return is_reviewer(user) and user.is_superuser
+
+
+class SuperuserViewAccess(ReviewerViewAccess):
+    """Hidden from reviewers (not in the index, 403 at its pages, no actions); superusers
+    keep what the app's own admin lets them do."""
+
+    def has_module_permission(self, request):
+        return is_superuser(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return is_superuser(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return is_superuser(request.user) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return is_superuser(request.user) and super().has_delete_permission(request, obj)
+
+    def get_actions(self, request):
+        return super().get_actions(request) if is_superuser(request.user) else {}
+
+
 def adopt_third_party_admins(site):
-    """Admins of other apps (users, groups, login attempts, task results): reviewers may
-    look; changes keep needing the model permissions Django grants (superusers)."""
+    """Admins of other apps: reviewers may look at users and groups (changes keep needing
+    the model permissions Django grants: superusers); the SUPERUSER_ONLY_APPS' tables are
+    for superusers only."""
     for model, model_admin in list(site._registry.items()):
         if isinstance(model_admin, ReviewerViewAccess):
             continue
         cls = type(model_admin)
+        access = (
+            SuperuserViewAccess
+            if model._meta.app_label in SUPERUSER_ONLY_APPS
+            else ReviewerViewAccess
+        )
+        name = f"{access.__name__.removesuffix('ViewAccess')}{cls.__name__}"
         site.unregister(model)
-        site.register(model, type(f"Reviewer{cls.__name__}", (ReviewerViewAccess, cls), {}))
+        site.register(model, type(name, (access, cls), {"__module__": __name__}))
 
 
 class CheckedXLSX(XLSX):
