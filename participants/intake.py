@@ -629,12 +629,14 @@ class BatchPlan:
             "offset": self.offset, "rows": self.rows, "row_numbers": self.row_numbers,
             "sandbox": self.sandbox, "lookup": asdict(self.lookup),
             "fingerprint": self.fingerprint, "columns": columns,
-            "new": [[_plain(v) for v in values.values()] for values in self.new],
+            "new": [list(values.values()) for values in self.new],
             "details": self.details, "held": self.held, "counts": self.counts,
             "replaced": [[r.completion_id, r.from_status, r.reason, r.by_new]
                          for r in self.replaced],
         }  # fmt: skip
-        return zlib.compress(json.dumps(data, separators=(",", ":")).encode(), 1)
+        # Dates and decimals are written as their text (`default`), read back by column.
+        text = json.dumps(data, separators=(",", ":"), default=str)
+        return zlib.compress(text.encode(), 1)
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> "BatchPlan":
@@ -656,12 +658,6 @@ class BatchPlan:
                       for pk, before, reason, by_new in data["replaced"]],
             held=data["held"], counts=data["counts"],
         )  # fmt: skip
-
-
-def _plain(value):
-    if isinstance(value, dt.date | Decimal):
-        return str(value)
-    return value
 
 
 def intake_write_plan(plan: BatchPlan, *, provider, actor, channel, upload, after_write) -> bool:
