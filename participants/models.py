@@ -1,4 +1,5 @@
 import datetime as dt
+import functools
 import secrets
 import unicodedata
 
@@ -260,6 +261,7 @@ _UNSPLIT_LETTERS = str.maketrans({"ø": "o", "ł": "l", "đ": "d", "ð": "d", "�
                                   "æ": "ae", "œ": "oe", "ı": "i"})  # fmt: skip
 
 
+@functools.lru_cache(maxsize=65_536)  # a file repeats the same first and last names
 def name_key(value: str) -> str:
     """A name as the search compares it: accents, case, spaces and punctuation removed
     ("Müller-Lüdenscheidt" → "MULLERLUDENSCHEIDT", "O'Neil" → "ONEIL"). Stored beside the
