@@ -356,7 +356,11 @@ def upload_retry(w):
     """An interrupted save, resumed: the records are the confirming editor's."""
     client = w.client_of(w.editor)
     checked = upload_file(client, "learners.csv", delimited([cells(w.activity, OMAR)]))
-    with mock.patch.object(uploads, "intake_batches", side_effect=OSError("killed")):
+    killed = OSError("killed")
+    with (
+        mock.patch.object(uploads, "intake_write_plan", side_effect=killed),
+        mock.patch.object(uploads, "intake_batches", side_effect=killed),
+    ):
         failed = confirm(client, checked)
     assert failed.status == Upload.Status.FAILED
     w.trail.mark()
@@ -1067,6 +1071,8 @@ SERVICES = {
         "intake_submit": ["form: enter a participant", "api: learner reports (JSON)",
                           "admin: add a completion", "admin: import completions (CSV)"],
         "intake_batches": _upload,
+        "intake_write_plan": _upload,
+        "intake_world": [],
     },
     transmission: {
         "transmit": ["command: transmit", "reviewer queue: send to ABIM now"],
