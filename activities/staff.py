@@ -130,7 +130,7 @@ def _locked_membership(membership: ProviderMembership) -> tuple[list, ProviderMe
 
 def _free_username(email: str) -> str:
     User = get_user_model()
-    base = email[:140]
+    base = email.lower()[:140]
     username, n = base, 1
     while User.objects.filter(username__iexact=username).exists():
         n += 1
