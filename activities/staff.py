@@ -12,7 +12,8 @@ moment cannot both succeed.
 Deactivating a member ends their access to this provider; the membership is kept (shown as
 deactivated) and so is the account, which still names its past records. When the person
 then belongs to no provider at all (and is not ACCME staff) the account is deactivated too:
-they can no longer log in. Inviting them again gives both back.
+they can no longer log in. API keys they created stop working with their access
+(participants.apikeys). Inviting them again gives both back.
 """
 
 import datetime as dt

@@ -41,7 +41,7 @@ def get_activity_for_user(request, pars_id, *, write=False) -> Activity:
 def activity_create(request):
     providers = visible_providers(request.user, write=True)
     if not providers.exists():
-        raise PermissionDenied("Only a provider's editors can create activities.")
+        raise PermissionDenied("Only a provider's editors and managers can create activities.")
     form = ActivityForm(request.POST or None, providers=providers)
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)

@@ -21,8 +21,9 @@ from activities import staff
 from activities.models import Channel, PortalEvent, ProviderMembership
 from activities.selectors import provider_writers
 from pars_portal.lib import access
+from participants.apikeys import KEY_OWNER_GONE
 
-from .conftest import PASSWORD, make_user
+from .conftest import PASSWORD, api_request, make_key, make_user
 from .test_accounts import logs_in
 
 NEW_PASSWORD = "a brand new passphrase 42"
@@ -288,6 +289,18 @@ def test_deactivating_ends_access_and_the_account_when_no_other_provider(
     assert "Deactivated" in row and "Invite again" in row
     (entry,) = history("staff.deactivate")
     assert entry.actor == manager_a and entry.detail["account_deactivated"] is True
+
+
+def test_a_deactivated_members_api_keys_stop_and_a_managers_work(
+    client, client_of, manager_a, editor_a, provider_a
+):
+    editors_key, managers_key = make_key(provider_a, editor_a), make_key(provider_a, manager_a)
+    assert api_request(client, "get", "activities", editors_key).status_code == 200
+    client_of(manager_a).post(deactivate_url(editor_a.memberships.get()))
+    client.logout()
+    refused = api_request(client, "get", "activities", editors_key)
+    assert refused.status_code == 401 and KEY_OWNER_GONE in refused.content.decode()
+    assert api_request(client, "get", "activities", managers_key).status_code == 200
 
 
 def test_deactivating_keeps_an_account_that_has_another_provider(
