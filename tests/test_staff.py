@@ -109,6 +109,7 @@ def test_the_link_sets_a_password_once_and_the_person_logs_in(client_of, manager
     client = Client()
     form = client.get(link, follow=True)
     assert "set your password" in form.content.decode()
+    assert "your username, nina@example.org." in form.content.decode()
     form_url = form.redirect_chain[-1][0]
     weak = client.post(form_url, {"new_password1": "12345678", "new_password2": "12345678"})
     assert "This password is too common" in weak.content.decode()
