@@ -24,7 +24,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -44,6 +44,7 @@ LAST_MANAGER = (
 ALREADY_STAFF = "{email} is already on the staff of {provider} ({role})."
 SEVERAL_ACCOUNTS = "Several accounts use {email}: ask ACCME to sort them out first."
 ACCOUNT_DISABLED = "The account of {email} is deactivated: ask ACCME to reactivate it."
+INVITED_MEANWHILE = "{email} was invited elsewhere at the same moment: send the invitation again."
 NOT_ACTIVE = "{name} is not active on the staff of {provider}: invite them again instead."
 INVITATION_SUBJECT = "PARS Portal: you are invited to the staff of {provider}"
 ACCESS_SUBJECT = "PARS Portal: you now have access to {provider}"
@@ -164,7 +165,11 @@ def staff_invite(
                 first_name=first_name.strip()[:150], last_name=last_name.strip()[:150],
             )  # fmt: skip
             user.set_unusable_password()
-            user.save()
+            try:
+                with transaction.atomic():
+                    user.save()
+            except IntegrityError:  # another provider invited the same address just now
+                raise ValidationError(INVITED_MEANWHILE.format(email=email)) from None
         if membership is not None and membership.status == membership.Status.ACTIVE:
             raise ValidationError(
                 ALREADY_STAFF.format(email=email, provider=provider.name,

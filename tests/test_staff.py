@@ -358,7 +358,11 @@ def test_editors_and_viewers_get_403_on_their_own_providers_staff(
     target = manager_a.memberships.get()
     for user in (editor_a, viewer_a):
         client = client_of(user)
-        assert client.get(staff_url(provider_a)).status_code == 403
+        refused = client.get(staff_url(provider_a))
+        assert refused.status_code == 403
+        assert "Only this provider&#x27;s managers (and ACCME) manage its staff" in (
+            refused.content.decode()
+        )
         assert invite(client, provider_a).status_code == 403
         assert set_role(client, target, "viewer").status_code == 403
         assert client.post(deactivate_url(target)).status_code == 403
