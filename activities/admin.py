@@ -74,8 +74,8 @@ class ProviderAdmin(PortalHistoryAdmin):
 @admin.register(ProviderMembership)
 class ProviderMembershipAdmin(PortalHistoryAdmin):
     reviewer_can_add = reviewer_can_change = reviewer_can_delete = True
-    list_display = ["user", "provider", "role"]
-    list_filter = ["role", "provider"]
+    list_display = ["user", "provider", "role", "deactivated_at"]
+    list_filter = ["role", ("deactivated_at", admin.EmptyFieldListFilter), "provider"]
     list_select_related = ["user", "provider"]
     search_fields = ["user__username", "user__email", "provider__accme_id", "provider__name"]
     autocomplete_fields = ["user", "provider"]

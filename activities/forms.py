@@ -2,8 +2,8 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
 
-from .models import Activity, Attestation, CreditType, Provider
-from .validators import validate_moc_points
+from .models import Activity, Attestation, CreditType, Provider, ProviderMembership
+from .validators import validate_moc_points, validate_plain_text
 
 
 class DateInput(forms.DateInput):
@@ -85,3 +85,28 @@ class RegistrationChangeForm(forms.Form):
         self.fields["credit_types"].queryset = registration.board.credit_types.all()
         self.helper = FormHelper()
         self.helper.add_input(Submit("save", "Save registration"))
+
+
+ROLE_HELP = (
+    "Viewers see the provider's data; editors also change it; managers also manage the staff."
+)
+
+
+class StaffInviteForm(forms.Form):
+    first_name = forms.CharField(max_length=150, validators=[validate_plain_text])
+    last_name = forms.CharField(max_length=150, validators=[validate_plain_text])
+    email = forms.EmailField(max_length=150, help_text="The invitation is sent here.")
+    role = forms.ChoiceField(
+        choices=ProviderMembership.Role.choices,
+        initial=ProviderMembership.Role.VIEWER,
+        help_text=ROLE_HELP,
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+
+
+class StaffRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=ProviderMembership.Role.choices)

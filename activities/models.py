@@ -56,17 +56,33 @@ class Provider(models.Model):
 
 
 class ProviderMembership(models.Model):
-    """A user's role on a provider's staff. Editors write; viewers only read."""
+    """A user's role on a provider's staff. Managers write and manage the staff; editors
+    write; viewers only read. A deactivated membership gives no access; it is kept so the
+    staff page shows who had access (changes are in the portal's history)."""
 
     class Role(models.TextChoices):
+        MANAGER = "manager", "Manager"
         EDITOR = "editor", "Editor"
         VIEWER = "viewer", "Viewer"
+
+    # The roles that change the provider's data (a manager does all an editor does).
+    WRITE_ROLES = (Role.MANAGER, Role.EDITOR)
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        INVITED = "invited", "Invited"
+        DEACTIVATED = "deactivated", "Deactivated"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
     )
     provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
+    deactivated_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Set when the membership was deactivated: it then gives no access.",
+    )
 
     class Meta:
         verbose_name = "provider staff membership"
@@ -76,6 +92,19 @@ class ProviderMembership(models.Model):
 
     def __str__(self):
         return f"{self.user} – {self.get_role_display()} at {self.provider.accme_id}"
+
+    @property
+    def status(self) -> str:
+        """Deactivated (the membership or the whole account), invited (no password set
+        yet), or active."""
+        if self.deactivated_at is not None or not self.user.is_active:
+            return self.Status.DEACTIVATED
+        if not self.user.has_usable_password() and self.user.last_login is None:
+            return self.Status.INVITED
+        return self.Status.ACTIVE
+
+    def get_status_display(self) -> str:
+        return self.Status(self.status).label
 
 
 class Board(models.Model):

@@ -1,14 +1,24 @@
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Prefetch
-from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.core.paginator import Paginator
+from django.db.models import Count, Prefetch, Q
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse_lazy
+from django.views.decorators.http import require_GET, require_POST
 
-from pars_portal.lib.access import get_for_user, visible_providers
+from pars_portal.lib.access import get_for_user, is_reviewer, managed_providers, visible_providers
 
-from . import services
-from .forms import ActivityForm, RegistrationChangeForm, RegistrationForm
-from .models import Activity, Board, Channel, MocRegistration
+from . import services, staff
+from .forms import (
+    ActivityForm,
+    RegistrationChangeForm,
+    RegistrationForm,
+    StaffInviteForm,
+    StaffRoleForm,
+)
+from .models import Activity, Board, Channel, MocRegistration, Provider, ProviderMembership
 
 ACTIVE_REGISTRATIONS = Prefetch(
     "registrations",
@@ -31,7 +41,7 @@ def get_activity_for_user(request, pars_id, *, write=False) -> Activity:
 def activity_create(request):
     providers = visible_providers(request.user, write=True)
     if not providers.exists():
-        raise PermissionDenied("Only a provider's editors can create activities.")
+        raise PermissionDenied("Only a provider's editors and managers can create activities.")
     form = ActivityForm(request.POST or None, providers=providers)
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
@@ -145,3 +155,150 @@ def registration_withdraw(request, pars_id):
         else:
             messages.success(request, f"Registration for {registration.board.code} MOC withdrawn.")
     return redirect("activity_detail", pars_id=pars_id)
+
+
+# --- A provider's staff (activities.staff holds the rules) ------------------------------------
+
+
+INVITE_SENT = "Invitation sent to {email}: the link to set a password works for {days} days."
+INVITE_NOT_SENT = "{email} is on the staff, but the email could not be sent: invite them again."
+ACCESS_GIVEN = "{email} has access now with their existing account; they were told by email."
+
+
+def get_provider_to_manage(request, accme_id) -> Provider:
+    """404 for a provider the user does not see, 403 for one they see but do not manage."""
+    return get_for_user(Provider.objects.all(), request.user, via="", manage=True,
+                        accme_id=accme_id)  # fmt: skip
+
+
+def get_member_to_manage(request, accme_id, membership_id) -> ProviderMembership:
+    provider = get_provider_to_manage(request, accme_id)
+    membership = get_object_or_404(
+        ProviderMembership.objects.select_related("user"), pk=membership_id, provider=provider
+    )
+    membership.provider = provider
+    return membership
+
+
+def _staff_channel(request) -> str:
+    # Reviewers' actions are ACCME's (as in their queue); a manager's are the provider's.
+    return Channel.ADMIN if is_reviewer(request.user) else Channel.FORM
+
+
+@require_GET
+def staff_home(request):
+    """The providers whose staff this user manages (every provider for a reviewer)."""
+    providers = managed_providers(request.user).annotate(
+        staff_count=Count("memberships", filter=Q(memberships__deactivated_at__isnull=True))
+    )
+    query = request.GET.get("q", "").strip()[:200]
+    if query:
+        providers = providers.filter(Q(name__icontains=query) | Q(accme_id__startswith=query))
+    page = Paginator(providers.order_by("name"), 50).get_page(request.GET.get("page"))
+    return render(request, "activities/staff_home.html", {"page": page, "query": query})
+
+
+def _render_staff_list(request, provider, invite_form, status=200):
+    rows = [(m, StaffRoleForm(initial={"role": m.role}, prefix=f"m{m.pk}"))
+            for m in staff.staff_of(provider)]  # fmt: skip
+    return render(
+        request,
+        "activities/staff_list.html",
+        {"provider": provider, "rows": rows, "invite_form": invite_form,
+         "statuses": ProviderMembership.Status, "days": settings.STAFF_INVITATION_DAYS},
+        status=status,
+    )  # fmt: skip
+
+
+@require_GET
+def staff_list(request, accme_id):
+    provider = get_provider_to_manage(request, accme_id)
+    return _render_staff_list(request, provider, StaffInviteForm())
+
+
+@require_POST
+def staff_invite(request, accme_id):
+    provider = get_provider_to_manage(request, accme_id)
+    form = StaffInviteForm(request.POST)
+    if form.is_valid():
+        try:
+            invited = staff.staff_invite(
+                provider=provider, actor=request.user, channel=_staff_channel(request),
+                **form.cleaned_data,
+            )  # fmt: skip
+        except ValidationError as error:
+            add_errors(form, error)
+        else:
+            email, days = invited.membership.user.email, settings.STAFF_INVITATION_DAYS
+            if not invited.emailed:
+                messages.warning(request, INVITE_NOT_SENT.format(email=email))
+            elif invited.membership.status == ProviderMembership.Status.INVITED:
+                messages.success(request, INVITE_SENT.format(email=email, days=days))
+            else:
+                messages.success(request, ACCESS_GIVEN.format(email=email))
+            return redirect("staff_list", accme_id=provider.accme_id)
+    return _render_staff_list(request, provider, form, status=400)
+
+
+@require_POST
+def staff_role(request, accme_id, membership_id):
+    membership = get_member_to_manage(request, accme_id, membership_id)
+    form = StaffRoleForm(request.POST, prefix=f"m{membership.pk}")
+    name = membership.user.get_full_name() or membership.user.username
+    if not form.is_valid():
+        messages.error(request, f"Choose manager, editor or viewer for {name}.")
+    else:
+        try:
+            changed = staff.staff_role_change(
+                membership=membership, actor=request.user, role=form.cleaned_data["role"],
+                channel=_staff_channel(request),
+            )  # fmt: skip
+        except ValidationError as error:
+            messages.error(request, error.messages[0])
+        else:
+            messages.success(request, f"{name} is now {changed.get_role_display().lower()}.")
+    return redirect("staff_list", accme_id=membership.provider.accme_id)
+
+
+def staff_deactivate(request, accme_id, membership_id):
+    """GET asks for confirmation; POST deactivates."""
+    membership = get_member_to_manage(request, accme_id, membership_id)
+    name = membership.user.get_full_name() or membership.user.username
+    if request.method == "POST":
+        try:
+            staff.staff_deactivate(membership=membership, actor=request.user,
+                                   channel=_staff_channel(request))  # fmt: skip
+        except ValidationError as error:
+            messages.error(request, error.messages[0])
+        else:
+            messages.success(request, f"{name} no longer has access to {membership.provider.name}.")
+        return redirect("staff_list", accme_id=membership.provider.accme_id)
+    if membership.deactivated_at is not None:
+        messages.info(request, f"{name} is already deactivated.")
+        return redirect("staff_list", accme_id=membership.provider.accme_id)
+    other = membership.user.memberships.filter(deactivated_at__isnull=True).exclude(
+        pk=membership.pk
+    )
+    return render(
+        request,
+        "activities/staff_deactivate.html",
+        {"membership": membership, "provider": membership.provider, "name": name,
+         "keeps_account": other.exists() or membership.user.is_staff},
+    )  # fmt: skip
+
+
+class StaffSetPasswordView(auth_views.PasswordResetConfirmView):
+    """The invitation's link: Django's password reset confirmation with the invitation's
+    token (its own lifetime, STAFF_INVITATION_DAYS), then the portal's "password set" page."""
+
+    token_generator = staff.invitation_tokens
+    template_name = "activities/staff_set_password.html"
+    success_url = reverse_lazy("password_reset_complete")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        staff.invitation_accept(user=form.user)
+        return response
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(days=settings.STAFF_INVITATION_DAYS, **kwargs)

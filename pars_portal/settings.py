@@ -209,6 +209,9 @@ LOGIN_USERNAME_WINDOW_MINUTES = envint("LOGIN_USERNAME_WINDOW_MINUTES", 15)
 LOGIN_USERNAME_DELAY_SECONDS = envint("LOGIN_USERNAME_DELAY_SECONDS", 10)
 PASSWORD_RESET_PER_ADDRESS = envint("PASSWORD_RESET_PER_ADDRESS", 3)  # an hour
 PASSWORD_RESET_PER_CLIENT = envint("PASSWORD_RESET_PER_CLIENT", 10)  # an hour
+# A staff invitation's "set your password" link works this many days, once
+# (activities.staff.InvitationTokenGenerator); a manager can send a new one.
+STAFF_INVITATION_DAYS = envint("STAFF_INVITATION_DAYS", 7)
 
 # One cache for every process (throttles, login slow-downs, the admin import's files):
 # Redis when REDIS_URL is set, else a table in the database (created by a migration).

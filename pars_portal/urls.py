@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from activities import views as activity_views
 from participants import api, board_api
 from participants import learner_activity_api as accme_api
 
@@ -73,6 +74,12 @@ account_patterns = [
         name="login",
     ),
     path("password_reset/", logins.PasswordResetView.as_view(), name="password_reset"),
+    # A staff invitation's link (activities.staff): set a password, once, within days.
+    path(
+        "invitation/<uidb64>/<token>/",
+        activity_views.StaffSetPasswordView.as_view(),
+        name="staff_set_password",
+    ),
     *auth_urls.urlpatterns,
 ]
 

@@ -1,4 +1,4 @@
-"""Rejection digests: one email per provider per run to its editors, and one to ACCME
+"""Rejection digests: one email per provider per run to its editors (and managers), and one to ACCME
 reviewers for board rejections — never one email per record."""
 
 from collections import defaultdict
@@ -10,7 +10,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django_tasks import task
 
-from activities.models import ProviderMembership
+from activities.selectors import provider_writers
 from pars_portal.lib.access import REVIEWERS_GROUP
 
 from .models import Completion
@@ -37,10 +37,11 @@ def notify_rejections(record_ids, *, by_board: bool = False) -> int:
     for record in records:
         by_provider[record.provider].append(record)
     editors = defaultdict(list)
-    for provider_id, email in ProviderMembership.objects.filter(
-        provider__in=list(by_provider), role=ProviderMembership.Role.EDITOR,
-        user__is_active=True,
-    ).exclude(user__email="").values_list("provider_id", "user__email"):  # fmt: skip
+    for provider_id, email in (
+        provider_writers([p.pk for p in by_provider])
+        .exclude(user__email="")
+        .values_list("provider_id", "user__email")
+    ):
         editors[provider_id].append(email)
     messages = []
     for provider, items in by_provider.items():

@@ -41,6 +41,7 @@ from django.utils import timezone
 from django_tasks.base import Task
 
 from activities import services as activity_services
+from activities import staff
 from activities.models import (
     Activity,
     ActivityEvent,
@@ -451,6 +452,71 @@ def review_simulate_board(w):
     return [Expect(None, Channel.BOARD, f"record {record.pk}: accepted → accepted; Confirmed by")]
 
 
+# A provider's staff page (a manager's changes are "form", a reviewer's "admin").
+def _manager(w):
+    manager = make_user("manager-a")
+    ProviderMembership.objects.create(user=manager, provider=w.provider, role="manager")
+    return manager
+
+
+def staff_invite(w):
+    manager = _manager(w)
+    w.trail.mark()
+    ok(w.client_of(manager).post(reverse("staff_invite", args=[w.provider.accme_id]), {
+        "first_name": "Nina", "last_name": "Newman", "email": "nina@example.org",
+        "role": "viewer",
+    }))  # fmt: skip
+    return [Expect(manager, Channel.FORM,
+                   "staff.invite: Nina Newman (nina@example.org) invited to the staff of "
+                   "Provider A (0001234) as viewer")]  # fmt: skip
+
+
+def staff_role(w):
+    manager = _manager(w)
+    membership = ProviderMembership.objects.get(user=w.editor)
+    w.trail.mark()
+    url = reverse("staff_role", args=[w.provider.accme_id, membership.pk])
+    ok(w.client_of(manager).post(url, {f"m{membership.pk}-role": "viewer"}))
+    return [Expect(manager, Channel.FORM, "staff.role: editor-a@example.org at Provider A "
+                   "(0001234): role changed from editor to viewer")]  # fmt: skip
+
+
+def staff_role_by_reviewer(w):
+    membership = ProviderMembership.objects.get(user=w.editor)
+    w.trail.mark()
+    url = reverse("staff_role", args=[w.provider.accme_id, membership.pk])
+    ok(w.client_of(w.reviewer).post(url, {f"m{membership.pk}-role": "manager"}))
+    return [Expect(w.reviewer, Channel.ADMIN, "role changed from editor to manager")]
+
+
+def staff_deactivate(w):
+    manager = _manager(w)
+    membership = ProviderMembership.objects.get(user=w.editor)
+    w.trail.mark()
+    url = reverse("staff_deactivate", args=[w.provider.accme_id, membership.pk])
+    ok(w.client_of(manager).post(url))
+    return [Expect(manager, Channel.FORM, "staff.deactivate: editor-a@example.org removed from "
+                   "the staff of Provider A (0001234); account deactivated")]  # fmt: skip
+
+
+def staff_set_password(w):
+    invited = staff.staff_invite(
+        provider=w.provider,
+        actor=_manager(w),
+        role="editor",
+        email="nina@example.org",
+        first_name="Nina",
+    ).membership.user
+    client = w.client_of(invited)
+    client.logout()
+    form_url = client.get(staff.invitation_link(invited)).url  # Django's redirect to the form
+    w.trail.mark()
+    password = "a long passphrase of ours"
+    ok(client.post(form_url, {"new_password1": password, "new_password2": password}))
+    return [Expect(invited, Channel.FORM, "staff.accept: Nina (nina@example.org) set a password "
+                   "and joined the staff of Provider A (0001234) as editor")]  # fmt: skip
+
+
 # The web services (channel "api"; the actor is the editor who created the key).
 
 
@@ -850,6 +916,11 @@ WRITE_PATHS: dict[str, Callable] = {
     "upload: discard at the preview": upload_discard,
     "form: create an API key": api_key_create_page,
     "form: revoke an API key": api_key_revoke_page,
+    "staff page: invite someone": staff_invite,
+    "staff page: change a role": staff_role,
+    "staff page: a reviewer changes a role": staff_role_by_reviewer,
+    "staff page: deactivate someone": staff_deactivate,
+    "invitation: set a password": staff_set_password,
     "reviewer queue: assign": review_assign,
     "reviewer queue: log contact": review_contact,
     "reviewer queue: resolve": review_resolve,
@@ -935,6 +1006,9 @@ PORTAL_WRITES = {
     # The page the creation redirects to (shows the secret once): part of the same row.
     "api_key_created": ["form: create an API key"],
     "api_key_revoke": ["form: revoke an API key"],
+    "staff_invite": ["staff page: invite someone"],
+    "staff_role": ["staff page: change a role", "staff page: a reviewer changes a role"],
+    "staff_deactivate": ["staff page: deactivate someone"],
     "review_detail": [
         "reviewer queue: assign",
         "reviewer queue: log contact",
@@ -950,6 +1024,8 @@ ACCOUNT_PAGES = {
     "login", "logout", "password_change", "password_change_done", "password_reset",
     "password_reset_done", "password_reset_confirm", "password_reset_complete",
     "admin:login", "admin:logout", "admin:password_change", "admin:password_change_done",
+    # An invitation's link: setting the password is in the history (a row of WRITE_PATHS).
+    "staff_set_password",
 }  # fmt: skip
 # API methods that change data, and those that only read even though they are a POST.
 API_WRITES = {
@@ -1040,6 +1116,14 @@ SERVICES = {
                                 "reviewer queue: send to ABIM now",
                                 "upload: resume an interrupted save",
                                 "admin: change a deadline"],
+    },
+    staff: {
+        "staff_invite": ["staff page: invite someone", "invitation: set a password"],
+        "staff_role_change": ["staff page: change a role",
+                              "staff page: a reviewer changes a role"],
+        "staff_deactivate": ["staff page: deactivate someone"],
+        "invitation_accept": ["invitation: set a password"],
+        "invitation_link": [], "staff_of": [],
     },
     records: {
         "completion_delete": ["form: delete a record", "api: DELETE a completion",
@@ -1173,7 +1257,7 @@ def test_read_only_pages_write_nothing_when_posted_to(w, name):
     )  # fmt: skip
     pattern = next(p for p in portal_patterns() if getattr(p, "name", None) == name)
     values = {"pars_id": w.activity.pars_id, "pk": record.pk, "upload_id": upload.pk,
-              "file_format": "csv"}  # fmt: skip
+              "file_format": "csv", "accme_id": w.provider.accme_id}  # fmt: skip
     missing = set(pattern.pattern.converters) - set(values)
     assert not missing, f"teach this test which object fills {missing}"
     url = reverse(name, kwargs={k: values[k] for k in pattern.pattern.converters})

@@ -70,7 +70,8 @@ from .test_scoping import (  # noqa: F401 - fixtures are used by name
 FORMATS = ["csv", "tsv", "xlsx", "xml"]
 METHODS = ["get", "post", "delete"]
 MISSING = {"pars_id": "999999999", "pk": 999999, "upload_id": 999999, "key_id": 999999,
-           "follow_up_id": 999999, "activity_id": "999999999", "learnerId": "000000"}  # fmt: skip
+           "follow_up_id": 999999, "activity_id": "999999999", "learnerId": "000000",
+           "accme_id": "9999999", "membership_id": 999999}  # fmt: skip
 # What B may send: nothing that names A (a page that echoes its form must not look like a
 # leak), except A's provider's primary key, which B's forms must refuse.
 PROBE = {
@@ -100,6 +101,9 @@ PORTAL = {
     "api_key_create": "page", "api_key_created": "object", "api_key_revoke": "object",
     "review_queue": "reviewer", "review_detail": "reviewer", "review_transmit": "reviewer",
     "review_simulate_board": "reviewer",
+    # A provider's staff (its managers and reviewers): B gets what a missing provider gets.
+    "staff_home": "page", "staff_list": "object", "staff_invite": "object",
+    "staff_role": "object", "staff_deactivate": "object",
 }  # fmt: skip
 # Web services, with B's API keys: "object" endpoints name one of A's records or activities,
 # "list" endpoints answer with B's rows only, the rest as noted.
@@ -117,6 +121,7 @@ API = {
 ACCOUNTS = {
     "login", "logout", "password_change", "password_change_done", "password_reset",
     "password_reset_done", "password_reset_confirm", "password_reset_complete",
+    "staff_set_password",
 }  # fmt: skip
 # Admin views by kind; every one of them sends provider staff to the admin login (the
 # login, logout and JavaScript catalogue pages show no data).

@@ -38,7 +38,8 @@ REVIEWER_IDS = [model._meta.label for model in REVIEWER_MODELS]
 PORTAL_URLS = portal_patterns()
 PORTAL_NAMES = [p.name for p in PORTAL_URLS]
 # Converters that name one provider's object (file_format only picks a download format).
-OBJECT_CONVERTERS = {"pars_id", "pk", "upload_id", "key_id", "follow_up_id"}
+OBJECT_CONVERTERS = {"pars_id", "pk", "upload_id", "key_id", "follow_up_id", "accme_id",
+                     "membership_id"}  # fmt: skip
 # Reviewer-only pages do not exist for provider staff (404), whoever's data they show.
 REVIEWER_ONLY = {"review_queue", "review_detail", "review_transmit", "review_simulate_board"}
 OBJECT_URL_NAMES = [p.name for p in PORTAL_URLS if OBJECT_CONVERTERS & set(p.pattern.converters)]
@@ -75,6 +76,8 @@ def portal_url(name, everything):
         "key_id": activity.provider.api_keys.get().pk,
         "follow_up_id": FollowUp.objects.get_or_create(completion=activity.completions.get())[0].pk,
         "file_format": "csv",
+        "accme_id": activity.provider.accme_id,
+        "membership_id": activity.provider.memberships.order_by("pk").first().pk,
     }
     pattern = next(p for p in PORTAL_URLS if p.name == name)
     missing = set(pattern.pattern.converters) - set(values)

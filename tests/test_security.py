@@ -43,7 +43,8 @@ WRITE_PAGES = sorted(p.name for p in PORTAL if p.name not in READ_ONLY)
 def test_every_state_changing_page_requires_the_csrf_token(name, editor_a, reviewer, activity_a):
     pattern = next(p for p in PORTAL if p.name == name)
     values = {"pars_id": activity_a.pars_id, "pk": 1, "upload_id": 1, "key_id": 1,
-              "follow_up_id": 1, "file_format": "csv"}  # fmt: skip
+              "follow_up_id": 1, "file_format": "csv", "accme_id": activity_a.provider.accme_id,
+              "membership_id": 1}  # fmt: skip
     url = reverse(name, kwargs={k: values[k] for k in pattern.pattern.converters})
     for user in (editor_a, reviewer):
         client = Client(enforce_csrf_checks=True)

@@ -3,7 +3,9 @@ through `scope()`; every object fetch through `get_for_user()`.
 
 - ACCME reviewers (members of the "reviewers" group with staff status, or superusers) see
   every provider. In the provider portal they read; they act through the admin.
-- Provider staff see their own providers only. Editors write; viewers only read.
+- Provider staff see their own providers only. Managers and editors write; viewers only
+  read. Managers also manage their provider's staff (activities.staff), and so may reviewers,
+  for any provider, on the same staff page. Deactivated memberships give nothing.
 """
 
 from django.apps import apps
@@ -42,10 +44,33 @@ def visible_providers(user, *, write: bool = False) -> QuerySet:
         return Provider.objects.none()
     if is_reviewer(user) and not write:
         return Provider.objects.all()
-    roles = [ProviderMembership.Role.EDITOR]
+    roles = list(ProviderMembership.WRITE_ROLES)
     if not write:
         roles.append(ProviderMembership.Role.VIEWER)
-    return Provider.objects.filter(memberships__user=user, memberships__role__in=roles)
+    return _member_of(Provider, user, roles)
+
+
+def _member_of(Provider, user, roles) -> QuerySet:
+    # One filter() call: the three conditions hold for the same membership row.
+    return Provider.objects.filter(
+        memberships__user=user, memberships__role__in=roles,
+        memberships__deactivated_at__isnull=True,
+    )  # fmt: skip
+
+
+def managed_providers(user) -> QuerySet:
+    """The providers whose staff this user may manage: a reviewer every one, a manager
+    their own."""
+    Provider, ProviderMembership = _provider_models()
+    if not (user and user.is_authenticated and user.is_active):
+        return Provider.objects.none()
+    if is_reviewer(user):
+        return Provider.objects.all()
+    return _member_of(Provider, user, [ProviderMembership.Role.MANAGER])
+
+
+def can_manage_staff(user, provider_id: int) -> bool:
+    return managed_providers(user).filter(pk=provider_id).exists()
 
 
 def visible_provider_ids(user, *, write: bool = False) -> list[int] | None:
@@ -89,12 +114,18 @@ def _provider_id_of(obj, via: str) -> int:
     return getattr(obj, f"{last}_id")
 
 
-def get_for_user(queryset: QuerySet, user, *, via: str = "provider", write: bool = False, **lookup):
+def get_for_user(
+    queryset: QuerySet, user, *, via: str = "provider", write: bool = False,
+    manage: bool = False, **lookup,
+):  # fmt: skip
     """Fetch one object for this user: 404 if they may not see it, 403 if they may see it
-    but not change it (viewers, reviewers in the portal)."""
+    but not change it (viewers, reviewers in the portal) or, with manage=True, may not
+    manage its provider's staff (everyone but its managers and reviewers)."""
     obj = get_object_or_404(scope(queryset, user, via=via), **lookup)
     if write and not can_write(user, _provider_id_of(obj, via)):
         raise PermissionDenied("You can view this provider's data but not change it.")
+    if manage and not can_manage_staff(user, _provider_id_of(obj, via)):
+        raise PermissionDenied("Only this provider's managers (and ACCME) manage its staff.")
     return obj
 
 
@@ -104,10 +135,16 @@ def portal_context(request):
     if not (user and user.is_authenticated):
         return {}
     _, ProviderMembership = _provider_models()
-    memberships = list(ProviderMembership.objects.filter(user=user).select_related("provider"))
+    memberships = list(
+        ProviderMembership.objects.filter(user=user, deactivated_at__isnull=True)
+        .select_related("provider")
+    )  # fmt: skip
     return {
         "acceptance_mode": settings.ACCEPTANCE_MODE,
         "is_reviewer": is_reviewer(user),
         "my_memberships": memberships,
-        "can_write_any": any(m.role == ProviderMembership.Role.EDITOR for m in memberships),
+        "can_write_any": any(m.role in ProviderMembership.WRITE_ROLES for m in memberships),
+        "managed_memberships": [
+            m for m in memberships if m.role == ProviderMembership.Role.MANAGER
+        ],
     }

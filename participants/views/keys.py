@@ -64,7 +64,7 @@ def api_help(request):
 def api_key_create(request):
     providers = visible_providers(request.user, write=True)
     if not providers.exists():
-        raise PermissionDenied("Only a provider's editors can create API keys.")
+        raise PermissionDenied("Only a provider's editors and managers can create API keys.")
     form = ApiKeyForm(request.POST, providers=providers)
     if not form.is_valid():
         messages.error(request, "Give the key a name and choose sandbox or production.")

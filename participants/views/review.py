@@ -10,7 +10,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from activities.models import Channel, ProviderMembership
+from activities.models import Channel
+from activities.selectors import provider_writers
 from activities.services import portal_event_record
 from pars_portal.lib.access import REVIEWERS_GROUP, is_reviewer, visible_providers
 
@@ -133,12 +134,8 @@ def review_detail(request, follow_up_id):
             "resolve_form": resolve_form,
             "badges": STATUS_BADGES,
             "reviewers": reviewers(),
-            # Whom to contact: the provider's editors, with their email addresses.
-            "editors": ProviderMembership.objects.filter(
-                provider_id=follow_up.completion.provider_id,
-                role=ProviderMembership.Role.EDITOR,
-                user__is_active=True,
-            )
+            # Whom to contact: the provider's editors and managers, with their email.
+            "editors": provider_writers([follow_up.completion.provider_id])
             .select_related("user")
             .order_by("user__last_name", "user__username"),
         },

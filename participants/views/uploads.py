@@ -50,7 +50,7 @@ def upload_list(request):
 def upload_create(request):
     providers = visible_providers(request.user, write=True)
     if not providers.exists():
-        raise PermissionDenied("Only a provider's editors can upload files.")
+        raise PermissionDenied("Only a provider's editors and managers can upload files.")
     form = UploadForm(request.POST or None, request.FILES or None, providers=providers)
     if request.method == "POST" and form.is_valid():
         provider = form.cleaned_data.get("provider") or providers.get()

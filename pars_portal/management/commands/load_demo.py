@@ -270,7 +270,9 @@ class Command(BaseCommand):
                 )
                 editor = self._user(f"editor-{suffix}", "Eddie", f"Editor {suffix.upper()}")
                 viewer = self._user(f"viewer-{suffix}", "Vera", f"Viewer {suffix.upper()}")
-                for user, role in ((editor, "editor"), (viewer, "viewer")):
+                # A manager (writes and manages the staff: the Staff page) for each provider.
+                manager = self._user(f"manager-{suffix}", "Mona", f"Manager {suffix.upper()}")
+                for user, role in ((manager, "manager"), (editor, "editor"), (viewer, "viewer")):
                     ProviderMembership.objects.get_or_create(
                         user=user, provider=provider, defaults={"role": role}
                     )
@@ -313,9 +315,10 @@ class Command(BaseCommand):
         )
         self.stdout.write(
             f"\nDemo logins (password for all: {DEMO_PASSWORD})\n"
-            "  editor-a / viewer-a   staff of Northwind Medical Society (0001234)\n"
-            "  editor-b / viewer-b   staff of Lakeside Health CME (0005678)\n"
-            "  reviewer              ACCME reviewer (portal + /admin/)\n"
+            "  manager-a / editor-a / viewer-a   staff of Northwind Medical Society (0001234)\n"
+            "  manager-b / editor-b / viewer-b   staff of Lakeside Health CME (0005678)\n"
+            "  (managers also manage their provider's staff: Staff in the menu)\n"
+            "  reviewer                          ACCME reviewer (portal + /admin/)\n"
             "Roster diplomates to try: 123456 Jane Smith 07/14, 234567 Omar Haddad 02/29.\n"
         )
 
