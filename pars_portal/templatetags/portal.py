@@ -53,3 +53,16 @@ def nav_link(context, url_name, text, extra_class=""):
         mark_safe(' aria-current="page"') if current else "",  # noqa: S308 (a constant)
         text,
     )
+
+
+@register.filter
+def filters_on(query, names):
+    """How many of a list's filters `query` sets: the parameters in `names` that are not empty
+    ("state!=open": `state` unless it is "open", the default). The "Filters" button, folded on
+    phones, says how many are on."""
+    count = 0
+    for item in names.split():
+        name, _, default = item.partition("!=")
+        value = query.get(name, "").strip()
+        count += bool(value) and value != default
+    return count

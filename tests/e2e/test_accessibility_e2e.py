@@ -127,7 +127,8 @@ class Checker:
     """Runs axe on pages in one browser context and collects what it finds."""
 
     def __init__(self, browser, base_url, who):
-        self.context = browser.new_context(base_url=base_url)
+        # Reduced motion: no colour caught halfway through a button's 0.15 s transition.
+        self.context = browser.new_context(base_url=base_url, reduced_motion="reduce")
         self.page = self.context.new_page()
         self.page.set_default_timeout(10_000)
         self.who = who
@@ -252,3 +253,57 @@ def test_every_page_has_no_serious_or_critical_violation(browser, live_server, d
         user.close()
         found += user.found
     assert not found, "serious or critical accessibility violations:\n" + "\n".join(found)
+
+
+# --- Phones -----------------------------------------------------------------------------------
+
+LISTS = {  # record lists: (address, the table, the filters)
+    "participant list": ("/participants/", "#records", "#search-form"),
+    "rejection queue": ("/review/", "#queue", "#queue-filters"),
+}
+
+
+def sideways_overflow(page) -> int:
+    """How many pixels the page, or a table in it, is wider than what shows."""
+    return page.evaluate(
+        """() => Math.max(
+            document.documentElement.scrollWidth - document.documentElement.clientWidth,
+            ...[...document.querySelectorAll('.table-responsive')].map(
+                (box) => box.scrollWidth - box.clientWidth))"""
+    )
+
+
+def test_phones_show_learner_id_and_status_and_fold_the_filters(browser, live_server, demo):
+    reviewer = Checker(browser, live_server.url, "ACCME reviewer")
+    page = reviewer.page
+    page.set_viewport_size({"width": PHONE, "height": 844})
+    reviewer.log_in(REVIEWER)
+    for name, (url, table, filters) in LISTS.items():
+        page.goto(url)
+        rows = page.locator(f"{table} tbody tr")
+        assert rows.count() >= 1, name
+        assert sideways_overflow(page) == 0, name
+        headers = page.locator(f"{table} thead th:visible").all_inner_texts()
+        assert "Status" in headers and ({"Name", "Learner"} & set(headers)), (name, headers)
+        for row in rows.all()[:10]:  # name, ID and status, every cell shown, on screen
+            shown = [row.locator(".badge").first, row.locator(".pars-id:visible").first]
+            for cell in shown + row.locator("td:visible").all():
+                box = cell.bounding_box()
+                assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE, (name, box)
+        assert page.locator(filters).is_hidden(), f"{name}: filters start folded on a phone"
+        toggle = page.get_by_role("button", name="Filters")
+        assert toggle.get_attribute("aria-expanded") == "false"
+        toggle.click()
+        expect_visible(page.locator(filters))
+        assert toggle.get_attribute("aria-expanded") == "true"
+        reviewer.check(f"{name}, phone, filters open")
+        page.set_viewport_size({"width": WIDE, "height": 900})
+        page.goto(url)
+        assert page.locator(filters).is_visible() and toggle.is_hidden(), name
+        page.set_viewport_size({"width": PHONE, "height": 844})
+    reviewer.close()
+    assert not reviewer.found, "\n".join(reviewer.found)
+
+
+def expect_visible(locator):
+    locator.wait_for(state="visible")
