@@ -346,3 +346,32 @@ def test_main_pages_reflow_to_a_phone_with_screenshots(browser, live_server, dem
                     overflowing.append(f"{name}: {extra} px wider than the phone")
         person.close()
     assert not overflowing, overflowing
+
+
+def test_keyboard_skip_link_current_menu_item_and_a_visible_focus_ring(browser, live_server, demo):
+    reviewer = Checker(browser, live_server.url, "ACCME reviewer")
+    page = reviewer.page
+    page.set_viewport_size({"width": WIDE, "height": 900})
+    reviewer.log_in(REVIEWER)
+    page.goto("/review/")
+    # The first Tab reaches "Skip to main content", shown; Enter moves on to the page's main.
+    skip = page.get_by_role("link", name="Skip to main content")
+    assert skip.is_hidden() or skip.bounding_box()["width"] <= 1
+    page.keyboard.press("Tab")
+    assert skip.evaluate("element => element === document.activeElement")
+    assert skip.bounding_box()["width"] > 50
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+    # The menu says where we are, once.
+    current = page.locator("nav [aria-current=page]")
+    assert current.all_inner_texts() == ["Rejection queue"]
+    # A focused menu link on the blue bar gets a solid ring (not Bootstrap's faint glow).
+    link = page.get_by_role("link", name="Participants", exact=True)
+    link.focus()
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Tab")  # focus by keyboard: :focus-visible
+    ring = link.evaluate(
+        "e => ((s) => [s.outlineStyle, s.outlineWidth, s.outlineColor])(getComputedStyle(e))"
+    )
+    assert ring == ["solid", "3px", "rgb(255, 255, 255)"], ring
+    reviewer.close()
