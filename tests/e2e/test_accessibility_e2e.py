@@ -247,7 +247,9 @@ def test_every_page_has_no_serious_or_critical_violation(browser, live_server, d
             user.page.locator("select[name=action]").select_option("withdraw")
             user.page.get_by_role("button", name="Go").click()
             user.page.wait_for_load_state()
-            assert user.page.get_by_role("heading", name="Withdraw participant records")
+            assert user.page.get_by_role(
+                "heading", name="Withdraw participant records"
+            ).is_visible()
             user.check("admin withdraw: confirmation")
         user.page.goto("/")
         user.page.get_by_role("button", name="Log out").click()
