@@ -86,8 +86,27 @@ class ReviewerModelAdmin(ReviewerAccess, admin.ModelAdmin):
         return scope(queryset, request.user, via=self.provider_path)
 
 
+class LabelledRows:
+    """A formset whose table rows' fields, which have no <label> (the column head names them
+    on screen), carry their column's name and row number as aria-label."""
+
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        row = "new row" if index is None else f"row {index + 1}"
+        for name, field in form.fields.items():
+            label = field.label or name.replace("_", " ").capitalize()
+            # The admin's related-field wrapper renders its inner widget (and its own attrs
+            # are the form class's, shared by every form): label the inner one.
+            widget = getattr(field.widget, "widget", field.widget)
+            widget.attrs.setdefault("aria-label", f"{label}, {row}")
+
+
 class ReviewerInline(admin.TabularInline):
     extra = 0
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        return type(formset.__name__, (LabelledRows, formset), {})
 
     def has_view_permission(self, request, obj=None):
         return is_reviewer(request.user)
