@@ -64,6 +64,18 @@ def test_later_file_updates_names(db, tmp_path):
     assert roster() == {"123456": ("Jane", "Smith-Okafor", 7, 14)}
 
 
+def test_a_later_row_for_the_same_learner_wins_and_others_stay(db, tmp_path):
+    load(write(tmp_path, HEADER + "123456,Jane,Smith,7,14\n345678,Wei,Liu,3,3\n", "a.csv"))
+    out, _ = load(write(tmp_path, HEADER + "123456,Jane,Smith,7,14\n234567,Omar,Haddad,2,2\n"
+                        "123456,Janet,Smith,8,15\n", "b.csv"))  # fmt: skip
+    assert roster() == {
+        "123456": ("Janet", "Smith", 8, 15),
+        "234567": ("Omar", "Haddad", 2, 2),
+        "345678": ("Wei", "Liu", 3, 3),
+    }
+    assert "rows: 2" in out and "created: 1" in out and "already_present: 1" in out
+
+
 def test_file_with_a_bad_row_is_refused_whole(db, tmp_path):
     path = write(tmp_path, HEADER + "123456,Jane,Smith,7,14\n234567,Omar,Haddad,13,29\n")
     err = io.StringIO()
