@@ -17,6 +17,7 @@ import functools
 import itertools
 import os
 import random
+import re
 import sys
 import time
 
@@ -94,6 +95,11 @@ class Command(BaseCommand):
             help="keep the database at this path (SQLite) or URL (a PostgreSQL database, "
             "made if missing) and reuse it on the next run",
         )  # fmt: skip
+        parser.add_argument("--pages", metavar="REGEX", help="measure only the pages named so")
+        parser.add_argument(
+            "--slow-ms", type=float, metavar="MS",
+            help="also print each page's queries that took longer (slow_query: lines)",
+        )  # fmt: skip
         parser.add_argument("--stage", help=argparse_hidden())
 
     def handle(self, *args, stage, keep, database, **options):
@@ -105,6 +111,9 @@ class Command(BaseCommand):
         command = [sys.executable, "manage.py", "bench_dashboard", "--stage", "run",
                    "--records", str(options["records"]), "--providers", str(options["providers"]),
                    "--requests", str(options["requests"])]  # fmt: skip
+        for option in ("pages", "slow_ms"):
+            if options[option] is not None:
+                command += [f"--{option.replace('_', '-')}", str(options[option])]
         if keep:
             env["DATABASE_URL"] = kept_database(keep)
             self.stdout.write(run_stage(command, env), ending="")
@@ -126,7 +135,7 @@ class Command(BaseCommand):
             generate(options["records"], options["providers"])
             figures["generate_s"] = f"{time.perf_counter() - started:.1f}"
         figures["records"] = Completion.objects.count()
-        figures.update(measure(options["requests"]))
+        figures.update(measure(options["requests"], options["pages"], options["slow_ms"]))
         figures["figures_checked"] = check_figures()
         print_figures(self.stdout, figures)
 
@@ -305,7 +314,7 @@ def generate(total: int, provider_count: int, seed: int = 2015):
     )
 
 
-def measure(requests: int) -> dict:
+def measure(requests: int, only: str | None = None, slow_ms: float | None = None) -> dict:
 
     editor = User.objects.get(username="bench-editor")
     reviewer = User.objects.get(username="bench-reviewer")
@@ -353,6 +362,8 @@ def measure(requests: int) -> dict:
         "review_queue": (reviewer, "/review/"),
         "admin_rejected_list": (reviewer, "/admin/participants/completion/?status__exact=rejected"),
     }
+    if only:
+        pages = {n: p for n, p in pages.items() if n == "baseline_help_page" or re.search(only, n)}
     clients = {}
     for user in (editor, reviewer):
         clients[user.pk] = Client(HTTP_HOST="localhost")
@@ -374,6 +385,10 @@ def measure(requests: int) -> dict:
         figures[f"{name}_p50_ms"] = f"{percentile(times, 50):.1f}"
         figures[f"{name}_p95_ms"] = f"{percentile(times, 95):.1f}"
         figures[f"{name}_queries"] = len(queries)
+        for query in queries.captured_queries if slow_ms is not None else []:
+            if float(query["time"]) * 1000 >= slow_ms:
+                sql = " ".join(query["sql"].split())
+                figures[f"slow_query_{name}_{float(query['time']) * 1000:.0f}ms"] = sql
     baseline = float(figures["baseline_help_page_p95_ms"])
     for name in pages:
         if name != "baseline_help_page":
