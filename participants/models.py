@@ -400,8 +400,20 @@ class Completion(models.Model):
                 condition=Q(is_sandbox=False),
                 name="completion_prov_newest",
             ),
+            # Newest first (the reviewers' list); and the records sent after a date: the
+            # late ones of a year (the dashboard's ranking by provider) come from the
+            # index alone, an empty range for a year whose deadline is still ahead.
             models.Index(
-                fields=["created_at"], condition=Q(is_sandbox=False), name="completion_newest"
+                fields=["created_at", "completion_date", "status", "provider"],
+                condition=Q(is_sandbox=False),
+                name="completion_newest",
+            ),
+            # A provider's rejected records, latest rejection first (the dashboard's
+            # "needing action"): the first ten of the index, the year checked in it.
+            models.Index(
+                fields=["provider", "status", "status_changed_at", "completion_date"],
+                condition=Q(is_sandbox=False),
+                name="completion_prov_changed",
             ),
             # Name search: a prefix of the last name (and of the first name) is a range.
             models.Index(
@@ -434,8 +446,9 @@ class Completion(models.Model):
                 condition=Q(is_sandbox=False, board_confirmed_at__isnull=False),
                 name="completion_confirmed",
             ),
+            # What each batch carried and what the board answered, from the index alone.
             models.Index(
-                fields=["transmitted_in", "status", "board_confirmed_at"],
+                fields=["transmitted_in", "status", "board_confirmed_at", "transmitted_at"],
                 name="completion_batch_answers",
             ),
         ]
