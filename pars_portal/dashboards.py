@@ -3,8 +3,9 @@
 Every figure is an SQL aggregate over indexed columns (see the indexes on Completion): it
 counts rows (COUNT(*)) or indexed columns, never `id`, which PostgreSQL's indexes do not
 hold, so the database reads it from an index alone. Nothing loops over records in Python
-and nothing is cached, so a figure always agrees with the list its link opens. A dashboard covers one reporting year: the records whose
-completion date falls in it (the year whose deadline they count against).
+and nothing is cached, so a figure always agrees with the list its link opens. A dashboard
+covers one reporting year: the records whose completion date falls in it (the year whose
+deadline they count against).
 """
 
 import datetime as dt

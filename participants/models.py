@@ -408,6 +408,20 @@ class Completion(models.Model):
                 condition=Q(is_sandbox=False),
                 name="completion_newest",
             ),
+            # The reviewers' lists "waiting for the board" and "confirmed by the board",
+            # newest first: each its own part of the table, in the list's order.
+            models.Index(
+                fields=["created_at", "status"],
+                condition=Q(
+                    is_sandbox=False, transmitted_at__isnull=False, board_confirmed_at__isnull=True
+                ),
+                name="completion_waiting_newest",
+            ),
+            models.Index(
+                fields=["created_at", "status"],
+                condition=Q(is_sandbox=False, board_confirmed_at__isnull=False),
+                name="completion_confirmed_newest",
+            ),
             # A provider's rejected records, latest rejection first (the dashboard's
             # "needing action"): the first ten of the index, the year checked in it.
             models.Index(

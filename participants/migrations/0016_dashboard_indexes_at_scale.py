@@ -66,5 +66,25 @@ class Migration(migrations.Migration):
                 name="completion_batch_answers",
             ),
         ),
+        migrations.AddIndex(
+            model_name="completion",
+            index=models.Index(
+                condition=models.Q(
+                    ("board_confirmed_at__isnull", True),
+                    ("is_sandbox", False),
+                    ("transmitted_at__isnull", False),
+                ),
+                fields=["created_at", "status"],
+                name="completion_waiting_newest",
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="completion",
+            index=models.Index(
+                condition=models.Q(("board_confirmed_at__isnull", False), ("is_sandbox", False)),
+                fields=["created_at", "status"],
+                name="completion_confirmed_newest",
+            ),
+        ),
         migrations.RunPython(answer_statistics, drop_answer_statistics),
     ]

@@ -245,10 +245,12 @@ def generate(total: int, provider_count: int, seed: int = 2015):
                 n = per_activity[activity.pk]
                 per_activity[activity.pk] = n + 1
                 learner = f"{100000 + (n * 7 + activity.pk) % 900000:06d}"
-                delay = dt.timedelta(days=rng.randrange(45), hours=rng.randrange(24))
+                delay = dt.timedelta(days=rng.randrange(45), seconds=rng.randrange(86_400))
                 if rng.random() < 0.03:  # late: sent weeks after the year's deadline
                     delay += dt.timedelta(days=400)
-                created = min(arrival(completed) + delay, now)
+                created = arrival(completed) + delay
+                if created > now:  # not yet: sent at some moment since it was completed
+                    created = arrival(completed) + (now - arrival(completed)) * rng.random()
                 current = year == today.year
                 roll = rng.random()
                 if roll < (0.30 if current else 0.08):
@@ -269,7 +271,8 @@ def generate(total: int, provider_count: int, seed: int = 2015):
                 )
                 sent_at = batch.created_at if sent else None
                 changed = (sent_at or created) + dt.timedelta(hours=rng.randrange(1, 72))
-                changed = min(changed, now)
+                if changed > now:  # times spread as real ones are, not all equal to now
+                    changed = now - (now - (sent_at or created)) * rng.random()
                 confirmed = changed if status == "accepted" and sent else None
                 first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
                 yield (
