@@ -60,8 +60,12 @@ def test_same_file_twice_creates_nothing(db, tmp_path):
 
 def test_later_file_updates_names(db, tmp_path):
     load(write(tmp_path, HEADER + "123456,Jane,Smith,7,14\n", "january.csv"))
+    loaded = RosterEntry.objects.get().updated_at
+    load(write(tmp_path, HEADER + "123456,Jane,Smith,7,14\n", "january-again.csv"))
+    assert RosterEntry.objects.get().updated_at == loaded  # the same learner: untouched
     load(write(tmp_path, HEADER + "123456,Jane,Smith-Okafor,7,14\n", "february.csv"))
     assert roster() == {"123456": ("Jane", "Smith-Okafor", 7, 14)}
+    assert RosterEntry.objects.get().updated_at > loaded
 
 
 def test_a_later_row_for_the_same_learner_wins_and_others_stay(db, tmp_path):

@@ -9,7 +9,12 @@ from django.db import models as m
 
 
 def insert_returning_ids(
-    model, rows: list[dict], *, returning: bool = True, upsert: tuple[list, list] | None = None
+    model,
+    rows: list[dict],
+    *,
+    returning: bool = True,
+    upsert: tuple[list, list] | None = None,
+    upsert_if_changed: list[str] | None = None,
 ) -> list[int]:
     """INSERT many rows of `model` in a few statements and return their ids in order.
 
@@ -19,7 +24,9 @@ def insert_returning_ids(
     parameters. Like bulk_create on SQLite 3.35+ and PostgreSQL, it relies on RETURNING
     giving the ids in VALUES order. `upsert=(unique_fields, update_fields)`: a row whose
     unique fields match an existing one updates it instead (ON CONFLICT … DO UPDATE, which
-    SQLite and PostgreSQL both speak); the rows must not repeat a key.
+    SQLite and PostgreSQL both speak); the rows must not repeat a key. With
+    `upsert_if_changed` (fields, not null), a row is updated only where one of them differs,
+    so re-sending the same rows writes nothing.
     """
     if not rows:
         return []
@@ -38,6 +45,12 @@ def insert_returning_ids(
                            for n in names] for names in upsert)  # fmt: skip
         sets = ", ".join(f"{c} = excluded.{c}" for c in update)
         conflict = f" ON CONFLICT ({', '.join(unique)}) DO UPDATE SET {sets}"
+        if upsert_if_changed:
+            quote = connection.ops.quote_name
+            differs = [f"{table}.{c} <> excluded.{c}"
+                       for c in (quote(model._meta.get_field(n).column)
+                                 for n in upsert_if_changed)]  # fmt: skip
+            conflict += " WHERE " + " OR ".join(differs)
     unnest = connection.vendor == "postgresql"
     if unnest:
         # One array per column, as Django's own bulk_create does on PostgreSQL: a short

@@ -21,7 +21,8 @@ ROSTER_UNKNOWN_BOARD = "Unknown board {code!r}."
 def roster_load(*, rows: Iterable[RosterRow], batch_size: int = 5000) -> dict[str, int]:
     """Insert or update roster entries by (board, board ID) in one transaction.
 
-    Re-loading the same file changes nothing; a later row for the same learner wins.
+    Re-loading the same file changes nothing (not even updated_at); a later row for the
+    same learner wins.
     """
     boards = {board.code: board for board in Board.objects.all()}
     latest: dict[tuple[str, str], RosterRow] = {}
@@ -47,7 +48,10 @@ def roster_load(*, rows: Iterable[RosterRow], batch_size: int = 5000) -> dict[st
             for start in range(0, len(entries), batch_size):
                 part = entries[start : start + batch_size]
                 key = ["board", "learner_id"]
-                insert_returning_ids(RosterEntry, part, returning=False, upsert=(key, changed))
+                insert_returning_ids(
+                    RosterEntry, part, returning=False, upsert=(key, changed),
+                    upsert_if_changed=LEARNER_FIELDS,
+                )  # fmt: skip
     created = RosterEntry.objects.count() - before
     portal_event_record(
         action="roster.load", channel=Channel.SYSTEM,
@@ -57,6 +61,9 @@ def roster_load(*, rows: Iterable[RosterRow], batch_size: int = 5000) -> dict[st
     return {"rows": len(latest), "created": created, "already_present": len(latest) - created}
 
 
+# What the roster says of a learner: an entry is rewritten (and its updated_at moved) only
+# when one of them changed, so re-loading the same file writes nothing.
+LEARNER_FIELDS = ["first_name", "last_name", "birth_month", "birth_day"]
 STAGING_COLUMNS = ["board_id", "learner_id", "first_name", "last_name", "birth_month",
                    "birth_day", "updated_at"]  # fmt: skip
 
@@ -75,8 +82,9 @@ def _upsert_by_copy(entries: list[dict]) -> None:
         copy_rows("roster_staging", STAGING_COLUMNS,
                   ([e[c] for c in STAGING_COLUMNS] for e in entries))  # fmt: skip
         updated = ", ".join(f"{c} = excluded.{c}" for c in STAGING_COLUMNS[2:])
+        differs = " OR ".join(f"{table}.{c} <> excluded.{c}" for c in LEARNER_FIELDS)
         cursor.execute(
             f"INSERT INTO {table} ({columns}) SELECT {columns} FROM roster_staging "  # noqa: S608
-            f"ON CONFLICT (board_id, learner_id) DO UPDATE SET {updated}"
+            f"ON CONFLICT (board_id, learner_id) DO UPDATE SET {updated} WHERE {differs}"
         )
         cursor.execute("DROP TABLE roster_staging")
