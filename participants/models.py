@@ -423,9 +423,11 @@ class Completion(models.Model):
                 name="completion_confirmed_newest",
             ),
             # A provider's rejected records, latest rejection first (the dashboard's
-            # "needing action"): the first ten of the index, the year checked in it.
+            # "needing action"): the first ten of the index, the year checked in it. Status
+            # first, so that SQLite never takes it for a provider's list (it would, with
+            # the provider first, and then sort the whole list).
             models.Index(
-                fields=["provider", "status", "status_changed_at", "completion_date"],
+                fields=["status", "provider", "status_changed_at", "completion_date"],
                 condition=Q(is_sandbox=False),
                 name="completion_prov_changed",
             ),

@@ -55,7 +55,7 @@ class Migration(migrations.Migration):
             model_name="completion",
             index=models.Index(
                 condition=models.Q(("is_sandbox", False)),
-                fields=["provider", "status", "status_changed_at", "completion_date"],
+                fields=["status", "provider", "status_changed_at", "completion_date"],
                 name="completion_prov_changed",
             ),
         ),
