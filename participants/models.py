@@ -426,8 +426,36 @@ class Completion(models.Model):
                 condition=Q(is_sandbox=False),
                 name="completion_prov_newest",
             ),
+            # Newest first (the reviewers' list); and the records sent after a date: the
+            # late ones of a year (the dashboard's ranking by provider) come from the
+            # index alone, an empty range for a year whose deadline is still ahead.
             models.Index(
-                fields=["created_at"], condition=Q(is_sandbox=False), name="completion_newest"
+                fields=["created_at", "completion_date", "status", "provider"],
+                condition=Q(is_sandbox=False),
+                name="completion_newest",
+            ),
+            # The reviewers' lists "waiting for the board" and "confirmed by the board",
+            # newest first: each its own part of the table, in the list's order.
+            models.Index(
+                fields=["created_at", "status"],
+                condition=Q(
+                    is_sandbox=False, transmitted_at__isnull=False, board_confirmed_at__isnull=True
+                ),
+                name="completion_waiting_newest",
+            ),
+            models.Index(
+                fields=["created_at", "status"],
+                condition=Q(is_sandbox=False, board_confirmed_at__isnull=False),
+                name="completion_confirmed_newest",
+            ),
+            # A provider's rejected records, latest rejection first (the dashboard's
+            # "needing action"): the first ten of the index, the year checked in it. Status
+            # first, so that SQLite never takes it for a provider's list (it would, with
+            # the provider first, and then sort the whole list).
+            models.Index(
+                fields=["status", "provider", "status_changed_at", "completion_date"],
+                condition=Q(is_sandbox=False),
+                name="completion_prov_changed",
             ),
             # Name search: a prefix of the last name (and of the first name) is a range.
             models.Index(
@@ -460,8 +488,9 @@ class Completion(models.Model):
                 condition=Q(is_sandbox=False, board_confirmed_at__isnull=False),
                 name="completion_confirmed",
             ),
+            # What each batch carried and what the board answered, from the index alone.
             models.Index(
-                fields=["transmitted_in", "status", "board_confirmed_at"],
+                fields=["transmitted_in", "status", "board_confirmed_at", "transmitted_at"],
                 name="completion_batch_answers",
             ),
         ]

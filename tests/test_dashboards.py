@@ -3,7 +3,6 @@ opens a list of exactly that many records, and provider staff only ever see thei
 provider's figures."""
 
 import datetime as dt
-import re
 from decimal import Decimal
 
 import lxml.html
@@ -12,6 +11,7 @@ import time_machine
 from django.utils import timezone
 
 from activities.models import Channel, ProviderMembership
+from pars_portal.benchmarks.harness import figure_links
 from participants.models import Completion, FollowUp, TransmissionBatch
 
 from .conftest import make_activity, make_completion, make_user
@@ -71,15 +71,6 @@ def data(provider_a, provider_b, editor_a, editor_b):
                                        status_reason="Unknown board ID")  # fmt: skip
     records["b_acc"] = record(b1, "200009", d(2025, 4, 9))
     return {"a1": a1, "a2": a2, "b1": b1, **records}
-
-
-def figure_links(html):
-    """(figure name, number shown, href) for every figure link of a dashboard."""
-    found = []
-    for a in lxml.html.fromstring(html).xpath("//a[@data-figure]"):
-        shown = a.get("data-count") or re.match(r"\s*(\d+)", a.text_content()).group(1)
-        found.append((a.get("data-figure"), int(shown), a.get("href")))
-    return found
 
 
 def listed(client, href) -> int:

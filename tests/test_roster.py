@@ -60,8 +60,24 @@ def test_same_file_twice_creates_nothing(db, tmp_path):
 
 def test_later_file_updates_names(db, tmp_path):
     load(write(tmp_path, HEADER + "123456,Jane,Smith,7,14\n", "january.csv"))
+    loaded = RosterEntry.objects.get().updated_at
+    load(write(tmp_path, HEADER + "123456,Jane,Smith,7,14\n", "january-again.csv"))
+    assert RosterEntry.objects.get().updated_at == loaded  # the same learner: untouched
     load(write(tmp_path, HEADER + "123456,Jane,Smith-Okafor,7,14\n", "february.csv"))
     assert roster() == {"123456": ("Jane", "Smith-Okafor", 7, 14)}
+    assert RosterEntry.objects.get().updated_at > loaded
+
+
+def test_a_later_row_for_the_same_learner_wins_and_others_stay(db, tmp_path):
+    load(write(tmp_path, HEADER + "123456,Jane,Smith,7,14\n345678,Wei,Liu,3,3\n", "a.csv"))
+    out, _ = load(write(tmp_path, HEADER + "123456,Jane,Smith,7,14\n234567,Omar,Haddad,2,2\n"
+                        "123456,Janet,Smith,8,15\n", "b.csv"))  # fmt: skip
+    assert roster() == {
+        "123456": ("Janet", "Smith", 8, 15),
+        "234567": ("Omar", "Haddad", 2, 2),
+        "345678": ("Wei", "Liu", 3, 3),
+    }
+    assert "rows: 2" in out and "created: 1" in out and "already_present: 1" in out
 
 
 def test_file_with_a_bad_row_is_refused_whole(db, tmp_path):

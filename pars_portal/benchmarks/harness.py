@@ -25,8 +25,10 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
+import lxml.html
 import psycopg
 from django.core.management.base import CommandError
+from django.db import connection
 from psycopg import sql
 
 from activities import services as activity_services
@@ -165,6 +167,74 @@ def _postgres_scratch(configured: str):
             connection.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+@contextlib.contextmanager
+def bulk_load(model):
+    """Around writing millions of rows into `model`'s table: on PostgreSQL its indexes and
+    foreign keys are set aside and made again afterwards (one sort per index and one join
+    per key, instead of maintaining and checking each one row by row), then the table is
+    analysed. Nothing on other databases."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s AND indexname NOT IN "
+            "(SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass)",
+            [table, table],
+        )
+        indexes = cursor.fetchall()
+        cursor.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = %s::regclass AND contype = 'f'",
+            [table],
+        )
+        keys = cursor.fetchall()
+        quoted = connection.ops.quote_name
+        for name, _ in keys:
+            cursor.execute(f"ALTER TABLE {quoted(table)} DROP CONSTRAINT {quoted(name)}")
+        for name, _ in indexes:
+            cursor.execute(f"DROP INDEX {quoted(name)}")
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
+        for _, definition in indexes:
+            cursor.execute(definition)
+        for name, definition in keys:
+            cursor.execute(
+                f"ALTER TABLE {quoted(table)} ADD CONSTRAINT {quoted(name)} {definition}"
+            )
+        cursor.execute(f"ANALYZE {quoted(table)}")
+
+
+def kept_database(keep: str) -> str:
+    """The database URL of `--keep`: a SQLite file at that path, or that PostgreSQL
+    database (postgres://…/name), made if it is not there yet. Never dropped."""
+    parts = urlsplit(keep)
+    if parts.scheme not in POSTGRES_SCHEMES:
+        return f"sqlite:///{Path(keep).resolve()}"
+    name = parts.path.strip("/")
+    admin = parts._replace(scheme="postgresql", path="/postgres").geturl()
+    try:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            found = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+            if not found.fetchone():
+                connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    except psycopg.Error as error:
+        raise CommandError(f"Cannot reach or make the database {name!r}: {error}") from None
+    return keep
+
+
+def figure_links(html) -> list[tuple[str, int, str]]:
+    """(figure name, number shown, href) for every figure link of a dashboard page (its
+    links marked data-figure, the number in data-count or the link's text)."""
+    found = []
+    for a in lxml.html.fromstring(html).xpath("//a[@data-figure]"):
+        shown = a.get("data-count") or re.match(r"\s*(\d+)", a.text_content()).group(1)
+        found.append((a.get("data-figure"), int(shown), a.get("href")))
+    return found
 
 
 # --- gunicorn on loopback ---------------------------------------------------------------------

@@ -1,43 +1,56 @@
-"""Benchmark of the dashboards and lists: `manage.py bench_dashboard --records N`.
+"""Benchmark of the dashboards and lists:
+`manage.py bench_dashboard --records N [--database URL]`.
 
-Fills a scratch SQLite database (never the configured one) with N synthetic participant
-records across providers and activities — a skewed mix like the real one (the largest
-provider holds about a quarter of all records), five reporting years, statuses, channels,
-reasons, late records, transmission batches, board answers, queue follow-ups, uploads and
-API keys — then requests both dashboards and the main lists through Django's test client
-and prints `name: value` lines: p50/p95 ms and SQL queries per page. The provider pages are
-measured as the editor of the largest provider (the worst case). Baseline from the same run:
-a page that reads no records (the upload help page), with each page's p95 as a ratio of it.
+Fills a scratch database (a SQLite file; with `--database`, a fresh database on that
+PostgreSQL server, dropped afterwards) with N synthetic participant records across
+providers and activities — a skewed mix like the real one (the largest provider holds about
+a quarter of all records), five reporting years, statuses, channels, reasons, late records,
+transmission batches, board answers, queue follow-ups, uploads and API keys — written by
+one COPY on PostgreSQL (5 million in minutes). Then it requests both dashboards and the main
+lists through Django's test client and prints `name: value` lines: p50/p95 ms and SQL
+queries per page. The provider pages are measured as the editor of the largest provider
+(the worst case). Baseline from the same run: a page that reads no records (the upload
+help page), with each page's p95 as a ratio of it. Last, it opens up to three figure links
+of each kind on both dashboards and stops if a list does not hold the number its figure
+shows (`figures_checked`).
 
-`--keep PATH` keeps the generated database at PATH and reuses it on the next run.
+`--keep PATH_OR_URL` keeps the generated database (a SQLite file, or a PostgreSQL database
+URL) and reuses it on the next run; `--pages REGEX` measures some pages only; `--slow-ms MS`
+prints each page's queries slower than that.
 """
 
 import datetime as dt
+import functools
 import itertools
 import os
 import random
+import re
 import sys
 import time
-from pathlib import Path
 
 from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
+from django.test.utils import CaptureQueriesContext, setup_test_environment
 from django.utils import timezone
 
 from activities.models import Activity, Board, MocRegistration, Provider, ProviderMembership
 from pars_portal.benchmarks.harness import (
     argparse_hidden,
+    bulk_load,
+    figure_links,
+    kept_database,
     percentile,
     print_figures,
     require_scratch,
     run_stage,
     scratch_database,
 )
+from pars_portal.lib.db import copy_rows
 from participants.models import (
     ApiKey,
     Completion,
@@ -73,16 +86,30 @@ YEARS = 5
 
 
 class Command(BaseCommand):
-    help = "Benchmark the dashboards and lists on N synthetic records (scratch SQLite)."
+    help = "Benchmark the dashboards and lists on N synthetic records (scratch database)."
 
     def add_arguments(self, parser):
         parser.add_argument("--records", type=int, default=100_000)
         parser.add_argument("--providers", type=int, default=25)
         parser.add_argument("--requests", type=int, default=30, help="measured per page")
-        parser.add_argument("--keep", help="keep the database at this path and reuse it")
+        parser.add_argument(
+            "--database", metavar="URL",
+            help="a PostgreSQL server (postgres://user@host:port/any): the benchmark makes "
+            "a fresh database there and drops it afterwards; default: a SQLite file",
+        )  # fmt: skip
+        parser.add_argument(
+            "--keep", metavar="PATH_OR_URL",
+            help="keep the database at this path (SQLite) or URL (a PostgreSQL database, "
+            "made if missing) and reuse it on the next run",
+        )  # fmt: skip
+        parser.add_argument("--pages", metavar="REGEX", help="measure only the pages named so")
+        parser.add_argument(
+            "--slow-ms", type=float, metavar="MS",
+            help="also print each page's queries that took longer (slow_query: lines)",
+        )  # fmt: skip
         parser.add_argument("--stage", help=argparse_hidden())
 
-    def handle(self, *args, stage, keep, **options):
+    def handle(self, *args, stage, keep, database, **options):
         if stage == "run":
             require_scratch()
             return self._run(options)
@@ -91,12 +118,16 @@ class Command(BaseCommand):
         command = [sys.executable, "manage.py", "bench_dashboard", "--stage", "run",
                    "--records", str(options["records"]), "--providers", str(options["providers"]),
                    "--requests", str(options["requests"])]  # fmt: skip
+        for option in ("pages", "slow_ms"):
+            if options[option] is not None:
+                command += [f"--{option.replace('_', '-')}", str(options[option])]
         if keep:
-            env["DATABASE_URL"] = f"sqlite:///{Path(keep).resolve()}"
+            env["DATABASE_URL"] = kept_database(keep)
             self.stdout.write(run_stage(command, env), ending="")
             return
-        with scratch_database("pars-bench-dashboard-") as (_workdir, url, _vendor):
-            env["DATABASE_URL"] = url
+        with scratch_database("pars-bench-dashboard-", server_url=database) as scratch:
+            env["DATABASE_URL"] = scratch[1]
+            self.stdout.write(f"database: {scratch[2]}\n")
             self.stdout.write(run_stage(command, env), ending="")
 
     # --- in the scratch database --------------------------------------------------------------
@@ -111,7 +142,8 @@ class Command(BaseCommand):
             generate(options["records"], options["providers"])
             figures["generate_s"] = f"{time.perf_counter() - started:.1f}"
         figures["records"] = Completion.objects.count()
-        figures.update(measure(options["requests"]))
+        figures.update(measure(options["requests"], options["pages"], options["slow_ms"]))
+        figures["figures_checked"] = check_figures()
         print_figures(self.stdout, figures)
 
 
@@ -198,76 +230,86 @@ def generate(total: int, provider_count: int, seed: int = 2015):
         "warning", "created_by_id", "created_at", "transmitted_in_id", "transmitted_at",
         "board_confirmed_at", "is_sandbox", "credit_id",
     ]  # fmt: skip
-    sql = (  # table and column names from our own model
-        f"INSERT INTO {Completion._meta.db_table} ({', '.join(columns)}) "  # noqa: S608
-        f"VALUES ({', '.join(['%s'] * len(columns))})"
-    )
-    queued = 0  # board rejections that go to the reviewers' queue
-    rows = []
+    queued = [0]  # board rejections that go to the reviewers' queue
     serial = itertools.count(1)  # credit IDs
+    keys = {name: name_key(name) for name in FIRST_NAMES + LAST_NAMES}
+    arrival = functools.lru_cache(maxsize=None)(
+        lambda day: timezone.make_aware(dt.datetime.combine(day, dt.time(9)))
+    )
 
-    def flush():
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.executemany(sql, rows)
-        rows.clear()
+    def rows():
+        for provider, weight in zip(providers, weights, strict=True):
+            count = round(total * weight / weight_sum)
+            acts = by_provider[provider.pk]
+            per_activity = {a.pk: 0 for a in acts}
+            for _ in range(count):
+                activity = acts[rng.randrange(len(acts))]
+                year = activity.reporting_year
+                last_day = today if year == today.year else dt.date(year, 12, 31)
+                completed = dt.date(year, 1, 1) + dt.timedelta(
+                    days=rng.randrange((last_day - dt.date(year, 1, 1)).days + 1)
+                )
+                n = per_activity[activity.pk]
+                per_activity[activity.pk] = n + 1
+                learner = f"{100000 + (n * 7 + activity.pk) % 900000:06d}"
+                delay = dt.timedelta(days=rng.randrange(45), seconds=rng.randrange(86_400))
+                if rng.random() < 0.03:  # late: sent weeks after the year's deadline
+                    delay += dt.timedelta(days=400)
+                created = arrival(completed) + delay
+                if created > now:  # not yet: sent at some moment since it was completed
+                    created = arrival(completed) + (now - arrival(completed)) * rng.random()
+                current = year == today.year
+                roll = rng.random()
+                if roll < (0.30 if current else 0.08):
+                    status = "submitted"
+                elif roll < (0.38 if current else 0.14):
+                    status = "rejected"
+                elif roll < (0.42 if current else 0.18):
+                    status = "deleted"
+                else:
+                    status = "accepted"
+                reason = rng.choice(REASONS) if status == "rejected" else ""
+                sandbox = rng.random() < 0.01  # never sent to the board
+                batch = batches.get((created.year, created.month))
+                sent = (
+                    batch is not None
+                    and not sandbox
+                    and (status != "submitted" or rng.random() < 0.2)
+                )
+                sent_at = batch.created_at if sent else None
+                changed = (sent_at or created) + dt.timedelta(hours=rng.randrange(1, 72))
+                if changed > now:  # times spread as real ones are, not all equal to now
+                    changed = now - (now - (sent_at or created)) * rng.random()
+                confirmed = changed if status == "accepted" and sent else None
+                first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+                yield (
+                    provider.pk, activity.pk, abim.pk, learner, first, last, keys[first],
+                    keys[last], 1 + n % 12, 1 + n % 28, completed,
+                    credit_types[n % len(credit_types)].pk, 10, True, rng.choice(CHANNELS),
+                    status, reason, changed, "", editor.pk, created,
+                    batch.pk if sent else None, sent_at, confirmed, sandbox,
+                    f"ccid:bench:{next(serial)}",
+                )  # fmt: skip
+                if status == "rejected" and sent and rng.random() < 0.5:
+                    queued[0] += 1
 
-    for provider, weight in zip(providers, weights, strict=True):
-        count = round(total * weight / weight_sum)
-        acts = by_provider[provider.pk]
-        per_activity = {a.pk: 0 for a in acts}
-        for _ in range(count):
-            activity = acts[rng.randrange(len(acts))]
-            year = activity.reporting_year
-            last_day = today if year == today.year else dt.date(year, 12, 31)
-            completed = dt.date(year, 1, 1) + dt.timedelta(
-                days=rng.randrange((last_day - dt.date(year, 1, 1)).days + 1)
-            )
-            n = per_activity[activity.pk]
-            per_activity[activity.pk] = n + 1
-            learner = f"{100000 + (n * 7 + activity.pk) % 900000:06d}"
-            delay = dt.timedelta(days=rng.randrange(45), hours=rng.randrange(24))
-            if rng.random() < 0.03:  # late: sent weeks after the year's deadline
-                delay += dt.timedelta(days=400)
-            created = min(
-                timezone.make_aware(dt.datetime.combine(completed, dt.time(9))) + delay, now
-            )
-            current = year == today.year
-            roll = rng.random()
-            if roll < (0.30 if current else 0.08):
-                status = "submitted"
-            elif roll < (0.38 if current else 0.14):
-                status = "rejected"
-            elif roll < (0.42 if current else 0.18):
-                status = "deleted"
-            else:
-                status = "accepted"
-            reason = rng.choice(REASONS) if status == "rejected" else ""
-            batch = batches.get((created.year, created.month))
-            sent = batch is not None and (status != "submitted" or rng.random() < 0.2)
-            sent_at = batch.created_at if sent else None
-            changed = (sent_at or created) + dt.timedelta(hours=rng.randrange(1, 72))
-            changed = min(changed, now)
-            confirmed = changed if status == "accepted" and sent else None
-            sandbox = rng.random() < 0.01
-            first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
-            rows.append((
-                provider.pk, activity.pk, abim.pk, learner, first, last, name_key(first),
-                name_key(last), 1 + n % 12, 1 + n % 28, completed,
-                credit_types[n % len(credit_types)].pk, 10, True, rng.choice(CHANNELS), status,
-                reason, changed, "", editor.pk, created, batch.pk if sent else None, sent_at,
-                confirmed, sandbox, f"ccid:bench:{next(serial)}",
-            ))  # fmt: skip
-            if status == "rejected" and sent and not sandbox and rng.random() < 0.5:
-                queued += 1
-            if len(rows) >= 20_000:
-                flush()
-    if rows:
-        flush()
+    # One COPY on PostgreSQL (its indexes and foreign keys set aside meanwhile and built
+    # again after: minutes, not hours, for millions); chunks of INSERTs on SQLite.
+    with transaction.atomic(), bulk_load(Completion):
+        copy_rows(Completion, columns, rows())
+    # What each batch carried, as the transmission counts it.
+    sent = (
+        Completion.objects.filter(transmitted_in=OuterRef("pk"))
+        .values("transmitted_in")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    TransmissionBatch.objects.update(additions=Coalesce(Subquery(sent), 0))
     # Board rejections in the reviewers' queue, of every age; 40% resolved.
     queue = list(
         Completion.objects.filter(status="rejected", is_sandbox=False, transmitted_in__isnull=False)
         .order_by("-status_changed_at")
-        .values_list("pk", "status_reason")[:queued]
+        .values_list("pk", "status_reason")[: queued[0]]
     )
     FollowUp.objects.bulk_create(
         (FollowUp(completion_id=pk, reason=reason, resolution="withdrawn" if i % 5 < 2 else "",
@@ -282,7 +324,7 @@ def generate(total: int, provider_count: int, seed: int = 2015):
     )
 
 
-def measure(requests: int) -> dict:
+def measure(requests: int, only: str | None = None, slow_ms: float | None = None) -> dict:
 
     editor = User.objects.get(username="bench-editor")
     reviewer = User.objects.get(username="bench-reviewer")
@@ -330,6 +372,8 @@ def measure(requests: int) -> dict:
         "review_queue": (reviewer, "/review/"),
         "admin_rejected_list": (reviewer, "/admin/participants/completion/?status__exact=rejected"),
     }
+    if only:
+        pages = {n: p for n, p in pages.items() if n == "baseline_help_page" or re.search(only, n)}
     clients = {}
     for user in (editor, reviewer):
         clients[user.pk] = Client(HTTP_HOST="localhost")
@@ -351,9 +395,41 @@ def measure(requests: int) -> dict:
         figures[f"{name}_p50_ms"] = f"{percentile(times, 50):.1f}"
         figures[f"{name}_p95_ms"] = f"{percentile(times, 95):.1f}"
         figures[f"{name}_queries"] = len(queries)
+        for query in queries.captured_queries if slow_ms is not None else []:
+            if float(query["time"]) * 1000 >= slow_ms:
+                sql = " ".join(query["sql"].split())
+                figures[f"slow_query_{name}_{float(query['time']) * 1000:.0f}ms"] = sql
     baseline = float(figures["baseline_help_page_p95_ms"])
     for name in pages:
         if name != "baseline_help_page":
             ratio = float(figures[f"{name}_p95_ms"]) / baseline
             figures[f"{name}_p95_ratio_vs_baseline"] = f"{ratio:.1f}"
     return figures
+
+
+FIGURES_PER_KIND = 3  # figure links checked of each kind on each dashboard
+
+
+def check_figures() -> int:
+    """After the timings: on both dashboards, up to FIGURES_PER_KIND figure links of each
+    kind (status card, month, channel, ranking, reason, batch…) are opened, and each list
+    must hold exactly the number the figure shows; how many were checked (a mismatch
+    stops the benchmark)."""
+    setup_test_environment()  # the pages' context (the lists' paginators) is recorded
+    checked = 0
+    for username in ("bench-editor", "bench-reviewer"):
+        client = Client(HTTP_HOST="localhost")
+        client.force_login(User.objects.get(username=username))
+        per_kind: dict[str, int] = {}
+        for kind, shown, href in figure_links(client.get("/").content.decode()):
+            if per_kind.get(kind, 0) >= FIGURES_PER_KIND:
+                continue
+            per_kind[kind] = per_kind.get(kind, 0) + 1
+            response = client.get(href)
+            listed = response.context["page"].paginator.count if response.context else None
+            if response.status_code != 200 or listed != shown:
+                raise RuntimeError(
+                    f"{username}: figure {kind} shows {shown}, {href} lists {listed}"
+                )
+            checked += 1
+    return checked
