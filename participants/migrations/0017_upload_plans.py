@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('participants', '0015_transmission_batches_plural'),
+        ('participants', '0016_dashboard_indexes_at_scale'),
     ]
 
     operations = [
