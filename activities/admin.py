@@ -79,6 +79,8 @@ class ProviderMembershipAdmin(PortalHistoryAdmin):
     list_select_related = ["user", "provider"]
     search_fields = ["user__username", "user__email", "provider__accme_id", "provider__name"]
     autocomplete_fields = ["user", "provider"]
+    # Set by the staff pages' deactivation (activities.staff), shown here, not typed.
+    readonly_fields = ["deactivated_at"]
 
 
 class CreditTypeInline(ReviewerInline):

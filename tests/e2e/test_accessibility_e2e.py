@@ -53,6 +53,7 @@ class Role:
 ROLES = [
     Role("provider editor", "editor-a"),
     Role("provider viewer", "viewer-a"),
+    Role("provider manager", "manager-a"),
     Role("ACCME reviewer", "reviewer"),
 ]
 REVIEWER = "reviewer"  # who also goes through the admin pages
@@ -69,12 +70,13 @@ NOT_HTML = {
 POST_ONLY = {
     "api_key_create", "api_key_revoke", "learner_check", "upload_confirm", "upload_retry",
     "upload_discard", "registration_withdraw", "review_transmit", "review_simulate_board",
+    "staff_invite", "staff_role",
 }  # fmt: skip
 # The account pages (pars_portal.urls.account_patterns): who sees each.
 SIGNED_IN_ACCOUNT_PAGES = ("password_change", "password_change_done")
 ANONYMOUS_ACCOUNT_PAGES = (
     "login", "password_reset", "password_reset_done", "password_reset_confirm",
-    "password_reset_complete",
+    "password_reset_complete", "staff_set_password",
     "logout",  # POSTed by the menu's "Log out" button: each role ends there
 )  # fmt: skip
 SERIOUS = {"serious", "critical"}
@@ -117,6 +119,8 @@ def demo(media_root):
         "upload_id": Upload.objects.filter(provider=provider).latest("pk").pk,
         "key_id": provider.api_keys.get().pk,
         "follow_up_id": follow_up.pk,
+        "accme_id": provider.accme_id,
+        "membership_id": provider.memberships.filter(role="viewer").first().pk,
     }
 
 
@@ -225,6 +229,8 @@ def test_every_page_has_no_serious_or_critical_violation(browser, live_server, d
     visitor.visit(reverse("password_reset_confirm", args=[uid, token]))  # the new-password form
     visitor.check("password_reset_confirm: new password")
     visitor.visit(reverse("password_reset_complete"))
+    visitor.visit(reverse("staff_set_password", args=[uid, "not-a-valid-token"]))
+    visitor.check("staff_set_password: a link that no longer works")
     visitor.close()
     found += visitor.found
 
