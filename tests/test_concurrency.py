@@ -88,19 +88,21 @@ class Collisions:
         self.local = threading.local()
         self.lock = threading.Lock()
         self.refused = 0
-        real_write = intake._Batch.write
+        # The batch write both paths share: the pipeline's (`_Batch.write`) and an upload
+        # save's as the check planned it (`intake_write_plan`).
+        real_write = intake._write
         collisions = self
 
-        def write(batch):
+        def write(**batch):
             collisions.rendezvous()
             try:
-                return real_write(batch)
+                return real_write(**batch)
             except (IntegrityError, StatusConflict):
                 with collisions.lock:
                     collisions.refused += 1
                 raise
 
-        monkeypatch.setattr(intake._Batch, "write", write)
+        monkeypatch.setattr(intake, "_write", write)
 
     def arm(self, parties):
         """The next race has `parties` threads; each waits once, before its first write."""
@@ -555,15 +557,15 @@ def test_resume_saving_clicked_twice_at_once_finishes_the_upload_once(
         date = day(i)
         upload_id = post_upload(clients[0], f"week-{i}.csv", upload_file(activity_a, date))
         with monkeypatch.context() as patch:
-            real_write, calls = intake._Batch.write, []
+            real_write, calls = intake._write, []
 
-            def crash_on_third_batch(batch, real_write=real_write, calls=calls):
+            def crash_on_third_batch(real_write=real_write, calls=calls, **batch):
                 calls.append(1)
                 if len(calls) == 3:
                     raise OSError("disk full")
-                return real_write(batch)
+                return real_write(**batch)
 
-            patch.setattr(intake._Batch, "write", crash_on_third_batch)
+            patch.setattr(intake, "_write", crash_on_third_batch)
             post_action(clients[0], "upload_confirm", upload_id)
         failed = Upload.objects.get(pk=upload_id)
         assert failed.status == "failed" and failed.can_retry
