@@ -10,22 +10,24 @@ bulk inside one short transaction. The result is one outcome per row, in input o
 
 import datetime as dt
 import hashlib
+import itertools
 import json
 import random
 import sys
 import time
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Max, Q
+from django.db.models import Count, F, Max, Q
 from django.utils import timezone
 
 from activities.models import Activity, Board, CreditType, MocRegistration
 from activities.validators import credit_id_problem
+from pars_portal.lib.db import ManyIn
 
 from .models import Completion, RosterEntry, mint_credit_id, name_key
 from .reverification import verify_pending
@@ -86,13 +88,16 @@ def _unchanged(existing: "_Existing", row: ParticipantRow, key: tuple) -> bool:
     )
 
 
-def _already_reported(outcome, existing: "_Existing", template: str) -> None:
+def _already_reported(outcome, existing: "_Existing", template: str, dates: dict) -> None:
+    """`dates`: the batch's {created_at: "MM/DD/YYYY" in the portal's time zone} (a batch's
+    records share a few creation times; converting each costs more than the check)."""
     outcome.result = Result.ALREADY_REPORTED
     outcome.completion_id = existing.id
     outcome.status = existing.status
-    outcome.message = template.format(
-        id=existing.id, date=fmt_date(timezone.localdate(existing.created_at))
-    )
+    created = existing.created_at
+    if (date := dates.get(created)) is None:
+        date = dates[created] = fmt_date(timezone.localdate(created))
+    outcome.message = template.format(id=existing.id, date=date)
 
 
 def _is_delete(row: ParticipantRow) -> bool:
@@ -118,18 +123,23 @@ class Lookup:
     deleting: list[str]
     corrects: list[int]
 
+    def as_dict(self) -> dict:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}  # no copies
+
     def records(self, provider_id: int, sandbox: bool):
         """One query: the values (as `_FIELDS` names them) of the records its rows name,
         deleted ones included (which of them count is the pipeline's business)."""
         mine = Completion.objects.filter(provider_id=provider_id, is_sandbox=sandbox).order_by()
         found = mine.filter(
-            activity__in=self.activity_ids, learner_id__in=self.learner_ids
+            ManyIn(F("activity_id"), self.activity_ids), ManyIn(F("learner_id"), self.learner_ids)
         ).values_list(*_FIELDS)
         by_credit_id = sorted(set(self.credit_ids) | set(self.deleting))
         if by_credit_id:
-            found = found.union(mine.filter(credit_id__in=by_credit_id).values_list(*_FIELDS))
+            found = found.union(
+                mine.filter(ManyIn(F("credit_id"), by_credit_id)).values_list(*_FIELDS)
+            )
         if self.corrects:
-            found = found.union(mine.filter(pk__in=self.corrects).values_list(*_FIELDS))
+            found = found.union(mine.filter(ManyIn(F("id"), self.corrects)).values_list(*_FIELDS))
         return found
 
 
@@ -195,6 +205,7 @@ class _Batch:
         self.pending_keys: dict[tuple, int] = {}
         self.pending_credit_ids: dict[str, int] = {}
         self.credit_type_cache: dict[tuple, object] = {}
+        self.dates: dict[dt.datetime, str] = {}  # creation times of records found, as shown
         # Dry runs write nothing the next batch could see, so they carry what earlier
         # batches decided (key hashes and ids: memory stays small for a million rows).
         self.dry_run: _DryRunState | None = dry_run
@@ -296,12 +307,12 @@ class _Batch:
             codes = ", ".join(ct.code for ct in board.credit_types.all())
             errors.setdefault("credit_type", CREDIT_TYPE_REQUIRED.format(codes=codes))
             return None
-        cached = self.credit_type_cache.get((board.pk, value))
+        cached = self.credit_type_cache.get((board.id, value))
         if cached is not None:
             return cached
         for credit_type in board.credit_types.all():
             if value.upper() == credit_type.code.upper() or same_name(value, credit_type.label):
-                self.credit_type_cache[(board.pk, value)] = credit_type
+                self.credit_type_cache[(board.id, value)] = credit_type
                 return credit_type
         codes = ", ".join(ct.code for ct in board.credit_types.all())
         errors["credit_type"] = CREDIT_TYPE_UNKNOWN.format(
@@ -327,7 +338,7 @@ class _Batch:
                 continue
             row.first_name = normalize_name(row.first_name)
             row.last_name = normalize_name(row.last_name)
-            key = (activity.pk, board.pk, row.learner_id, credit_type.pk, row.completion_date)
+            key = (activity.id, board.id, row.learner_id, credit_type.id, row.completion_date)
             if action == Action.DELETE:
                 self.check_delete(row, key, outcome)
             else:
@@ -363,7 +374,7 @@ class _Batch:
 
     def _breaks_the_rules(self, row, activity, board, credit_type, outcome) -> bool:
         """The record's own rules (participants.validation), as every channel has them."""
-        registration, offered = self.registrations.get((activity.pk, board.pk), (None, set()))
+        registration, offered = self.registrations.get((activity.id, board.id), (None, set()))
         outcome.errors = completion_errors(
             activity=activity, registration=registration, offered_codes=offered, board=board,
             learner_id=row.learner_id, first_name=row.first_name, last_name=row.last_name,
@@ -408,7 +419,7 @@ class _Batch:
         if by_credit_id is None:
             return existing
         if existing is not None and existing is not by_credit_id and corrected is None:
-            _already_reported(outcome, by_credit_id, ALREADY_REPORTED_DIFFERENT)
+            _already_reported(outcome, by_credit_id, ALREADY_REPORTED_DIFFERENT, self.dates)
         return by_credit_id
 
     def _resubmits_a_rejection(self, row, existing, corrected, outcome) -> bool:
@@ -420,20 +431,20 @@ class _Batch:
             and (existing.birth_month, existing.birth_day) == (row.birth_month, row.birth_day)
         )
         if same or existing.status != Completion.Status.REJECTED or corrected is not None:
-            _already_reported(
-                outcome, existing, ALREADY_REPORTED if same else ALREADY_REPORTED_DIFFERENT
-            )
+            template = ALREADY_REPORTED if same else ALREADY_REPORTED_DIFFERENT
+            _already_reported(outcome, existing, template, self.dates)
             return False
         return True
 
     def _add_new(self, row, activity, board, credit_type, key, outcome, *, supersedes, reason,
                  corrects):  # fmt: skip
         """A new record, as plain column values: a 100,000-row file must not pay for the
-        ORM per row (`statuses.completions_intake_write` writes them)."""
+        ORM per row (`statuses.completions_intake_write` writes them; `.id`, not the `.pk`
+        property, for the same reason)."""
         values = {
-            "provider_id": self.provider.pk,
-            "activity_id": activity.pk,
-            "board_id": board.pk,
+            "provider_id": self.provider.id,
+            "activity_id": activity.id,
+            "board_id": board.id,
             "learner_id": row.learner_id,
             "first_name": row.first_name,
             "last_name": row.last_name,
@@ -442,14 +453,14 @@ class _Batch:
             "birth_month": row.birth_month,
             "birth_day": row.birth_day,
             "completion_date": row.completion_date,
-            "credit_type_id": credit_type.pk,
+            "credit_type_id": credit_type.id,
             "moc_points": row.moc_points,
             "cme_credits": row.cme_credits,
             "learner_permission": True,
             "credit_id": row.credit_id or mint_credit_id(),
             "channel": self.channel,
-            "created_by_id": self.actor.pk if self.actor else None,
-            "upload_id": self.upload.pk if self.upload else None,
+            "created_by_id": self.actor.id if self.actor else None,
+            "upload_id": self.upload.id if self.upload else None,
             "corrects_id": corrects.id if corrects else None,
             "status": Completion.Status.SUBMITTED,
             "status_reason": "",
@@ -597,8 +608,6 @@ def _write(*, new, details, replaced, held, actor, channel, upload) -> list[int]
 
 # --- Check once, save once ---------------------------------------------------------------
 
-_DECIMALS = ("moc_points", "cme_credits")
-
 
 @dataclass(slots=True)
 class BatchPlan:
@@ -624,12 +633,10 @@ class BatchPlan:
     counts: dict = field(default_factory=dict)  # the caller's figures for these rows
 
     def to_bytes(self) -> bytes:
-        columns = list(self.new[0]) if self.new else []
         data = {
             "offset": self.offset, "rows": self.rows, "row_numbers": self.row_numbers,
-            "sandbox": self.sandbox, "lookup": asdict(self.lookup),
-            "fingerprint": self.fingerprint, "columns": columns,
-            "new": [list(values.values()) for values in self.new],
+            "sandbox": self.sandbox, "lookup": self.lookup.as_dict(),
+            "fingerprint": self.fingerprint, "new": _by_column(self.new),
             "details": self.details, "held": self.held, "counts": self.counts,
             "replaced": [[r.completion_id, r.from_status, r.reason, r.by_new]
                          for r in self.replaced],
@@ -641,23 +648,44 @@ class BatchPlan:
     @classmethod
     def from_bytes(cls, blob: bytes) -> "BatchPlan":
         data = json.loads(zlib.decompress(blob))
-        columns = data["columns"]
-        new = []
-        for row in data["new"]:
-            values = dict(zip(columns, row, strict=True))
-            values["completion_date"] = dt.date.fromisoformat(values["completion_date"])
-            for name in _DECIMALS:
-                if values[name] is not None:
-                    values[name] = Decimal(values[name])
-            new.append(values)
         return cls(
             offset=data["offset"], rows=data["rows"], row_numbers=tuple(data["row_numbers"]),
             sandbox=data["sandbox"], lookup=Lookup(**data["lookup"]),
-            fingerprint=data["fingerprint"], new=new, details=data["details"],
+            fingerprint=data["fingerprint"], new=_from_columns(data["new"]),
+            details=data["details"],
             replaced=[Replaced(pk, before, reason, by_new=by_new)
                       for pk, before, reason, by_new in data["replaced"]],
             held=data["held"], counts=data["counts"],
         )  # fmt: skip
+
+
+def _by_column(rows: list[dict]) -> dict:
+    """New records' values column by column, a column whose rows all hold the same value
+    (the provider, the activity, the channel…) as that one value: most of a batch."""
+    columns = {}
+    values = zip(*(r.values() for r in rows), strict=True)
+    for name, column in zip(rows[0] if rows else (), values, strict=True):
+        columns[name] = {"all": column[0]} if column.count(column[0]) == len(column) else column
+    return {"count": len(rows), "columns": columns}
+
+
+_READ_BACK = {"completion_date": dt.date.fromisoformat, "moc_points": Decimal,
+              "cme_credits": Decimal}  # fmt: skip
+
+
+def _from_columns(data: dict) -> list[dict]:
+    names, columns = [], []
+    for name, column in data["columns"].items():
+        read = _READ_BACK.get(name)
+        if isinstance(column, dict):
+            value = column["all"]
+            column = itertools.repeat(read(value) if read and value is not None else value)
+        elif read:
+            column = [read(v) if v is not None else None for v in column]
+        names.append(name)
+        columns.append(column)
+    rows = itertools.islice(zip(*columns, strict=False), data["count"])  # `all`: repeats
+    return [dict(zip(names, values, strict=True)) for values in rows]
 
 
 def intake_write_plan(plan: BatchPlan, *, provider, actor, channel, upload, after_write) -> bool:

@@ -1,5 +1,6 @@
 import datetime as dt
 import functools
+import re
 import secrets
 import unicodedata
 
@@ -261,11 +262,16 @@ _UNSPLIT_LETTERS = str.maketrans({"ø": "o", "ł": "l", "đ": "d", "ð": "d", "�
                                   "æ": "ae", "œ": "oe", "ı": "i"})  # fmt: skip
 
 
+_NOT_ASCII_ALNUM = re.compile(r"[^A-Za-z0-9]")
+
+
 @functools.lru_cache(maxsize=65_536)  # a file repeats the same first and last names
 def name_key(value: str) -> str:
     """A name as the search compares it: accents, case, spaces and punctuation removed
     ("Müller-Lüdenscheidt" → "MULLERLUDENSCHEIDT", "O'Neil" → "ONEIL"). Stored beside the
     name so that a prefix search is an index range, on SQLite and PostgreSQL alike."""
+    if value.isascii():  # the same result, without Unicode folding
+        return value.upper() if value.isalnum() else _NOT_ASCII_ALNUM.sub("", value).upper()
     folded = unicodedata.normalize("NFKD", (value or "").casefold().translate(_UNSPLIT_LETTERS))
     return "".join(c for c in folded if c.isalnum()).upper()
 

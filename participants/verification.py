@@ -17,8 +17,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import import_string
+
+from pars_portal.lib.db import ManyIn
 
 from .models import Completion, RosterEntry, RosterProbeFailure
 from .rows import Learner
@@ -57,6 +60,23 @@ def same_name(a: str, b: str) -> bool:
     return "".join(a.split()).casefold() == "".join(b.split()).casefold()
 
 
+_MATCH = Verdict(Outcome.MATCH)
+
+
+def _roster_verdict(entry: tuple | None, c: Candidate) -> Verdict:
+    """What a roster entry (first, last, birth month, birth day), or none, says of `c`."""
+    if entry is None:
+        return Verdict(Outcome.NOT_FOUND, ID_NOT_FOUND.format(board=c.board_code))
+    first, last, month, day = entry
+    if (month, day) != (c.birth_month, c.birth_day):
+        return Verdict(Outcome.BIRTH_MISMATCH, BIRTH_DATE_MISMATCH)
+    if (first, last) == (c.first_name, c.last_name) or (
+        same_name(first, c.first_name) and same_name(last, c.last_name)
+    ):
+        return _MATCH
+    return Verdict(Outcome.MATCH, warning=NAME_DIFFERS.format(board=c.board_code))
+
+
 class RosterVerifier:
     """Checks candidates against the local RosterEntry table: one query per call."""
 
@@ -68,26 +88,12 @@ class RosterVerifier:
         roster = {
             (board_id, learner_id): (first, last, month, day)
             for board_id, learner_id, first, last, month, day in RosterEntry.objects.filter(
-                board_id__in=board_ids, learner_id__in=learner_ids
+                ManyIn(F("board_id"), board_ids), ManyIn(F("learner_id"), learner_ids)
             ).values_list(
                 "board_id", "learner_id", "first_name", "last_name", "birth_month", "birth_day"
             )
         }
-        verdicts = []
-        for c in candidates:
-            entry = roster.get((c.board_id, c.learner_id))
-            if entry is None:
-                verdicts.append(Verdict(Outcome.NOT_FOUND, ID_NOT_FOUND.format(board=c.board_code)))
-                continue
-            first, last, month, day = entry
-            if (month, day) != (c.birth_month, c.birth_day):
-                verdicts.append(Verdict(Outcome.BIRTH_MISMATCH, BIRTH_DATE_MISMATCH))
-                continue
-            warning = ""
-            if not (same_name(first, c.first_name) and same_name(last, c.last_name)):
-                warning = NAME_DIFFERS.format(board=c.board_code)
-            verdicts.append(Verdict(Outcome.MATCH, warning=warning))
-        return verdicts
+        return [_roster_verdict(roster.get((c.board_id, c.learner_id)), c) for c in candidates]
 
 
 class HttpBoardVerifier:
@@ -216,20 +222,7 @@ class SandboxVerifier:
     def verify(self, candidates: Sequence[Candidate]) -> list[Verdict]:
         roster = {(board, learner): (first, last, month, day)
                   for board, learner, first, last, month, day in SANDBOX_ROSTER}  # fmt: skip
-        verdicts = []
-        for c in candidates:
-            entry = roster.get((c.board_code, c.learner_id))
-            if entry is None:
-                verdicts.append(Verdict(Outcome.NOT_FOUND, ID_NOT_FOUND.format(board=c.board_code)))
-            elif entry[2:] != (c.birth_month, c.birth_day):
-                verdicts.append(Verdict(Outcome.BIRTH_MISMATCH, BIRTH_DATE_MISMATCH))
-            elif not (same_name(entry[0], c.first_name) and same_name(entry[1], c.last_name)):
-                verdicts.append(
-                    Verdict(Outcome.MATCH, warning=NAME_DIFFERS.format(board=c.board_code))
-                )
-            else:
-                verdicts.append(Verdict(Outcome.MATCH))
-        return verdicts
+        return [_roster_verdict(roster.get((c.board_code, c.learner_id)), c) for c in candidates]
 
 
 def get_verifier(*, sandbox: bool = False):

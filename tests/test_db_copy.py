@@ -38,3 +38,16 @@ def test_copy_rows_into_a_table_by_name_takes_none_as_null(db):
     day = found[0][1] if isinstance(found[0][1], dt.date) else dt.date.fromisoformat(found[0][1])
     assert (found[0][0], day, found[0][2]) == (1, dt.date(2026, 2, 3), None)
     assert found[1] == (2, None, "")
+
+
+def test_placeholders_and_escaped_percent_signs_reach_the_database_as_written(db):
+    """The SQLite backend's cheaper placeholder conversion (a plain replace when the
+    statement has no `%%`) reads every statement as Django's own does."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT %s, %s", ["a", "%s"])
+        assert cursor.fetchone() == ("a", "%s")
+        cursor.execute("SELECT %s, '%%s', '100%%'", ["b"])
+        assert cursor.fetchone() == ("b", "%s", "100%")
+    board = Board.objects.get(code="ABIM")
+    assert Board.objects.filter(code__contains="%s").count() == 0
+    assert Board.objects.filter(pk=board.pk, name__startswith=board.name[:2]).count() == 1

@@ -191,6 +191,7 @@ def upload_check(*, upload_id: int) -> Upload:
     totals = {r.value: 0 for r in Result}
     kinds: dict[str, int] = {}
     preview: list[dict] = []
+    shown = dict.fromkeys(Result, 0)  # preview items by result
     meta: dict = {}
     processed = 0
     plans: list[BatchPlan] = []
@@ -209,7 +210,8 @@ def upload_check(*, upload_id: int) -> Upload:
             _add_up(totals, batch_totals)
             _add_up(kinds, batch_kinds)
             for outcome in outcomes:
-                if sum(1 for p in preview if p["result"] == outcome.result) < PREVIEW_ROWS:
+                if shown[outcome.result] < PREVIEW_ROWS:
+                    shown[outcome.result] += 1
                     preview.append(_preview_item(outcome, upload.file_format))
             UploadIssue.objects.bulk_create(_issues(upload, UploadIssue.Phase.CHECK, outcomes))
             insert_returning_ids(
