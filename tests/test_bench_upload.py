@@ -30,3 +30,4 @@ def test_bench_upload_runs_end_to_end_and_prints_its_figures(file_format):
     assert float(figures["rows_per_s"]) == pytest.approx(50 / total, rel=0.01)
     assert float(figures["baseline_rows_per_s"]) > 0 and float(figures["ratio"]) > 0
     assert float(figures["worker_peak_rss_mb"]) > 0 and float(figures["web_peak_rss_mb"]) > 0
+    assert float(figures["worker_cpu_s"]) > 0  # the check and the save ran in the workers

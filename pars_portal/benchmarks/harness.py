@@ -418,24 +418,42 @@ class LoopbackClient:
             raise CommandError(f"upload {upload_id} could not be confirmed: {status}")
 
 
-def peak_rss_mb(root_pid: int) -> float:
-    """The largest peak resident memory (VmHWM) among a process and its descendants, in MB
-    (Linux /proc); 0 where /proc is not there."""
+def _process_tree(root_pid: int) -> list[int]:
+    """A process and its descendants (Linux /proc; empty where /proc is not there)."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").glob("[0-9]*"):
         with contextlib.suppress(OSError, IndexError, ValueError):
             stat = (entry / "stat").read_text()
             parent = int(stat.rsplit(")", 1)[1].split()[1])
             children.setdefault(parent, []).append(int(entry.name))
-    peak, pending = 0, [root_pid]
+    found, pending = [], [root_pid]
     while pending:
         pid = pending.pop()
+        found.append(pid)
         pending.extend(children.get(pid, []))
+    return found
+
+
+def peak_rss_mb(root_pid: int) -> float:
+    """The largest peak resident memory (VmHWM) among a process and its descendants, in MB."""
+    peak = 0
+    for pid in _process_tree(root_pid):
         with contextlib.suppress(OSError):
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith("VmHWM:"):
                     peak = max(peak, int(line.split()[1]))
     return peak / 1024
+
+
+def cpu_seconds(root_pid: int) -> float:
+    """CPU time (user + system) a process and its living descendants have used so far: what
+    the work cost, whatever else the machine was doing meanwhile."""
+    ticks = 0
+    for pid in _process_tree(root_pid):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def load_synthetic_roster(count: int) -> None:

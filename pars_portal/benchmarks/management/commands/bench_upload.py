@@ -10,7 +10,9 @@ preview shows, confirm, reload until the result shows.
 
 Prints `name: value` lines: rows, upload_to_preview_s (from the upload's POST to the page
 showing the preview), confirm_to_result_s, total_s, rows_per_s (rows / total_s), the peak
-memory of the task workers and of the web server (the largest process of each), and the
+memory of the task workers and of the web server (the largest process of each), the CPU
+seconds each used meanwhile (worker_cpu_s, web_cpu_s: the work's cost whatever else the
+machine was doing; wall times are only comparable on a quiet machine), and the
 floor: baseline_rows_per_s, the same rows written by plain multi-row INSERTs into the
 completions table in the same run (no parsing, checks or verification), with ratio =
 rows_per_s / baseline_rows_per_s. `bench_import` measures the pipeline alone.
@@ -39,6 +41,7 @@ from activities.models import Activity, Board, CreditType, Provider, ProviderMem
 from pars_portal.benchmarks.harness import (
     LoopbackClient,
     argparse_hidden,
+    cpu_seconds,
     gunicorn,
     load_synthetic_roster,
     peak_rss_mb,
@@ -162,6 +165,8 @@ class Command(BaseCommand):
                 try:
                     browser = LoopbackClient(port, timeout=3600)
                     browser.login(USERNAME, config["password"])
+                    worker_cpu_before = cpu_seconds(workers.pid)
+                    web_cpu_before = cpu_seconds(servers[0].pid)
                     started = time.perf_counter()
                     upload_id = browser.upload(name, content, content_type)
                     browser.wait_for_upload(upload_id, "preview", 3600, poll=None)
@@ -171,6 +176,8 @@ class Command(BaseCommand):
                     done = time.perf_counter()
                     worker_rss = peak_rss_mb(workers.pid)
                     web_rss = peak_rss_mb(servers[0].pid)
+                    worker_cpu = cpu_seconds(workers.pid) - worker_cpu_before
+                    web_cpu = cpu_seconds(servers[0].pid) - web_cpu_before
                 finally:
                     workers.terminate()
                     try:
@@ -196,6 +203,8 @@ class Command(BaseCommand):
             "rows_per_s": f"{rows_per_s:.1f}",
             "worker_peak_rss_mb": f"{worker_rss:.0f}",
             "web_peak_rss_mb": f"{web_rss:.0f}",
+            "worker_cpu_s": f"{worker_cpu:.2f}",
+            "web_cpu_s": f"{web_cpu:.2f}",
             "baseline_rows_per_s": f"{baseline['rows_per_s']:.0f}",
             "ratio": f"{rows_per_s / baseline['rows_per_s']:.3g}",
             "load_average_1min": f"{os.getloadavg()[0]:.2f}",
