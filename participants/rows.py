@@ -37,8 +37,10 @@ class Learner:
     def of(cls, source, **values):
         """The learner named by `source` (a row, a record, a roster entry: anything with
         these attributes), with `values` given or overridden."""
-        names = [name for name in LEARNER_FIELDS if name not in values]
-        return cls(**{name: getattr(source, name) for name in names}, **values)
+        for name in LEARNER_FIELDS:
+            if name not in values:
+                values[name] = getattr(source, name)
+        return cls(**values)
 
 
 @dataclass(slots=True, kw_only=True)

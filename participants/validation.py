@@ -5,6 +5,7 @@ they already loaded, so the rules exist once and the pipeline stays set-based.
 """
 
 import datetime as dt
+import functools
 import re
 from decimal import Decimal
 
@@ -42,6 +43,24 @@ def fmt_date(value: dt.date) -> str:
     return f"{value.month:02d}/{value.day:02d}/{value.year:04d}"  # strftime drops year 1's zeros
 
 
+@functools.lru_cache(maxsize=64)
+def _pattern(pattern: str) -> re.Pattern:
+    return re.compile(pattern)
+
+
+@functools.lru_cache(maxsize=1024)  # a file repeats the same few values
+def _points_problem(points: str, maximum: str | None) -> str:
+    """What is wrong with `points` MOC points (at most `maximum`, if given); '' if nothing.
+    Both as text: equal numbers written differently (10, 10.00) read differently in messages."""
+    try:
+        validate_moc_points(points)
+        if maximum is not None:
+            validate_points_within(Decimal(points), Decimal(maximum))
+    except ValidationError as error:
+        return error.messages[0]
+    return ""
+
+
 def completion_errors(
     *,
     activity,
@@ -69,7 +88,7 @@ def completion_errors(
     errors: dict[str, str] = {}
     if len(learner_id or "") > 20:
         errors["learner_id"] = BOARD_ID_TOO_LONG.format(length=len(learner_id))
-    elif not re.fullmatch(board.board_id_pattern, learner_id or ""):
+    elif not _pattern(board.board_id_pattern).fullmatch(learner_id or ""):
         errors["learner_id"] = BOARD_ID_INVALID.format(
             board=board.code, description=board.board_id_description
         )
@@ -103,13 +122,10 @@ def completion_errors(
 
     if moc_points is None:
         errors["moc_points"] = "MOC points are required."
-    else:
-        try:
-            validate_moc_points(moc_points)
-            if registration is not None:
-                validate_points_within(Decimal(moc_points), registration.moc_points)
-        except ValidationError as error:
-            errors["moc_points"] = error.messages[0]
+    elif problem := _points_problem(
+        str(moc_points), None if registration is None else str(registration.moc_points)
+    ):
+        errors["moc_points"] = problem
 
     if completion_date is None:
         errors["completion_date"] = "Completion date is required."

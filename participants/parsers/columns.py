@@ -138,14 +138,19 @@ class Formula(str):
 
 
 def row_from_values(row_number: int, values: dict, source, id_lengths: dict[str, int]):
-    """Build a ParticipantRow from {column: raw value}, reading each value by §8.4."""
+    """Build a ParticipantRow from {column: raw value}, reading each value by §8.4 (reader
+    None: the value's text, trimmed)."""
     row = ParticipantRow(row_number=row_number, source=source)
     errors = row.errors
 
     def read(column, reader, *, required=True):
         raw = values.get(column)
         if type(raw) is str:  # text files: the common case, kept cheap
-            raw = clean_text(raw)
+            raw = raw.strip()
+            if raw[:1] == "'":
+                raw = clean_text(raw)
+            if raw and reader is None:
+                return raw
             missing = not raw
         elif isinstance(raw, Formula):
             errors[ERROR_FIELD.get(column, column)] = FORMULA_NOT_ALLOWED.format(formula=raw)
@@ -157,27 +162,27 @@ def row_from_values(row_number: int, values: dict, source, id_lengths: dict[str,
                 errors[ERROR_FIELD.get(column, column)] = REQUIRED
             return None
         try:
-            return reader(raw)
+            return clean_text(raw) if reader is None else reader(raw)
         except ValueError as error:
             errors[ERROR_FIELD.get(column, column)] = str(error)
             return None
 
-    row.action = (read("action", clean_text, required=False) or "add").lower()
-    row.board_code = (read("board_code", clean_text, required=False) or "ABIM").upper()
+    row.action = (read("action", None, required=False) or "add").lower()
+    row.board_code = (read("board_code", None, required=False) or "ABIM").upper()
     row.activity_ref = read("activity_ref", lambda v: read_padded_id(v, 9)) or ""
     length = id_lengths.get(row.board_code)
     row.learner_id = read("learner_id", lambda v: read_padded_id(v, length)) or ""
-    row.first_name = read("first_name", clean_text, required=row.action == "add") or ""
-    row.last_name = read("last_name", clean_text, required=row.action == "add") or ""
+    row.first_name = read("first_name", None, required=row.action == "add") or ""
+    row.last_name = read("last_name", None, required=row.action == "add") or ""
     row.birth_month = read("birth_month", read_month, required=row.action == "add")
     row.birth_day = read("birth_day", read_day, required=row.action == "add")
     row.completion_date = read("completion_date", read_date)
-    row.credit_type = read("credit_type", clean_text) or ""
+    row.credit_type = read("credit_type", None) or ""
     row.moc_points = read("moc_points", read_decimal, required=row.action == "add")
     row.cme_credits = read("cme_credits", read_decimal, required=False)
     permission = read("learner_permission", read_permission, required=False)
     row.learner_permission = bool(permission) or row.action == "delete"
     if permission is None and row.action == "add" and "learner_permission" not in errors:
         row.learner_permission = False
-    row.credit_id = read("credit_id", clean_text, required=False) or None
+    row.credit_id = read("credit_id", None, required=False) or None
     return row

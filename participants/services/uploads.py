@@ -9,12 +9,14 @@ from itertools import islice
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils import timezone
 from django_tasks import task
 
 from activities.models import Board, Channel
 from activities.services import portal_event_record
-from pars_portal.lib.db import insert_returning_ids
+from pars_portal.lib.bulk import rare_collections
+from pars_portal.lib.db import copy_rows
 
 from ..intake import BatchPlan, intake_batches, intake_world, intake_write_plan
 from ..models import (
@@ -130,18 +132,21 @@ def outcome_kinds(outcome) -> list[str]:
     return []
 
 
+PREVIEW_COLUMNS = ("upload_id", "kind", "row_number", "learner_id", "name", "activity",
+                   "credit_type", "detail")  # fmt: skip
+
+
 def _preview_rows(upload, outcomes, file_format):
+    """Each outcome's preview rows (one per kind it counts in), as PREVIEW_COLUMNS values."""
     for outcome in outcomes:
         row = outcome.row
         for kind in outcome_kinds(outcome):
             item = _preview_item(outcome, file_format)
-            yield {
-                "upload_id": upload.pk, "kind": kind, "row_number": outcome.row_number,
-                "learner_id": item["learner_id"][:20], "name": item["name"][:201],
-                "activity": (row.activity_ref if row else "")[:20],
-                "credit_type": (row.credit_type if row else "")[:50],
-                "detail": (outcome.warning if kind == "warning" else item["detail"])[:300],
-            }  # fmt: skip
+            yield (
+                upload.pk, kind, outcome.row_number, item["learner_id"][:20], item["name"][:201],
+                (row.activity_ref if row else "")[:20], (row.credit_type if row else "")[:50],
+                (outcome.warning if kind == "warning" else item["detail"])[:300],
+            )  # fmt: skip
 
 
 def _count(totals, kinds, outcomes):
@@ -213,20 +218,20 @@ def upload_check(*, upload_id: int) -> Upload:
                 if shown[outcome.result] < PREVIEW_ROWS:
                     shown[outcome.result] += 1
                     preview.append(_preview_item(outcome, upload.file_format))
-            UploadIssue.objects.bulk_create(_issues(upload, UploadIssue.Phase.CHECK, outcomes))
-            insert_returning_ids(
-                UploadPreviewRow, list(_preview_rows(upload, outcomes, upload.file_format)),
-                returning=False,
-            )  # fmt: skip
             plan = plans.pop()
             plan.counts = {"totals": batch_totals, "kinds": batch_kinds}
-            UploadPlan.objects.create(
-                upload=upload, offset=plan.offset, rows=plan.rows, data=plan.to_bytes()
-            )
+            blob = plan.to_bytes()
             processed += len(outcomes)
-            Upload.objects.filter(pk=upload.pk).update(
-                processed_rows=processed, heartbeat_at=timezone.now()
-            )
+            with transaction.atomic():  # the batch's findings and the progress, or none
+                UploadIssue.objects.bulk_create(_issues(upload, UploadIssue.Phase.CHECK, outcomes))
+                copy_rows(UploadPreviewRow, PREVIEW_COLUMNS,
+                          _preview_rows(upload, outcomes, upload.file_format))  # fmt: skip
+                UploadPlan.objects.create(
+                    upload=upload, offset=plan.offset, rows=plan.rows, data=blob
+                )
+                Upload.objects.filter(pk=upload.pk).update(
+                    processed_rows=processed, heartbeat_at=timezone.now()
+                )
     except Exception as error:
         if not isinstance(error, FileRefused):
             logger.exception("Upload %s could not be checked", upload.pk)
@@ -490,9 +495,11 @@ def upload_issue_phase(upload: Upload) -> str:
 
 @task(queue_name=UPLOADS)
 def check_upload(upload_id: int) -> None:
-    upload_check(upload_id=upload_id)
+    with rare_collections():
+        upload_check(upload_id=upload_id)
 
 
 @task(queue_name=UPLOADS)
 def commit_upload(upload_id: int) -> None:
-    upload_commit(upload_id=upload_id)
+    with rare_collections():
+        upload_commit(upload_id=upload_id)

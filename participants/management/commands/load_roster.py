@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from activities.models import Board
+from pars_portal.lib.bulk import rare_collections
 from participants.parsers import FileRefused, RowError, parse_roster_csv
 from participants.services.roster import roster_load
 
@@ -26,7 +27,11 @@ class Command(BaseCommand):
             help="Load the valid rows and list the invalid ones.",
         )
 
-    def handle(self, *args, file: Path, board: str, skip_invalid: bool, **options):
+    def handle(self, *args, **options):
+        with rare_collections():  # hundreds of thousands of rows: see pars_portal.lib.bulk
+            self._load(**options)
+
+    def _load(self, *, file: Path, board: str, skip_invalid: bool, **options):
         started = time.perf_counter()
         board_obj = Board.objects.filter(code=board).first()
         if board_obj is None:
