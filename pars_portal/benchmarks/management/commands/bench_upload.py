@@ -15,9 +15,14 @@ seconds each used meanwhile (worker_cpu_s, web_cpu_s: the work's cost whatever e
 machine was doing; wall times are only comparable on a quiet machine), and the
 floor: baseline_rows_per_s, the same rows written by plain multi-row INSERTs into the
 completions table in the same run (no parsing, checks or verification), with ratio =
-rows_per_s / baseline_rows_per_s. `bench_import` measures the pipeline alone.
+rows_per_s / baseline_rows_per_s. Then (unless --no-again) the same file is uploaded
+again and the same rows in another file (last row first): again_same_file_s and
+again_same_rows_s, from the POST to the preview, which must say there is nothing to save
+(and, for the same file, that it was uploaded before). `bench_import` measures the pipeline
+alone.
 """
 
+import argparse
 import datetime as dt
 import io
 import json
@@ -82,15 +87,18 @@ def row_values(n: int, roster: int) -> tuple:
     return i, f"{i:06d}", f"First{i}", f"Last{i}", 1 + i % 12, 1 + i % 28, day
 
 
-def synthetic_file(file_format: str, rows: int, roster: int, pars_id: str) -> bytes:
+def synthetic_file(file_format: str, rows: int, roster: int, pars_id: str, *,
+                   backwards: bool = False) -> bytes:  # fmt: skip
+    """The file of `rows` rows; `backwards`: the same rows, last first (another file)."""
+    numbers = range(rows - 1, -1, -1) if backwards else range(rows)
     if file_format == "xml":
         # Learner n's report; the XML writer takes one completion date, so days vary by
         # learner number only within the roster.
         if rows > roster:
             raise CommandError("XML files here hold at most one record per roster learner.")
-        return xml_body(pars_id, range(rows), provider=PROVIDER)
+        return xml_body(pars_id, numbers, provider=PROVIDER)
     records = []
-    for n in range(rows):
+    for n in numbers:
         _, learner, first, last, month, day, completed = row_values(n, roster)
         records.append(["add", pars_id, "ABIM", learner, first, last, str(month), str(day),
                         completed.strftime("%m/%d/%Y"), "MK", "10", "", "Y", ""])  # fmt: skip
@@ -121,6 +129,11 @@ class Command(BaseCommand):
             "--database", metavar="URL",
             help="a PostgreSQL server (postgres://user@host:port/any): the benchmark makes "
             "a fresh database there and drops it afterwards; default: a SQLite file",
+        )  # fmt: skip
+        parser.add_argument(
+            "--again", action=argparse.BooleanOptionalAction, default=True,
+            help="then upload the same file again, and the same rows in another file "
+            "(last first): seconds to each preview, which must create nothing",
         )  # fmt: skip
         parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers")
         parser.add_argument("--upload-workers", type=int, default=2, help="upload workers")
@@ -174,10 +187,13 @@ class Command(BaseCommand):
                     browser.confirm_upload(upload_id)
                     browser.wait_for_upload(upload_id, "done", 3600, poll=None)
                     done = time.perf_counter()
-                    worker_rss = peak_rss_mb(workers.pid)
-                    web_rss = peak_rss_mb(servers[0].pid)
                     worker_cpu = cpu_seconds(workers.pid) - worker_cpu_before
                     web_cpu = cpu_seconds(servers[0].pid) - web_cpu_before
+                    again = {}
+                    if options["again"]:
+                        again = self._again(browser, rows, file_format, config, content)
+                    worker_rss = peak_rss_mb(workers.pid)
+                    web_rss = peak_rss_mb(servers[0].pid)
                 finally:
                     workers.terminate()
                     try:
@@ -205,10 +221,31 @@ class Command(BaseCommand):
             "web_peak_rss_mb": f"{web_rss:.0f}",
             "worker_cpu_s": f"{worker_cpu:.2f}",
             "web_cpu_s": f"{web_cpu:.2f}",
+            **again,
             "baseline_rows_per_s": f"{baseline['rows_per_s']:.0f}",
             "ratio": f"{rows_per_s / baseline['rows_per_s']:.3g}",
             "load_average_1min": f"{os.getloadavg()[0]:.2f}",
         })  # fmt: skip
+
+    def _again(self, browser, rows, file_format, config, content) -> dict:
+        """The same file uploaded again, then the same rows in another file: each must end
+        at its preview with nothing to save (the baseline stage then finds no record more
+        than the first upload made); the seconds from the POST to that preview."""
+        name, content_type = FORMATS[file_format]
+        other = synthetic_file(file_format, rows, config["roster"], config["pars_id"],
+                               backwards=True)  # fmt: skip
+        figures = {}
+        for label, body in (("again_same_file_s", content), ("again_same_rows_s", other)):
+            started = time.perf_counter()
+            upload_id = browser.upload(name, body, content_type)
+            browser.wait_for_upload(upload_id, "nothing", 3600, poll=None)
+            figures[label] = f"{time.perf_counter() - started:.2f}"
+            page = browser.request("GET", f"/uploads/{upload_id}/")[2]
+            told = b'id="same-file"' in page
+            if told != (body is content):
+                raise CommandError(f"upload {upload_id}: the page says the file was "
+                                   f"{'' if told else 'not '}uploaded before.")  # fmt: skip
+        return figures
 
     # -- child 1: the provider, its editor, a registered activity, the roster --
 
