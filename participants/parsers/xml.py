@@ -1,7 +1,6 @@
 """ACCME's XML learner report (pars-spec §8.1), read as a stream; DOCTYPEs and entities
 are refused before anything is parsed."""
 
-import functools
 import re
 from collections.abc import Iterator
 
@@ -47,34 +46,50 @@ def _local(tag) -> str:
     return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
 
 
-@functools.cache
-def _any_namespace(path: tuple) -> str:
-    return "/".join("{*}" + name for name in path)
+class _Report:
+    """One ActivityReport's elements found by local name (any namespace or none), each
+    element's children read once: a `find` per field cost most of the parse."""
 
+    def __init__(self):
+        self._kids: dict = {}
 
-def _child(element, *path):
-    """The first descendant along `path` of local names (any namespace or none)."""
-    if element is None:
-        return None
-    return element.find(_any_namespace(path))
+    def _by_name(self, element) -> dict:
+        kids = self._kids.get(element)
+        if kids is None:
+            kids = self._kids[element] = {}
+            for child in element:
+                if isinstance(child.tag, str):
+                    kids.setdefault(_local(child.tag), []).append(child)
+        return kids
 
+    def child(self, element, *path):
+        """The first element along `path` of local names, as `find("{*}a/{*}b")` gives it."""
+        if element is None:
+            return None
+        found = self._by_name(element).get(path[0])
+        if not found or len(path) == 1:
+            return found[0] if found else None
+        for name in path[1:]:
+            found = [kid for parent in found for kid in self._by_name(parent).get(name, ())]
+            if not found:
+                return None
+        return found[0]
 
-def _children(element, name):
-    return element.findall("{*}" + name) if element is not None else []
+    def children(self, element, name) -> list:
+        return self._by_name(element).get(name, []) if element is not None else []
+
+    def value(self, element, name) -> str:
+        """A CreditReceived value: an attribute or a child element."""
+        if element is None:
+            return ""
+        for key, value in element.attrib.items():
+            if _local(key) == name:
+                return clean_text(value)
+        return _text(self.child(element, name))
 
 
 def _text(element) -> str:
     return clean_text(element.text) if element is not None else ""
-
-
-def _value(element, name) -> str:
-    """A CreditReceived value: an attribute or a child element."""
-    if element is None:
-        return ""
-    for key, value in element.attrib.items():
-        if _local(key) == name:
-            return clean_text(value)
-    return _text(_child(element, name))
 
 
 class _RefuseDoctype:
@@ -167,27 +182,28 @@ def _board_unique_id(candidates, boards):
 
 def _report_rows(report, provider_id, id_lengths, first_number=None):
     source = etree.tostring(report)
-    member = _child(report, "Member")
-    activity = _child(report, "Activity")
-    module = _child(activity, "Module")
-    provider = _text(_child(activity, "ProviderOrganization"))
+    at = _Report()
+    member = at.child(report, "Member")
+    activity = at.child(report, "Activity")
+    module = at.child(activity, "Module")
+    provider = _text(at.child(activity, "ProviderOrganization"))
     if provider and provider.isdigit() and provider.zfill(7) != provider_id:
         raise FileRefused(XML_WRONG_PROVIDER.format(found=provider.zfill(7), expected=provider_id))
-    module_name = _child(module, "ModuleName")
+    module_name = at.child(module, "ModuleName")
     activity_ref = clean_text(module_name.get("moduleID")) if module_name is not None else ""
     if activity_ref.isdigit():
         activity_ref = activity_ref.zfill(9)
-    given = _text(_child(member, "Name", "GivenName"))
-    family = _text(_child(member, "Name", "FamilyName"))
-    birth = _text(_child(member, "PersonalInfo", "BirthDate"))
-    status = _text(_child(module, "Status"))
-    completed = _text(_child(module, "CompletedDateTime"))
-    info = _child(report, "XtensibleInfo")
-    action = (_text(_child(info, "LearnerRecordAction")) or "add").lower()
-    permission_text = _text(_child(info, "LearnerPermission"))
-    cme_text = _text(_child(info, "CMECredits"))  # the portal's extension (pars-spec §9)
-    member_ids = _children(member, "UniqueID")
-    certificates = _children(module, "CreditCertificate")
+    given = _text(at.child(member, "Name", "GivenName"))
+    family = _text(at.child(member, "Name", "FamilyName"))
+    birth = _text(at.child(member, "PersonalInfo", "BirthDate"))
+    status = _text(at.child(module, "Status"))
+    completed = _text(at.child(module, "CompletedDateTime"))
+    info = at.child(report, "XtensibleInfo")
+    action = (_text(at.child(info, "LearnerRecordAction")) or "add").lower()
+    permission_text = _text(at.child(info, "LearnerPermission"))
+    cme_text = _text(at.child(info, "CMECredits"))  # the portal's extension (pars-spec §9)
+    member_ids = at.children(member, "UniqueID")
+    certificates = at.children(module, "CreditCertificate")
     if not certificates:
         row = ParticipantRow(row_number=first_number or report.sourceline or 0, source=source)
         row.errors["credit_type"] = XML_NO_CERTIFICATE
@@ -204,7 +220,7 @@ def _report_rows(report, provider_id, id_lengths, first_number=None):
             errors["activity"] = "ModuleName has no moduleID (the PARS activity ID)."
         row.first_name, row.last_name = given, family
         unique, problem = _board_unique_id(
-            _children(certificate, "UniqueID") or member_ids, id_lengths.keys()
+            at.children(certificate, "UniqueID") or member_ids, id_lengths.keys()
         )
         if problem:
             errors["board"] = problem
@@ -228,13 +244,13 @@ def _report_rows(report, provider_id, id_lengths, first_number=None):
             row.completion_date = read_date(completed)
         except ValueError as error:
             errors["completion_date"] = str(error)
-        for received in _children(certificate, "CreditReceived"):
-            unit = _value(received, "creditUnit")
+        for received in at.children(certificate, "CreditReceived"):
+            unit = at.value(received, "creditUnit")
             if unit.lower() not in _POINT_UNITS:
                 errors.setdefault("credit_unit", XML_CREDIT_UNIT.format(unit=unit))
             if not row.credit_type:
-                row.credit_type = _value(received, "activityCertification")
-            number_text = _value(received, "numberOfCredits")
+                row.credit_type = at.value(received, "activityCertification")
+            number_text = at.value(received, "numberOfCredits")
             if row.moc_points is None and number_text:
                 try:
                     row.moc_points = read_decimal(number_text)
@@ -245,7 +261,7 @@ def _report_rows(report, provider_id, id_lengths, first_number=None):
                 row.cme_credits = read_decimal(cme_text)
             except ValueError as error:
                 errors["cme_credits"] = str(error)
-        row.credit_id = _text(_child(certificate, "CreditID")) or None
+        row.credit_id = _text(at.child(certificate, "CreditID")) or None
         # The ACCME learner report has no permission field: submitting the record attests
         # it, unless the file says otherwise in XtensibleInfo/LearnerPermission.
         try:
