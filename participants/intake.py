@@ -126,20 +126,21 @@ class Lookup:
     def as_dict(self) -> dict:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}  # no copies
 
-    def records(self, provider_id: int, sandbox: bool):
-        """One query: the values (as `_FIELDS` names them) of the records its rows name,
-        deleted ones included (which of them count is the pipeline's business)."""
+    def records(self, provider_id: int, sandbox: bool, fields=_FIELDS):
+        """One query: the values (as `fields` names them: id and status first) of the
+        records its rows name, deleted ones included (which of them count is the pipeline's
+        business)."""
         mine = Completion.objects.filter(provider_id=provider_id, is_sandbox=sandbox).order_by()
         found = mine.filter(
             ManyIn(F("activity_id"), self.activity_ids), ManyIn(F("learner_id"), self.learner_ids)
-        ).values_list(*_FIELDS)
+        ).values_list(*fields)
         by_credit_id = sorted(set(self.credit_ids) | set(self.deleting))
         if by_credit_id:
             found = found.union(
-                mine.filter(ManyIn(F("credit_id"), by_credit_id)).values_list(*_FIELDS)
+                mine.filter(ManyIn(F("credit_id"), by_credit_id)).values_list(*fields)
             )
         if self.corrects:
-            found = found.union(mine.filter(ManyIn(F("id"), self.corrects)).values_list(*_FIELDS))
+            found = found.union(mine.filter(ManyIn(F("id"), self.corrects)).values_list(*fields))
         return found
 
 
@@ -147,11 +148,9 @@ def _fingerprint(found, deleted_ids=frozenset()) -> str:
     """What a batch's decisions rest on in the records table: which records its lookup
     finds, and their status (in a dry run, `deleted_ids` were deleted by earlier batches,
     as they will be when the batch is saved)."""
-    digest = hashlib.blake2b(digest_size=16)
-    statuses = ((v[0], Completion.Status.DELETED if v[0] in deleted_ids else v[1]) for v in found)
-    for pk, status in sorted(statuses):
-        digest.update(f"{pk}:{status};".encode())
-    return digest.hexdigest()
+    deleted = Completion.Status.DELETED.value
+    statuses = sorted((v[0], deleted if v[0] in deleted_ids else v[1]) for v in found)
+    return hashlib.blake2b(repr(statuses).encode(), digest_size=16).hexdigest()
 
 
 # --- One batch ---------------------------------------------------------------------------
@@ -696,7 +695,7 @@ def intake_write_plan(plan: BatchPlan, *, provider, actor, channel, upload, afte
     the same transaction."""
     try:
         with transaction.atomic():
-            found = plan.lookup.records(provider.pk, plan.sandbox)
+            found = plan.lookup.records(provider.pk, plan.sandbox, fields=("id", "status"))
             if _fingerprint(found) != plan.fingerprint:
                 return False
             for values in plan.new:

@@ -106,7 +106,7 @@ def completion_errors(
             # A spreadsheet would run it as a formula (and an export neutralises it with an
             # apostrophe): no name starts so.
             errors[field] = NAME_FORMULA.format(field=label, first=value.lstrip()[0])
-        elif value and not any(c.isalpha() for c in value):
+        elif value and not value[0].isalpha() and not any(c.isalpha() for c in value):
             errors[field] = NAME_NO_LETTER.format(field=label)
     for field, error in validate_birth_month_day(birth_month, birth_day).items():
         errors[field] = error.messages[0]
