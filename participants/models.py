@@ -401,8 +401,12 @@ class Completion(models.Model):
             models.Index(fields=["completion_date"], name="completion_date"),
             # The dashboards and lists (real records only: sandbox records live in the API).
             # Each serves its queries from the index alone, without reading the records.
+            # The year's figures (day × status × channel) and the lists' counts by year,
+            # status and channel: few distinct entries, which PostgreSQL stores once each
+            # with the list of their records (deduplication), an eighth of the size with
+            # the provider and created_at in it, so a year is read in about half the time.
             models.Index(
-                fields=["completion_date", "status", "channel", "provider", "created_at"],
+                fields=["completion_date", "status", "channel"],
                 condition=Q(is_sandbox=False),
                 name="completion_year_figures",
             ),
@@ -433,6 +437,16 @@ class Completion(models.Model):
                 fields=["created_at", "completion_date", "status", "provider"],
                 condition=Q(is_sandbox=False),
                 name="completion_newest",
+            ),
+            # The late records of a past year (the reviewers' dashboard ranks providers by
+            # them): named day by day (completion_date IN the year's days), each day's late
+            # ones are a range of created_at here, so the database reads those alone and
+            # not the year's million records, nor (in completion_newest) everything sent
+            # since the deadline.
+            models.Index(
+                fields=["completion_date", "created_at", "status", "provider"],
+                condition=Q(is_sandbox=False),
+                name="completion_late",
             ),
             # The reviewers' lists "waiting for the board" and "confirmed by the board",
             # newest first: each its own part of the table, in the list's order.
