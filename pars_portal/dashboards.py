@@ -143,24 +143,29 @@ def status_figures(records, year: int, link: dict) -> StatusFigures:
     return figures
 
 
-def upcoming_deadlines(deadlines, records, activities, link: dict, count=2):
+def upcoming_deadlines(deadlines, records, activities, figures: StatusFigures, count=2):
     """The next deadlines (or one still in its grace period) with what is still open: the
     rejected records of that year and registered activities with no records. Two queries
-    whatever the number of deadlines."""
+    whatever the number of deadlines; the rejected ones of the year the dashboard shows
+    are those of its figures (the same records), counted once."""
     today = timezone.localdate()
     upcoming = [d for d in deadlines if (d.grace_until or d.due_date) >= today][:count]
     if not upcoming:
         return []
+    link = figures.link
     years = [d.year for d in upcoming]
-    first, last = year_bounds(min(years))[0], year_bounds(max(years))[1]
-    rejected = dict(
-        records.filter(status=Completion.Status.REJECTED, completion_date__range=(first, last))
-        .annotate(year=Year("completion_date"))
-        .values("year")
-        .annotate(n=Count("*"))
-        .order_by()
-        .values_list("year", "n")
-    )
+    rejected = {}
+    if others := [y for y in years if y != figures.year]:
+        first, last = year_bounds(min(others))[0], year_bounds(max(others))[1]
+        rejected = dict(
+            records.filter(status=Completion.Status.REJECTED, completion_date__range=(first, last))
+            .annotate(year=Year("completion_date"))
+            .values("year")
+            .annotate(n=Count("*"))
+            .order_by()
+            .values_list("year", "n")
+        )
+    rejected[figures.year] = figures.by_status.get(Completion.Status.REJECTED, 0)
     empty = dict(
         activities.filter(reporting_year__in=years)
         .filter(registered_for_moc())
@@ -236,7 +241,7 @@ def provider_dashboard(providers: list[Provider], deadlines: list[Deadline], yea
         "registered_empty_url": activities_url(
             **link, year=year, registered="yes", participants="none"
         ),
-        "deadlines": upcoming_deadlines(deadlines, records, activities, figures.link),
+        "deadlines": upcoming_deadlines(deadlines, records, activities, figures),
         "uploads": list(
             Upload.objects.filter(provider__in=ids)
             .defer("header", "preview_rows")
@@ -304,7 +309,7 @@ def reviewer_dashboard(deadlines: list[Deadline], year):
     now = timezone.now()
     buckets = {
         f"age_{low}": Count(
-            "id",
+            "created_at",  # what the index followup_open holds: counted from it alone
             filter=Q(created_at__lt=now - dt.timedelta(days=low))
             & (Q(created_at__gte=now - dt.timedelta(days=high)) if high else Q()),
         )
@@ -369,7 +374,7 @@ def reviewer_dashboard(deadlines: list[Deadline], year):
         "awaiting_days": (now - awaiting["oldest"]).days if awaiting["oldest"] else None,
         "awaiting_url": records_url(board=WAITING),
         "batch_columns": [label for label, _, _ in columns.values()],
-        "deadlines": upcoming_deadlines(deadlines, records, Activity.objects.all(), {}),
+        "deadlines": upcoming_deadlines(deadlines, records, Activity.objects.all(), figures),
         "year_late_since": late_since(year, deadlines),
         "roster_limit": roster_limit,
     }

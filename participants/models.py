@@ -656,6 +656,10 @@ class FollowUp(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
         verbose_name = "rejection follow-up"
+        # The open ones by age (the reviewers' dashboard counts them from the index alone).
+        indexes = [
+            models.Index(fields=["created_at"], condition=Q(resolution=""), name="followup_open")
+        ]
 
     def __str__(self):
         return f"Follow-up of record {self.completion_id}"
