@@ -382,20 +382,26 @@ def reviewer_dashboard(deadlines: list[Deadline], year):
 
 def _ranked(records, figures, **params):
     """Providers ranked by how many of `records` they have, each with a link to the list
-    of exactly those records and to that provider's dashboard."""
-    rows = (
-        records.values("provider__accme_id", "provider__name")
-        .annotate(n=Count("*"))
-        .order_by("-n", "provider__name")[:TOP]
+    of exactly those records and to that provider's dashboard. Counted by provider (the
+    column in the indexes; joining every record to its provider's name took as long as
+    the count), then the names of the leading ones (ties on the TOP-th count included, so
+    that the name decides among them as before)."""
+    counts = sorted(
+        records.values_list("provider").annotate(n=Count("*")).order_by(),
+        key=lambda row: -row[1],
     )
+    if len(counts) > TOP:
+        counts = [row for row in counts if row[1] >= counts[TOP - 1][1]]
+    n = dict(counts)
+    providers = Provider.objects.filter(pk__in=n).order_by("name").only("accme_id", "name")
     return [
         {
-            "name": row["provider__name"],
-            "accme_id": row["provider__accme_id"],
-            "count": row["n"],
-            "url": figures.url(provider=row["provider__accme_id"], **params),
+            "name": provider.name,
+            "accme_id": provider.accme_id,
+            "count": n[provider.pk],
+            "url": figures.url(provider=provider.accme_id, **params),
             "dashboard_url": f"{reverse('home')}?"
-            + urlencode({"provider": row["provider__accme_id"], "year": figures.year}),
+            + urlencode({"provider": provider.accme_id, "year": figures.year}),
         }
-        for row in rows
+        for provider in sorted(providers, key=lambda p: -n[p.pk])[:TOP]  # stable: by name
     ]
