@@ -338,6 +338,7 @@ def measure(requests: int, only: str | None = None, slow_ms: float | None = None
         "provider_dashboard_last_year": (editor, f"/?year={year - 1}"),
         "reviewer_dashboard": (reviewer, "/"),
         "reviewer_dashboard_last_year": (reviewer, f"/?year={year - 1}"),
+        "reviewer_dashboard_first_year": (reviewer, f"/?year={year - YEARS + 1}"),
         "reviewer_provider_dashboard": (reviewer, f"/?provider={biggest.accme_id}"),
         "participant_list": (editor, "/participants/"),
         "participant_search_name": (editor, f"/participants/?last_name={last_name}"),
