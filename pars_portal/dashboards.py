@@ -145,9 +145,9 @@ def status_figures(records, year: int, link: dict) -> StatusFigures:
 
 def upcoming_deadlines(deadlines, records, activities, figures: StatusFigures, count=2):
     """The next deadlines (or one still in its grace period) with what is still open: the
-    rejected records of that year and registered activities with no records. Two queries
-    whatever the number of deadlines; the rejected ones of the year the dashboard shows
-    are those of its figures (the same records), counted once."""
+    rejected records of that year and registered activities with no records. At most two
+    queries whatever the number of deadlines: the rejected ones of the year the dashboard
+    shows are those of its figures (the same records), counted once."""
     today = timezone.localdate()
     upcoming = [d for d in deadlines if (d.grace_until or d.due_date) >= today][:count]
     if not upcoming:
