@@ -93,6 +93,26 @@ def at_today():
         yield
 
 
+def test_reviewer_ranking_shows_the_ten_largest_ties_by_name(client_of, reviewer, at_today):
+    """Twelve providers with rejected records: the ranking shows the ten with the most,
+    and among equal counts the first names alphabetically (Zeta, then K00–K08; K09 with
+    as many as K08 and Alpha with fewer are left out), each with its own count."""
+    from activities.models import Provider
+
+    counts = {"Zeta": 5, "Alpha": 1} | {f"K{i:02d}": 2 for i in reversed(range(10))}
+    for i, (name, n) in enumerate(counts.items()):
+        provider = Provider.objects.create(accme_id=f"{9000000 + i:07d}", name=name)
+        editor = make_user(f"editor-{i}")
+        ProviderMembership.objects.create(user=editor, provider=provider, role="editor")
+        activity = make_activity(provider, editor, start=dt.date(YEAR, 1, 1))
+        for day in range(1, n + 1):
+            make_completion(activity, completion_date=dt.date(YEAR, 3, day), status="rejected")
+    context = client_of(reviewer).get(f"/?year={YEAR}").context
+    assert [(r["name"], r["count"]) for r in context["by_rejected"]] == [("Zeta", 5)] + [
+        (f"K{i:02d}", 2) for i in range(9)
+    ]
+
+
 def test_provider_dashboard_counts(client_of, editor_a, data, at_today):
     response = client_of(editor_a).get(f"/?year={YEAR}")
     html = response.content.decode()

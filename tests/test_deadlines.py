@@ -64,3 +64,20 @@ def test_home_shows_upcoming_deadlines_with_what_is_open(
     assert (first.year, first.due_date) == (2015, dt.date(2015, 12, 31))
     assert (first.rejected, first.without_records) == (1, 1)
     assert "1 rejected record" in response.content.decode()
+
+
+@pytest.mark.parametrize("shown", [2014, 2015, 2016])
+def test_each_upcoming_deadline_counts_its_own_years_rejected_records(
+    client_of, editor_a, activity_a, shown
+):
+    """On January 5, 2016 the 2014 deadline (June 30, 2016) and 2015's grace period are
+    both ahead: whichever year the dashboard shows, each deadline counts the rejected
+    records of its own year."""
+    with time_machine.travel(dt.datetime(2016, 1, 5, 12, tzinfo=dt.UTC)):
+        for day in (dt.date(2014, 6, 1), dt.date(2015, 6, 1), dt.date(2015, 12, 1)):
+            make_completion(activity_a, completion_date=day, status="rejected")
+        make_completion(activity_a, completion_date=dt.date(2016, 1, 2), status="rejected")
+        make_completion(activity_a, completion_date=dt.date(2015, 1, 3), status="accepted")
+        response = client_of(editor_a).get(f"/?year={shown}")
+    assert response.context["figures"].year == shown
+    assert {d.year: d.rejected for d in response.context["deadlines"]} == {2014: 1, 2015: 2}
