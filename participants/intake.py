@@ -257,21 +257,23 @@ class _Batch:
         )  # fmt: skip
         found = list(self.lookup.records(self.provider.pk, self.sandbox))
         self.fingerprint = _fingerprint(found, self.dry_run.deleted_ids if self.dry_run else ())
+        deleted = Completion.Status.DELETED.value
+        dry_deleted = self.dry_run.deleted_ids if self.dry_run else ()
+        by_id, by_key = self.existing_by_id, self.existing_by_key
         for values in found:
             (pk, status, first, last, month, day, created, activity_id, board_id,
              learner_id, credit_type_id, completion_date, credit_id, upload_id, points,
              cme) = values  # fmt: skip
-            existing = _Existing(
-                id=pk, status=status, first_name=first, last_name=last, birth_month=month,
-                birth_day=day, created_at=created, credit_id=credit_id,
-                key=(activity_id, board_id, learner_id, credit_type_id, completion_date),
-                upload_id=upload_id, status_before=status, moc_points=points, cme_credits=cme,
-            )  # fmt: skip
-            if self.dry_run and pk in self.dry_run.deleted_ids:
-                existing.status = Completion.Status.DELETED  # by an earlier batch
-            self.existing_by_id[pk] = existing
-            if existing.status != Completion.Status.DELETED:
-                self.existing_by_key[existing.key] = existing
+            # Positional, in _Existing's order: 100,000 records a batch on a re-upload.
+            existing = _Existing(pk, status, first, last, month, day, created,
+                                 (activity_id, board_id, learner_id, credit_type_id,
+                                  completion_date),
+                                 credit_id, upload_id, status, points, cme)  # fmt: skip
+            if pk in dry_deleted:
+                existing.status = deleted  # by an earlier batch
+            by_id[pk] = existing
+            if existing.status != deleted:
+                by_key[existing.key] = existing
                 if credit_id:
                     self.existing_by_credit_id[credit_id] = existing
             elif credit_id in deleting:

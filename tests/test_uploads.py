@@ -684,6 +684,10 @@ def test_correction_across_a_batch_boundary_previews_as_it_commits(
     assert checked.preview_totals == done.result_totals
 
 
+def first_records():
+    return Completion.objects.order_by("pk")
+
+
 def test_same_file_twice_creates_nothing_the_second_time(client_of, editor_a, activity_a, roster):
     content = tsv([cells(activity_a), cells(activity_a, OMAR), cells(activity_a, credit_type="PS")])
     client = client_of(editor_a)
@@ -702,6 +706,12 @@ def test_same_file_twice_creates_nothing_the_second_time(client_of, editor_a, ac
     assert 'id="confirm"' not in text and 'id="nothing-to-save"' in text
     assert Completion.objects.count() == 3
     assert CompletionEvent.objects.count() == 3
+    # Which rows were already reported: the count links to them, each with its record.
+    assert 'id="already-reported-rows"' in text and 'id="deleted-rows"' not in text
+    listed = client.get(f"/uploads/{again.pk}/", {"rows": "already_reported"})
+    assert listed.status_code == 200
+    for record in first_records():
+        assert f"record {record.pk}" in listed.content.decode()
 
 
 def test_same_rows_reordered_in_another_file_create_nothing(
