@@ -11,9 +11,10 @@ preview shows, confirm, reload until the result shows.
 Prints `name: value` lines: rows, upload_to_preview_s (from the upload's POST to the page
 showing the preview), confirm_to_result_s, total_s, rows_per_s (rows / total_s), the peak
 memory of the task workers and of the web server (the largest process of each), and the
-floor: baseline_rows_per_s, the same rows written by plain multi-row INSERTs into the
-completions table in the same run (no parsing, checks or verification), with ratio =
-rows_per_s / baseline_rows_per_s. `bench_import` measures the pipeline alone.
+floor: baseline_rows_per_s, the same rows written into the completions table in the same
+run by the pipeline's own writer (multi-row INSERTs on SQLite, COPY on PostgreSQL; no
+parsing, checks, verification or history), with ratio = rows_per_s / baseline_rows_per_s.
+`bench_import` measures the pipeline alone.
 """
 
 import datetime as dt
@@ -222,9 +223,10 @@ class Command(BaseCommand):
     # -- child 2: what the upload saved, and the floor --
 
     def _baseline(self, workdir, options):
-        """The same rows written by plain multi-row INSERTs into the completions table (the
-        pipeline's own writer, `pars_portal.lib.db.insert_returning_ids`), without parsing, checks,
-        verification or history: the floor the upload is compared with."""
+        """The same rows written into the completions table by the pipeline's own writer
+        (`pars_portal.lib.db.insert_returning_ids`: INSERTs on SQLite, COPY on PostgreSQL),
+        without parsing, checks, verification or history: the floor the upload is compared
+        with."""
 
         config = json.loads((workdir / "config.json").read_text())
         created = Completion.objects.filter(upload__isnull=False).count()
