@@ -109,11 +109,15 @@ def _copy_returning_ids(model, rows, fields, converters, connection, returning) 
             ids = sorted(r[0] for r in cursor.fetchall())
         columns.insert(0, pk.column)
 
+    # Only the columns that have a conversion are touched, row by row.
+    convert = [(i, c) for i, c in enumerate(converters, start=int(returning)) if c]
+
     def values():
         for index, row in enumerate(rows):
-            pairs = zip(converters, row.values(), strict=True)
-            converted = [convert(value) if convert else value for convert, value in pairs]
-            yield [ids[index], *converted] if returning else converted
+            values = [ids[index], *row.values()] if returning else list(row.values())
+            for i, converter in convert:
+                values[i] = converter(values[i])
+            yield values
 
     copy_rows(model, columns, values(), using=connection.alias)
     return ids
