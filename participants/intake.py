@@ -213,6 +213,8 @@ class _Batch:
         self.deleted_by_key: dict[tuple, _Existing] = deleted_by_key
         self.after_write = after_write
         self.held = False  # records kept unchecked: the provider's roster-check limit
+        # A row decided by a record an earlier batch of this dry run adds (intake_write_plan).
+        self.rests_on_earlier = False
 
     # -- loading (a fixed number of queries, whatever the batch size) --
 
@@ -394,6 +396,7 @@ class _Batch:
             outcome.message = ALREADY_IN_BATCH.format(row=earlier)
             return True
         if self.dry_run and hash(key) in self.dry_run.added_keys:
+            self.rests_on_earlier = True
             outcome.result = Result.ALREADY_REPORTED
             outcome.message = ALREADY_EARLIER
             return True
@@ -498,6 +501,7 @@ class _Batch:
             elif self.dry_run and hash(key) in self.dry_run.added_keys:
                 # Added by an earlier batch of this dry run: the commit will find it.
                 self.dry_run.added_keys.discard(hash(key))
+                self.rests_on_earlier = True
                 outcome.result = Result.DELETED
                 outcome.status = Completion.Status.DELETED
             else:
@@ -576,6 +580,7 @@ class _Batch:
             new=[n.values for n in self.new],
             details=[self._detail(n.row, n.values["warning"]) for n in self.new],
             replaced=self.replaced(), held=self.held, outcomes=self.outcomes,
+            rests_on_earlier=self.rests_on_earlier,
         )  # fmt: skip
 
     def _detail(self, row, warning):
@@ -632,6 +637,8 @@ class BatchPlan:
     held: bool
     outcomes: list = field(default_factory=list)  # not kept: the check's own use
     counts: dict = field(default_factory=dict)  # the caller's figures for these rows
+    # A row of it was decided by a record an earlier batch adds (a repeat, a delete).
+    rests_on_earlier: bool = True
 
     def to_bytes(self) -> bytes:
         data = {
@@ -639,6 +646,7 @@ class BatchPlan:
             "sandbox": self.sandbox, "lookup": self.lookup.as_dict(),
             "fingerprint": self.fingerprint, "new": _by_column(self.new),
             "details": self.details, "held": self.held, "counts": self.counts,
+            "rests_on_earlier": self.rests_on_earlier,
             "replaced": [[r.completion_id, r.from_status, r.reason, r.by_new]
                          for r in self.replaced],
         }  # fmt: skip
@@ -657,6 +665,7 @@ class BatchPlan:
             replaced=[Replaced(pk, before, reason, by_new=by_new)
                       for pk, before, reason, by_new in data["replaced"]],
             held=data["held"], counts=data["counts"],
+            rests_on_earlier=data.get("rests_on_earlier", True),
         )  # fmt: skip
 
 
@@ -689,24 +698,45 @@ def _from_columns(data: dict) -> list[dict]:
     return [dict(zip(names, values, strict=True)) for values in rows]
 
 
-def intake_write_plan(plan: BatchPlan, *, provider, actor, channel, upload, after_write) -> bool:
+@dataclass(slots=True)
+class PlanSave:
+    """One save writing an upload's plans in order, from the first it writes: the records
+    those plans created (this upload's, ids from `first_id` on) are the earlier batches'
+    additions the check foresaw, not a change since the check."""
+
+    upload_id: int
+    first_id: int | None = None
+
+
+def intake_write_plan(
+    plan: BatchPlan, *, provider, actor, channel, upload, after_write,
+    save: PlanSave | None = None,
+) -> bool:  # fmt: skip
     """Write what a dry run decided, if it still holds: the records it rests on are as
     they were (one query) and nobody wrote one of its records first (the unique
     constraints, a replaced record's status). Otherwise nothing is written and False says
     so: the caller runs the rows through the pipeline again. `after_write(plan)` runs in
-    the same transaction."""
+    the same transaction. `save`: the plans written before this one by the same save (the
+    records they created did not exist when the check looked; unless a row of this plan
+    was decided by one of them, they leave it standing)."""
     try:
         with transaction.atomic():
-            found = plan.lookup.records(provider.pk, plan.sandbox, fields=("id", "status"))
+            found = plan.lookup.records(provider.pk, plan.sandbox,
+                                        fields=("id", "status", "upload_id"))  # fmt: skip
+            if save and save.first_id is not None and not plan.rests_on_earlier:
+                found = [v for v in found
+                         if v[2] != save.upload_id or v[0] < save.first_id]  # fmt: skip
             if _fingerprint(found) != plan.fingerprint:
                 return False
             for values in plan.new:
                 values["created_by_id"] = actor.pk if actor else None  # who confirmed
-            _write(new=plan.new, details=plan.details, replaced=plan.replaced,
-                   held=plan.held, actor=actor, channel=channel, upload=upload)  # fmt: skip
+            ids = _write(new=plan.new, details=plan.details, replaced=plan.replaced,
+                         held=plan.held, actor=actor, channel=channel, upload=upload)  # fmt: skip
             after_write(plan)
     except (IntegrityError, StatusConflict):
         return False
+    if save and save.first_id is None and ids:
+        save.first_id = min(ids)
     return True
 
 

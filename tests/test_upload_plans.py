@@ -106,3 +106,37 @@ def test_a_discarded_upload_keeps_no_plan(client_of, editor_a, activity_a, roste
     client.post(reverse("upload_discard", args=[an_upload.pk]))
     assert not UploadPlan.objects.filter(upload=an_upload).exists()
     assert not current(activity_a, JANE)
+
+
+def test_learners_recurring_in_later_batches_are_saved_as_checked(
+    client_of, editor_a, activity_a, roster, settings
+):
+    """A later batch's learners already have records from earlier batches of the same file
+    (other days): those records are the ones the check foresaw, so the save still writes
+    what the check decided, without going through the file again."""
+    settings.INTAKE_BATCH_SIZE = 2
+    days = ("12/18/2015", "12/19/2015", "12/20/2015")
+    rows = [cells(activity_a, who=who, completion_date=day) for day in days for who in (JANE, OMAR)]
+    client = client_of(editor_a)
+    an_upload = upload(client, "recurring.tsv", tsv(rows))
+    assert an_upload.preview_totals == totals(created=6)
+    os.remove(an_upload.file.path)  # had the save parsed the file again, it would fail
+    an_upload = confirm(client, an_upload)
+    assert an_upload.status == Upload.Status.DONE, an_upload.message
+    assert an_upload.result_totals == totals(created=6)
+    assert len(current(activity_a, JANE)) == len(current(activity_a, OMAR)) == 3
+
+
+def test_a_later_batch_repeating_or_deleting_an_earlier_row_is_saved_as_checked(
+    client_of, editor_a, activity_a, roster, settings
+):
+    settings.INTAKE_BATCH_SIZE = 2
+    rows = [cells(activity_a), cells(activity_a, who=OMAR),
+            cells(activity_a), cells(activity_a, who=OMAR, action="delete")]  # fmt: skip
+    client = client_of(editor_a)
+    an_upload = upload(client, "again.tsv", tsv(rows))
+    assert an_upload.preview_totals == totals(created=2, already_reported=1, deleted=1)
+    an_upload = confirm(client, an_upload)
+    assert an_upload.result_totals == an_upload.preview_totals
+    assert len(current(activity_a, JANE)) == 1
+    assert not current(activity_a, OMAR)  # added by the first batch, deleted by the second

@@ -2,6 +2,7 @@
 
 import functools
 import itertools
+import time
 from collections.abc import Iterable, Sequence
 
 from django.core.exceptions import EmptyResultSet
@@ -38,8 +39,11 @@ def insert_returning_ids(
     Django's bulk_create compiles every value of every row through the ORM, which costs
     more than the database's own work at 10,000 rows a batch. Here each column's conversion
     is chosen once, the SQL is built once per chunk size, and the rows go in as plain
-    parameters. Like bulk_create on SQLite 3.35+ and PostgreSQL, it relies on RETURNING
-    giving the ids in VALUES order. `upsert=(unique_fields, update_fields)`: a row whose
+    parameters. Like bulk_create on SQLite 3.35+, it relies on RETURNING giving the ids in
+    VALUES order. On PostgreSQL (without `upsert`) the rows go in by COPY instead, several
+    times faster: their ids are taken from the table's sequence first (ascending, in row
+    order, as an INSERT would give them), and a row that breaks a constraint fails the
+    whole COPY with the same IntegrityError. `upsert=(unique_fields, update_fields)`: a row whose
     unique fields match an existing one updates it instead (ON CONFLICT … DO UPDATE, which
     SQLite and PostgreSQL both speak); the rows must not repeat a key. With
     `upsert_if_changed` (fields, not null), a row is updated only where one of them differs,
@@ -51,6 +55,8 @@ def insert_returning_ids(
     fields = [model._meta.get_field(name) for name in rows[0]]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     converters = [_converter(f, connection) for f in fields]
+    if connection.vendor == "postgresql" and not upsert:
+        return _copy_returning_ids(model, rows, fields, converters, connection, returning)
     # As bulk_create: SQLite's variable limit decides; PostgreSQL binds client-side.
     chunk = max(1, connection.ops.bulk_batch_size(fields, rows))
     table = connection.ops.quote_name(model._meta.db_table)
@@ -104,6 +110,36 @@ def insert_returning_ids(
 UNNEST_ROWS = 10_000
 
 
+def _copy_returning_ids(model, rows, fields, converters, connection, returning) -> list[int]:
+    """insert_returning_ids on PostgreSQL: ids from the sequence, then one COPY."""
+    columns = [f.column for f in fields]
+    pk = model._meta.pk
+    ids: list[int] = []
+    if returning:
+        if not getattr(pk, "db_returning", False) or pk.name in rows[0]:
+            raise ValueError(f"{model.__name__}: ids are returned for an automatic key only.")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [connection.ops.quote_name(model._meta.db_table), pk.column, len(rows)],
+            )
+            ids = sorted(r[0] for r in cursor.fetchall())
+        columns.insert(0, pk.column)
+
+    # Only the columns that have a conversion are touched, row by row.
+    convert = [(i, c) for i, c in enumerate(converters, start=int(returning)) if c]
+
+    def values():
+        for index, row in enumerate(rows):
+            values = [ids[index], *row.values()] if returning else list(row.values())
+            for i, converter in convert:
+                values[i] = converter(values[i])
+            yield values
+
+    copy_rows(model, columns, values(), using=connection.alias)
+    return ids
+
+
 def _converter(field, connection):
     """How a Python value of `field` becomes a query parameter (None: as it is)."""
     if isinstance(field, m.JSONField):
@@ -144,11 +180,21 @@ def copy_rows(target, columns: Sequence[str], rows: Iterable[Sequence], *, using
     written = 0
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # Only quoted names go into the statement; the values travel as COPY data.
-            with cursor.cursor.copy(f"COPY {quote(table)} ({names}) FROM STDIN") as copy:
+            # Only quoted names go into the statement; the values travel as COPY data. A
+            # broken constraint raises Django's IntegrityError, as an INSERT would.
+            statement = f"COPY {quote(table)} ({names}) FROM STDIN"
+            began = time.monotonic()
+            with connection.wrap_database_errors, cursor.cursor.copy(statement) as copy:
                 for row in rows:
                     copy.write_row(row)
                     written += 1
+            if connection.queries_logged:  # seen where queries are (DEBUG, tests' counts)
+                connection.queries_log.append(
+                    {
+                        "sql": f"{statement} -- {written} rows",
+                        "time": f"{time.monotonic() - began:.3f}",
+                    }
+                )
             return written
         sql = f"INSERT INTO {quote(table)} ({names}) VALUES ({', '.join(['%s'] * len(columns))})"  # noqa: S608
         rows = iter(rows)

@@ -18,7 +18,7 @@ from activities.services import portal_event_record
 from pars_portal.lib.bulk import rare_collections
 from pars_portal.lib.db import copy_rows
 
-from ..intake import BatchPlan, intake_batches, intake_world, intake_write_plan
+from ..intake import BatchPlan, PlanSave, intake_batches, intake_world, intake_write_plan
 from ..models import (
     Completion,
     Upload,
@@ -385,10 +385,12 @@ def upload_commit(*, upload_id: int) -> Upload:
         # that no longer holds (a record of it written or deleted since), the rest of the
         # file goes through the pipeline again, as a fresh check and save would.
         if upload.checked_world and upload.checked_world == intake_world(upload.provider):
+            save = PlanSave(upload.pk)
             for plan in _plans_from(upload, done):
                 if not intake_write_plan(
                     plan, provider=upload.provider, actor=upload.confirmed_by,
                     channel=Channel.UPLOAD, upload=upload, after_write=saved_as_planned,
+                    save=save,
                 ):  # fmt: skip
                     logger.info("Upload %s: rows after %s changed since the check", upload.pk, done)
                     break

@@ -12,14 +12,15 @@ Prints `name: value` lines: rows, upload_to_preview_s (from the upload's POST to
 showing the preview), confirm_to_result_s, total_s, rows_per_s (rows / total_s), the peak
 memory of the task workers and of the web server (the largest process of each), the CPU
 seconds each used meanwhile (worker_cpu_s, web_cpu_s: the work's cost whatever else the
-machine was doing; wall times are only comparable on a quiet machine), and the
-floor: baseline_rows_per_s, the same rows written by plain multi-row INSERTs into the
-completions table in the same run (no parsing, checks or verification), with ratio =
-rows_per_s / baseline_rows_per_s. Then (unless --no-again) the same file is uploaded
-again and the same rows in another file (last row first): again_same_file_s and
-again_same_rows_s, from the POST to the preview, which must say there is nothing to save
-(and, for the same file, that it was uploaded before). `bench_import` measures the pipeline
-alone.
+machine was doing; wall times are only comparable on a quiet machine), and the floor:
+baseline_rows_per_s, the same rows written into the completions table in the same run by
+the pipeline's own writer (multi-row INSERTs on SQLite, COPY on PostgreSQL — faster than
+a plain INSERT, so the ratio there is the stricter one; no parsing, checks, verification or
+history), with ratio = rows_per_s / baseline_rows_per_s. Then (unless --no-again) the same
+file is uploaded again and the same rows in another file (last row first):
+again_same_file_s and again_same_rows_s, from the POST to the preview, which must say there
+is nothing to save (and, for the same file, that it was uploaded before). `bench_import`
+measures the pipeline alone.
 """
 
 import argparse
@@ -273,9 +274,10 @@ class Command(BaseCommand):
     # -- child 2: what the upload saved, and the floor --
 
     def _baseline(self, workdir, options):
-        """The same rows written by plain multi-row INSERTs into the completions table (the
-        pipeline's own writer, `pars_portal.lib.db.insert_returning_ids`), without parsing, checks,
-        verification or history: the floor the upload is compared with."""
+        """The same rows written into the completions table by the pipeline's own writer
+        (`pars_portal.lib.db.insert_returning_ids`: INSERTs on SQLite, COPY on PostgreSQL),
+        without parsing, checks, verification or history: the floor the upload is compared
+        with."""
 
         config = json.loads((workdir / "config.json").read_text())
         created = Completion.objects.filter(upload__isnull=False).count()
