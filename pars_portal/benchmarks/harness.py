@@ -403,12 +403,15 @@ class LoopbackClient:
         raise CommandError(f"upload {upload_id} not {wanted} within {timeout} s")
 
     def _watch(self, url, status, interval, deadline):
-        """What the upload page's script does: ask for the state until it changes."""
+        """What the upload page's script (static/js/portal.js) does: ask for the state
+        until it changes, at first every `interval` seconds, 5% less often at each answer,
+        at most once a second."""
         while time.monotonic() < deadline:
             time.sleep(interval)
             code, _, answer = self.request("GET", url, headers={"Accept": "application/json"})
             if code != 200 or json.loads(answer)["status"] != status:
                 return
+            interval = min(1.0, interval * 1.05)
 
     def confirm_upload(self, upload_id):
         status, _, _ = self.post_form(

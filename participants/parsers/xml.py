@@ -58,8 +58,9 @@ class _Report:
         if kids is None:
             kids = self._kids[element] = {}
             for child in element:
-                if isinstance(child.tag, str):
-                    kids.setdefault(_local(child.tag), []).append(child)
+                tag = child.tag
+                if type(tag) is str:  # not a comment or processing instruction
+                    kids.setdefault(tag[tag.rfind("}") + 1 :], []).append(child)
         return kids
 
     def child(self, element, *path):

@@ -90,11 +90,13 @@ autofocus();
 window.addEventListener("load", () => setTimeout(autofocus, 0));
 
 // An upload being checked or saved: its page watches the upload's state (a small JSON
-// answer, four times a second), moves the progress bar, and shows the next step (preview,
-// result) as soon as it is there. Without script the page reloads itself every 2 s.
+// answer), moves the progress bar, and shows the next step (preview, result) as soon as
+// it is there. It asks every data-interval ms at first (a short file is done within a
+// second or two), 5% less often at each answer, at most once a second (a long one takes
+// minutes). Without script the page reloads itself every 2 s.
 const watched = document.querySelector("[data-upload-watch]");
 if (watched) {
-  const interval = Number(watched.dataset.interval || 250);
+  let interval = Number(watched.dataset.interval || 100);
   const bar = watched.querySelector(".progress-bar");
   const rows = watched.querySelector("#upload-progress-rows");
   const tick = () => {
@@ -114,6 +116,7 @@ if (watched) {
         if (rows) {
           rows.textContent = state.total ? `${state.processed} of ${state.total}` : `${state.processed}`;
         }
+        interval = Math.min(1000, interval * 1.05);
         setTimeout(tick, interval);
       })
       .catch(() => setTimeout(tick, 2000));
