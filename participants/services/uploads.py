@@ -140,14 +140,26 @@ PREVIEW_COLUMNS = ("upload_id", "kind", "row_number", "learner_id", "name", "act
 def _preview_rows(upload, outcomes, file_format):
     """Each outcome's preview rows (one per kind it counts in), as PREVIEW_COLUMNS values."""
     for outcome in outcomes:
+        kinds = outcome_kinds(outcome)
+        if not kinds:
+            continue
         row = outcome.row
-        for kind in outcome_kinds(outcome):
-            item = _preview_item(outcome, file_format)
+        learner, name, activity, credit_type = (
+            (row.learner_id[:20], f"{row.first_name} {row.last_name}".strip()[:201],
+             row.activity_ref[:20], row.credit_type[:50]) if row else ("", "", "", "")
+        )  # fmt: skip
+        for kind in kinds:
+            detail = outcome.warning if kind == "warning" else _detail(outcome, file_format)
             yield (
-                upload.pk, kind, outcome.row_number, item["learner_id"][:20], item["name"][:201],
-                (row.activity_ref if row else "")[:20], (row.credit_type if row else "")[:50],
-                (outcome.warning if kind == "warning" else item["detail"])[:300],
-            )  # fmt: skip
+                upload.pk,
+                kind,
+                outcome.row_number,
+                learner,
+                name,
+                activity,
+                credit_type,
+                detail[:300],
+            )
 
 
 def _count(totals, kinds, outcomes):
@@ -170,13 +182,20 @@ def _preview_item(outcome, file_format) -> dict:
         "activity": row.activity_ref if row else "",
         "credit_type": row.credit_type if row else "",
         "status": outcome.status,
-        "detail": outcome.message
+        "detail": _detail(outcome, file_format),
+    }
+
+
+def _detail(outcome, file_format) -> str:
+    """What the preview says of a row: its message, its status reason, or its errors."""
+    return (
+        outcome.message
         or outcome.reason
         or "; ".join(
             f"{field_label(k, file_format)}: {v}" if k != "__all__" else v
             for k, v in outcome.errors.items()
-        ),
-    }
+        )
+    )
 
 
 def upload_check(*, upload_id: int) -> Upload:
