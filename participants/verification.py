@@ -57,7 +57,7 @@ class Verdict:
 
 def same_name(a: str, b: str) -> bool:
     """Names compare ignoring case and spacing (pars-spec §8.4)."""
-    return "".join(a.split()).casefold() == "".join(b.split()).casefold()
+    return a == b or "".join(a.split()).casefold() == "".join(b.split()).casefold()
 
 
 _MATCH = Verdict(Outcome.MATCH)
@@ -70,9 +70,7 @@ def _roster_verdict(entry: tuple | None, c: Candidate) -> Verdict:
     first, last, month, day = entry
     if (month, day) != (c.birth_month, c.birth_day):
         return Verdict(Outcome.BIRTH_MISMATCH, BIRTH_DATE_MISMATCH)
-    if (first, last) == (c.first_name, c.last_name) or (
-        same_name(first, c.first_name) and same_name(last, c.last_name)
-    ):
+    if same_name(first, c.first_name) and same_name(last, c.last_name):
         return _MATCH
     return Verdict(Outcome.MATCH, warning=NAME_DIFFERS.format(board=c.board_code))
 
