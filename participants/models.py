@@ -1,7 +1,8 @@
+import base64
 import datetime as dt
 import functools
+import os
 import re
-import secrets
 import unicodedata
 
 from django.conf import settings
@@ -253,8 +254,19 @@ MINTED_CREDIT_ID_PREFIX = "ccid:pars:"
 
 def mint_credit_id() -> str:
     """The credit ID of a record that came without one (pars-spec §9): of the drafts' form,
-    unique, and stable because it is stored with the record."""
-    return MINTED_CREDIT_ID_PREFIX + secrets.token_urlsafe(12)
+    unique, and stable because it is stored with the record. Its random part is what
+    `secrets.token_urlsafe(12)` gives (12 bytes from os.urandom, 16 URL-safe characters),
+    drawn 256 at a time: a 100,000-row file mints 100,000."""
+    while True:
+        try:
+            return MINTED_CREDIT_ID_PREFIX + _random_parts.pop()
+        except IndexError:  # empty (or emptied by another thread meanwhile)
+            block = base64.urlsafe_b64encode(os.urandom(12 * 256)).decode()
+            _random_parts.extend(block[i : i + 16] for i in range(0, len(block), 16))
+
+
+_random_parts: list[str] = []
+os.register_at_fork(after_in_child=_random_parts.clear)  # a forked child draws its own
 
 
 # Letters that do not decompose into a base letter and an accent.

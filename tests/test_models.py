@@ -102,6 +102,41 @@ def test_records_without_credit_id_get_distinct_minted_ones_of_the_drafts_form(a
         assert re.fullmatch(r"ccid:pars:[^:]+", record.credit_id)  # stored, so stable
 
 
+def test_minted_credit_ids_never_repeat_across_batches_threads_and_forks():
+    """They are drawn in blocks: a block must not be handed out twice, not to two threads,
+    not to a forked worker that inherited its parent's unused part."""
+    import os
+    import threading
+
+    from participants.models import mint_credit_id
+
+    mint_credit_id()  # the parent now holds an unused part of a block
+    minted = [mint_credit_id() for _ in range(3000)]  # several blocks
+    per_thread = [[] for _ in range(4)]
+    threads = [threading.Thread(target=lambda out: out.extend(mint_credit_id()
+                                                               for _ in range(2000)),
+                                args=(out,)) for out in per_thread]  # fmt: skip
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # the forked worker mints and tells its parent what it got
+        os.close(read_end)
+        os.write(write_end, " ".join(mint_credit_id() for _ in range(300)).encode())
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end) as pipe:
+        from_child = pipe.read().split()
+    os.waitpid(child, 0)
+    after_fork = [mint_credit_id() for _ in range(300)]
+    everything = minted + sum(per_thread, []) + from_child + after_fork
+    assert len(from_child) == 300
+    assert len(set(everything)) == len(everything) == 3000 + 8000 + 600
+    assert all(re.fullmatch(r"ccid:pars:[A-Za-z0-9_-]{16}", c) for c in everything)
+
+
 # --- Database checks ------------------------------------------------------------------
 
 
