@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from activities.models import Activity, Board, CreditType, MocRegistration
 from activities.validators import credit_id_problem
+from pars_portal.lib.bulk import CompactIntSet
 from pars_portal.lib.db import ManyIn
 
 from .models import Completion, RosterEntry, mint_credit_id, name_key
@@ -779,7 +780,8 @@ class _DryRunState:
     """What earlier batches of a dry run decided, for the batches after them."""
 
     def __init__(self):
-        self.added_keys: set[int] = set()  # hashes of natural keys
+        # Hashes of the natural keys added: compact, a million-row file has a million.
+        self.added_keys = CompactIntSet()
         self.deleted_ids: set[int] = set()
 
     def remember(self, batch: "_Batch"):

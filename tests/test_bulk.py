@@ -36,3 +36,42 @@ def test_thresholds_are_restored_when_the_body_fails():
     with pytest.raises(RuntimeError), rare_collections():
         raise RuntimeError("the upload's check failed")
     assert gc.get_threshold() == before
+
+
+def test_compact_int_set_answers_as_a_set_does_across_folds():
+    """Adds, repeats and discards, in and out of the folded part: the same answers as a
+    plain set at every step, whatever was folded when."""
+    import random
+
+    from pars_portal.lib.bulk import CompactIntSet
+
+    rng = random.Random(7)
+    compact, plain = CompactIntSet(fresh_limit=50), set()
+    pool = [rng.randrange(-(2**63), 2**63) for _ in range(400)] + [0, -1, 2**63 - 1, -(2**63)]
+    for step in range(5000):
+        value = rng.choice(pool)
+        if rng.random() < 0.7:
+            compact.add(value)
+            plain.add(value)
+        else:
+            compact.discard(value)
+            plain.discard(value)
+        if step % 7 == 0:
+            probe = rng.choice(pool)
+            assert (probe in compact) == (probe in plain), step
+    assert [v for v in pool if v in compact] == [v for v in pool if v in plain]
+    assert len(compact._folded) > 50  # folds happened, so the array was exercised
+    assert len(set(compact._folded)) == len(compact._folded)  # no member twice
+
+
+def test_compact_int_set_is_smaller_than_a_set_at_a_million():
+    import sys
+
+    from pars_portal.lib.bulk import CompactIntSet
+
+    compact = CompactIntSet()
+    compact.update(hash(("key", i)) for i in range(1_000_000))
+    assert hash(("key", 999_999)) in compact and hash(("key", 1_000_000)) not in compact
+    size = sys.getsizeof(compact._folded) + sys.getsizeof(compact._fresh)
+    size += sum(sys.getsizeof(v) for v in compact._fresh)
+    assert size < 20 * 1024 * 1024  # a plain set of a million hashes: about 60 MB
