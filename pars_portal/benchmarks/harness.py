@@ -1,5 +1,5 @@
-"""Helpers shared by the benchmark commands (bench_import, bench_api, bench_load,
-bench_upload).
+"""Helpers shared by the benchmark commands (bench_import, bench_api, bench_dashboard,
+bench_load, bench_upload).
 
 Each benchmark works on a scratch database, never the configured one: the parent process
 creates it, runs Django in child processes pointed at it (`--stage …`, guarded by

@@ -1,4 +1,4 @@
-"""Benchmark of the dashboards and lists:
+"""Benchmark of the dashboards and lists as a user waits for them:
 `manage.py bench_dashboard --records N [--database URL]`.
 
 Fills a scratch database (a SQLite file; with `--database`, a fresh database on that
@@ -7,31 +7,49 @@ providers and activities — a skewed mix like the real one (the largest provide
 a quarter of all records), five reporting years, statuses, channels, reasons, late records,
 transmission batches, board answers, queue follow-ups, uploads and API keys — written by
 one COPY on PostgreSQL (5 million in minutes), then vacuumed there as autovacuum would soon
-after (index-only scans need the visibility map). Then it requests both dashboards and the main
-lists through Django's test client and prints `name: value` lines: p50/p95 ms and SQL
-queries per page. The provider pages are measured as the editor of the largest provider
-(the worst case). Baseline from the same run: a page that reads no records (the upload
-help page), with each page's p95 as a ratio of it. Last, it opens up to three figure links
-of each kind on both dashboards and stops if a list does not hold the number its figure
-shows (`figures_checked`).
+after (index-only scans need the visibility map).
+
+Then it serves that database with gunicorn on loopback (one worker) under the production
+settings profile, as deployed, and requests both dashboards and the main lists over HTTP
+as a browser would: the editor of the largest provider (the worst case) and a reviewer log
+in through the login form, then each page is asked for twice to warm up and `--requests`
+times timed, from sending the request to reading the whole body. Every answer must be 200
+and name the user who asked (a redirect to the login page stops the benchmark). It prints
+`name: value` lines: `measured_over: http`, `web_workers`, p50/p95 ms per page, the
+baseline from the same run — a page that reads no records (the upload help page) — with
+each page's p95 as a ratio of it, the CPU seconds the web server used meanwhile
+(`web_cpu_s`) and the load average.
+
+What HTTP does not show is taken in-process afterwards, with Django's test client under the
+same settings on the same database: each page's SQL query count (`*_queries`; with
+`--slow-ms MS`, its queries slower than that, `slow_query_*` lines), and the figure check:
+up to three figure links of each kind on both dashboards are opened and the benchmark stops
+if a list does not hold the number its figure shows (`figures_checked`).
 
 `--keep PATH_OR_URL` keeps the generated database (a SQLite file, or a PostgreSQL database
-URL) and reuses it on the next run; `--pages REGEX` measures some pages only; `--slow-ms MS`
-prints each page's queries slower than that.
+URL) and reuses it on the next run (the bench users get a fresh password each run);
+`--pages REGEX` measures some pages only.
 """
 
+import contextlib
 import datetime as dt
 import functools
 import itertools
+import json
 import os
 import random
 import re
+import secrets
 import sys
+import tempfile
 import time
+from pathlib import Path
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
@@ -41,12 +59,17 @@ from django.utils import timezone
 
 from activities.models import Activity, Board, MocRegistration, Provider, ProviderMembership
 from pars_portal.benchmarks.harness import (
+    POSTGRES_SCHEMES,
+    LoopbackClient,
     argparse_hidden,
     bulk_load,
+    cpu_seconds,
     figure_links,
+    gunicorn,
     kept_database,
     percentile,
     print_figures,
+    production_environment,
     require_scratch,
     run_stage,
     scratch_database,
@@ -61,6 +84,9 @@ from participants.models import (
     name_key,
 )
 
+SETTINGS_MODULE = "pars_bench_dashboard_settings"
+EDITOR, REVIEWER = "bench-editor", "bench-reviewer"
+WEB_WORKERS = 1  # the pages are requested one at a time (see Command._orchestrate)
 LAST_NAMES = ["Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis",
               "Rodriguez", "Martinez", "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson",
               "Thomas", "Taylor", "Moore", "Jackson", "Martin", "Lee", "Perez", "Thompson",
@@ -87,7 +113,10 @@ YEARS = 5
 
 
 class Command(BaseCommand):
-    help = "Benchmark the dashboards and lists on N synthetic records (scratch database)."
+    help = (
+        "Benchmark the dashboards and lists as a user waits for them: over HTTP through "
+        "gunicorn, on N synthetic records (scratch database)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--records", type=int, default=100_000)
@@ -108,49 +137,125 @@ class Command(BaseCommand):
             "--slow-ms", type=float, metavar="MS",
             help="also print each page's queries that took longer (slow_query: lines)",
         )  # fmt: skip
-        parser.add_argument("--stage", help=argparse_hidden())
+        parser.add_argument("--stage", choices=["setup", "inspect"], help=argparse_hidden())
+        parser.add_argument("--workdir", help=argparse_hidden())
 
-    def handle(self, *args, stage, keep, database, **options):
-        if stage == "run":
-            require_scratch()
-            return self._run(options)
-        env = dict(os.environ, PARS_BENCH_SCRATCH="1", LOG_LEVEL="ERROR", DEBUG="false",
-                   DJANGO_SETTINGS_MODULE="pars_portal.settings")  # fmt: skip
-        command = [sys.executable, "manage.py", "bench_dashboard", "--stage", "run",
-                   "--records", str(options["records"]), "--providers", str(options["providers"]),
-                   "--requests", str(options["requests"])]  # fmt: skip
-        for option in ("pages", "slow_ms"):
-            if options[option] is not None:
-                command += [f"--{option.replace('_', '-')}", str(options[option])]
-        if keep:
-            env["DATABASE_URL"] = kept_database(keep)
-            self.stdout.write(run_stage(command, env), ending="")
-            return
-        with scratch_database("pars-bench-dashboard-", server_url=database) as scratch:
-            env["DATABASE_URL"] = scratch[1]
-            self.stdout.write(f"database: {scratch[2]}\n")
-            self.stdout.write(run_stage(command, env), ending="")
+    def handle(self, *args, stage, workdir, **options):
+        if stage is None:
+            return self._orchestrate(options)
+        require_scratch()
+        if stage == "setup":
+            return setup(Path(workdir), options["records"], options["providers"])
+        return inspect(Path(workdir), options["pages"], options["slow_ms"])
 
-    # --- in the scratch database --------------------------------------------------------------
+    # --- the parent: database, web server, the user's wait ------------------------------------
 
-    def _run(self, options):
-
-        call_command("migrate", verbosity=0)
-        figures = {}
-        existing = Completion.objects.count()
-        if existing == 0:
-            started = time.perf_counter()
-            generate(options["records"], options["providers"])
-            if connection.vendor == "postgresql":
-                # What autovacuum does on a server soon after a load: the visibility map
-                # set, so that index-only scans need not visit the table for each row.
-                with connection.cursor() as cursor:
-                    cursor.execute("VACUUM (ANALYZE)")
-            figures["generate_s"] = f"{time.perf_counter() - started:.1f}"
-        figures["records"] = Completion.objects.count()
-        figures.update(measure(options["requests"], options["pages"], options["slow_ms"]))
-        figures["figures_checked"] = check_figures()
+    def _orchestrate(self, options):
+        base_dir = Path(settings.BASE_DIR)
+        with contextlib.ExitStack() as stack:
+            if options["keep"]:
+                database_url = kept_database(options["keep"])
+                workdir = Path(stack.enter_context(
+                    tempfile.TemporaryDirectory(prefix="pars-bench-dashboard-")
+                ))  # fmt: skip
+                vendor = (
+                    "postgresql" if urlsplit(database_url).scheme in POSTGRES_SCHEMES else "sqlite"
+                )
+            else:
+                workdir, database_url, vendor = stack.enter_context(
+                    scratch_database("pars-bench-dashboard-", server_url=options["database"])
+                )
+            self.stdout.write(f"database: {vendor}\n")
+            # The production settings profile, as deployed (DEBUG off, cached templates,
+            # manifest static files, its middleware), for the server and the steps alike.
+            env = production_environment(workdir, database_url, base_dir, SETTINGS_MODULE)
+            manage = [sys.executable, str(base_dir / "manage.py"), "bench_dashboard",
+                      "--workdir", str(workdir)]  # fmt: skip
+            run_stage([*manage, "--stage", "setup", "--records", str(options["records"]),
+                       "--providers", str(options["providers"])], env)  # fmt: skip
+            config = json.loads((workdir / "config.json").read_text())
+            figures = {key: config[key] for key in ("generate_s", "records") if key in config}
+            servers = []
+            # One worker: the pages are requested one at a time, so a second worker would
+            # only sit idle; and as sync workers take connections in turn, a second one
+            # would get some of the warm-ups and meet some timed requests cold. One process
+            # serves every warm-up and every timed request.
+            with gunicorn(env, workers=WEB_WORKERS, ready_path="/accounts/login/",
+                          log_path=workdir / "gunicorn.log", cwd=base_dir,
+                          started=servers) as port:  # fmt: skip
+                timings = measure(port, config, options["requests"], options["pages"],
+                                  server_pid=servers[0].pid)  # fmt: skip
+            inspect_command = [*manage, "--stage", "inspect"]
+            for option in ("pages", "slow_ms"):
+                if options[option] is not None:
+                    inspect_command += [f"--{option.replace('_', '-')}", str(options[option])]
+            run_stage(inspect_command, env)
+            inspected = json.loads((workdir / "inspect.json").read_text())
+        figures.update(report(timings, inspected))
+        figures["load_average_1min"] = f"{os.getloadavg()[0]:.2f}"
         print_figures(self.stdout, figures)
+
+
+# --- in the scratch database (child processes, production settings) ---------------------------
+
+
+def setup(workdir: Path, records: int, providers: int) -> None:
+    """The schema, the static files, the records (unless a kept database has them already)
+    and a fresh password for each bench user, to log in with over HTTP; config.json says
+    what the parent needs."""
+    call_command("migrate", verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)
+    config = {}
+    if not Completion.objects.exists():
+        started = time.perf_counter()
+        generate(records, providers)
+        if connection.vendor == "postgresql":
+            # What autovacuum does on a server soon after a load: the visibility map
+            # set, so that index-only scans need not visit the table for each row.
+            with connection.cursor() as cursor:
+                cursor.execute("VACUUM (ANALYZE)")
+        config["generate_s"] = f"{time.perf_counter() - started:.1f}"
+    config["records"] = Completion.objects.count()
+    config["passwords"] = {}
+    for username in (EDITOR, REVIEWER):
+        user = User.objects.get(username=username)
+        config["passwords"][username] = secrets.token_urlsafe(16)
+        user.set_password(config["passwords"][username])
+        user.save(update_fields=["password"])
+    config["provider"] = Provider.objects.get(memberships__user__username=EDITOR).accme_id
+    config["year"] = timezone.localdate().year
+    (workdir / "config.json").write_text(json.dumps(config))
+
+
+def inspect(workdir: Path, only: str | None, slow_ms: float | None) -> None:
+    """In-process, with Django's test client, what HTTP does not show: each page's SQL
+    queries (and the slow ones), and the dashboards' figures checked against their lists.
+    Written to inspect.json."""
+    config = json.loads((workdir / "config.json").read_text())
+    clients = {}
+    for username in (EDITOR, REVIEWER):
+        clients[username] = portal_client()
+        clients[username].force_login(User.objects.get(username=username))
+    queries_per_page, slow = {}, {}
+    for name, (username, url) in pages(config, only).items():
+        with CaptureQueriesContext(connection) as queries:
+            response = clients[username].get(url)
+        if response.status_code != 200:
+            raise RuntimeError(f"{name}: {url} answered {response.status_code}")
+        queries_per_page[name] = len(queries)
+        slow[name] = [
+            (float(query["time"]) * 1000, " ".join(query["sql"].split()))
+            for query in (queries.captured_queries if slow_ms is not None else [])
+            if float(query["time"]) * 1000 >= slow_ms
+        ]
+    result = {"queries": queries_per_page, "slow": slow, "figures_checked": check_figures()}
+    (workdir / "inspect.json").write_text(json.dumps(result))
+
+
+def portal_client() -> Client:
+    """Django's test client, addressed as the server is (its host, and HTTPS as the TLS
+    proxy in front of production says)."""
+    return Client(HTTP_HOST="127.0.0.1", HTTP_X_FORWARDED_PROTO="https")
 
 
 def generate(total: int, provider_count: int, seed: int = 2015):
@@ -163,8 +268,8 @@ def generate(total: int, provider_count: int, seed: int = 2015):
     abim = Board.objects.get(code="ABIM")
     credit_types = list(abim.credit_types.order_by("code"))
     with transaction.atomic():
-        editor = User.objects.create_user("bench-editor", password=None)
-        reviewer = User.objects.create_user("bench-reviewer", password=None, is_staff=True)
+        editor = User.objects.create_user(EDITOR, password=None)  # set by setup()
+        reviewer = User.objects.create_user(REVIEWER, password=None, is_staff=True)
         reviewer.groups.add(Group.objects.get(name="reviewers"))
         # Zipf-like sizes: provider i holds a share proportional to 1/(i+1).
         weights = [1 / (i + 1) for i in range(provider_count)]
@@ -330,87 +435,110 @@ def generate(total: int, provider_count: int, seed: int = 2015):
     )
 
 
-def measure(requests: int, only: str | None = None, slow_ms: float | None = None) -> dict:
-
-    editor = User.objects.get(username="bench-editor")
-    reviewer = User.objects.get(username="bench-reviewer")
-    biggest = Provider.objects.get(memberships__user=editor)
-    year = timezone.localdate().year
+def pages(config: dict, only: str | None = None) -> dict[str, tuple[str, str]]:
+    """The pages measured: name -> (the user who asks, URL). The provider pages as the
+    editor of the largest provider (the worst case)."""
+    year = config["year"]
     last_name = "Smith"
     learner = "123456"
-    pages = {
-        "baseline_help_page": (editor, "/uploads/help/"),
-        "provider_dashboard": (editor, "/"),
-        "provider_dashboard_last_year": (editor, f"/?year={year - 1}"),
-        "reviewer_dashboard": (reviewer, "/"),
-        "reviewer_dashboard_last_year": (reviewer, f"/?year={year - 1}"),
-        "reviewer_dashboard_first_year": (reviewer, f"/?year={year - YEARS + 1}"),
-        "reviewer_provider_dashboard": (reviewer, f"/?provider={biggest.accme_id}"),
-        "participant_list": (editor, "/participants/"),
-        "participant_search_name": (editor, f"/participants/?last_name={last_name}"),
+    found = {
+        "baseline_help_page": (EDITOR, "/uploads/help/"),
+        "provider_dashboard": (EDITOR, "/"),
+        "provider_dashboard_last_year": (EDITOR, f"/?year={year - 1}"),
+        "reviewer_dashboard": (REVIEWER, "/"),
+        "reviewer_dashboard_last_year": (REVIEWER, f"/?year={year - 1}"),
+        "reviewer_dashboard_first_year": (REVIEWER, f"/?year={year - YEARS + 1}"),
+        "reviewer_provider_dashboard": (REVIEWER, f"/?provider={config['provider']}"),
+        "participant_list": (EDITOR, "/participants/"),
+        "participant_search_name": (EDITOR, f"/participants/?last_name={last_name}"),
         # The beginning of a name, any case: a range of the name keys.
-        "participant_search_name_prefix": (editor, "/participants/?last_name=sm"),
+        "participant_search_name_prefix": (EDITOR, "/participants/?last_name=sm"),
         "participant_search_full_name_prefix": (
-            editor,
+            EDITOR,
             "/participants/?last_name=mart&first_name=j",
         ),
-        "participant_search_first_name": (editor, "/participants/?first_name=omar"),
-        "participant_search_abim_id": (editor, f"/participants/?learner_id={learner}"),
-        "participant_search_abim_id_prefix": (editor, f"/participants/?learner_id={learner[:3]}"),
-        "participant_search_activity_title": (editor, "/participants/?activity=cardiology"),
-        "participant_list_with_deleted": (editor, "/participants/?status=all"),
+        "participant_search_first_name": (EDITOR, "/participants/?first_name=omar"),
+        "participant_search_abim_id": (EDITOR, f"/participants/?learner_id={learner}"),
+        "participant_search_abim_id_prefix": (EDITOR, f"/participants/?learner_id={learner[:3]}"),
+        "participant_search_activity_title": (EDITOR, "/participants/?activity=cardiology"),
+        "participant_list_with_deleted": (EDITOR, "/participants/?status=all"),
         "participant_search_rejected_year": (
-            editor,
+            EDITOR,
             f"/participants/?status=rejected&date_from={year}-01-01&date_to={year}-12-31",
         ),
         "participant_search_late_year": (
-            editor,
+            EDITOR,
             f"/participants/?late=late&date_from={year - 1}-01-01&date_to={year - 1}-12-31",
         ),
-        "participant_list_reviewer": (reviewer, "/participants/"),
-        "participant_list_waiting_for_board": (reviewer, "/participants/?board=waiting"),
-        "participant_list_confirmed_by_board": (reviewer, "/participants/?board=confirmed"),
+        "participant_list_reviewer": (REVIEWER, "/participants/"),
+        "participant_list_waiting_for_board": (REVIEWER, "/participants/?board=waiting"),
+        "participant_list_confirmed_by_board": (REVIEWER, "/participants/?board=confirmed"),
         # The reviewer dashboard's link: deleted ones included.
         "participant_list_confirmed_by_board_all": (
-            reviewer,
+            REVIEWER,
             "/participants/?board=confirmed&status=all",
         ),
-        "activity_list": (editor, "/activities/"),
-        "review_queue": (reviewer, "/review/"),
-        "admin_rejected_list": (reviewer, "/admin/participants/completion/?status__exact=rejected"),
+        "activity_list": (EDITOR, "/activities/"),
+        "review_queue": (REVIEWER, "/review/"),
+        "admin_rejected_list": (REVIEWER, "/admin/participants/completion/?status__exact=rejected"),
     }
     if only:
-        pages = {n: p for n, p in pages.items() if n == "baseline_help_page" or re.search(only, n)}
-    clients = {}
-    for user in (editor, reviewer):
-        clients[user.pk] = Client(HTTP_HOST="localhost")
-        clients[user.pk].force_login(user)
-    figures = {}
-    for name, (user, url) in pages.items():
-        client = clients[user.pk]
-        for _ in range(2):  # warm up (templates, caches of the database file)
-            response = client.get(url)
-            if response.status_code != 200:
-                raise RuntimeError(f"{name}: {url} answered {response.status_code}")
-        times = []
-        for _ in range(requests):
-            started = time.perf_counter()
-            client.get(url)
-            times.append((time.perf_counter() - started) * 1000)
-        with CaptureQueriesContext(connection) as queries:
-            client.get(url)
+        found = {n: p for n, p in found.items() if n == "baseline_help_page" or re.search(only, n)}
+    return found
+
+
+def measure(port: int, config: dict, requests: int, only: str | None, *, server_pid: int) -> dict:
+    """Each page over HTTP on loopback as its user's browser asks for it: both users log in
+    through the login form, then per page 2 warm-ups (templates, caches of the database)
+    and `requests` timed requests, each from sending the request to reading the whole
+    body. Every answer must be 200 and the page of the user who asked (a redirect to the
+    login page, say, stops the benchmark). Milliseconds per page, and the CPU seconds the
+    web server used meanwhile."""
+    browsers = {}
+    for username in (EDITOR, REVIEWER):
+        browsers[username] = LoopbackClient(port)
+        browsers[username].login(username, config["passwords"][username])
+    cpu_before = cpu_seconds(server_pid)
+    times = {}
+    for name, (username, url) in pages(config, only).items():
+        browser = browsers[username]
+        for _ in range(2):
+            timed_get(browser, username, name, url)
+        times[name] = [timed_get(browser, username, name, url) for _ in range(requests)]
+    return {"times": times, "web_cpu_s": cpu_seconds(server_pid) - cpu_before}
+
+
+def timed_get(browser: LoopbackClient, username: str, name: str, url: str) -> float:
+    """Milliseconds from sending GET `url` to having read the whole answer; the answer must
+    be 200 and name the user who asked (the login page names nobody)."""
+    started = time.perf_counter()
+    status, headers, body = browser.request("GET", url)
+    elapsed = (time.perf_counter() - started) * 1000
+    if status != 200:
+        where = f" to {headers['Location']}" if headers.get("Location") else ""
+        raise CommandError(f"{name}: GET {url} as {username} answered {status}{where}")
+    if username.encode() not in body:
+        raise CommandError(f"{name}: GET {url} is not {username}'s page")
+    return elapsed
+
+
+def report(timings: dict, inspected: dict) -> dict:
+    """The figures, in their order: per page p50, p95 and queries (and slow queries), then
+    each page's p95 as a ratio of the baseline page's, then the rest."""
+    figures = {"measured_over": "http", "web_workers": WEB_WORKERS}
+    for name, times in timings["times"].items():
         figures[f"{name}_p50_ms"] = f"{percentile(times, 50):.1f}"
         figures[f"{name}_p95_ms"] = f"{percentile(times, 95):.1f}"
-        figures[f"{name}_queries"] = len(queries)
-        for query in queries.captured_queries if slow_ms is not None else []:
-            if float(query["time"]) * 1000 >= slow_ms:
-                sql = " ".join(query["sql"].split())
-                figures[f"slow_query_{name}_{float(query['time']) * 1000:.0f}ms"] = sql
+        figures[f"{name}_queries"] = inspected["queries"][name]
+        for ms, sql in inspected["slow"][name]:
+            figures[f"slow_query_{name}_{ms:.0f}ms"] = sql
     baseline = float(figures["baseline_help_page_p95_ms"])
-    for name in pages:
+    for name in timings["times"]:
         if name != "baseline_help_page":
             ratio = float(figures[f"{name}_p95_ms"]) / baseline
             figures[f"{name}_p95_ratio_vs_baseline"] = f"{ratio:.1f}"
+    figures["web_cpu_s"] = f"{timings['web_cpu_s']:.2f}"
+    figures["figures_checked"] = inspected["figures_checked"]
     return figures
 
 
@@ -424,8 +552,8 @@ def check_figures() -> int:
     stops the benchmark)."""
     setup_test_environment()  # the pages' context (the lists' paginators) is recorded
     checked = 0
-    for username in ("bench-editor", "bench-reviewer"):
-        client = Client(HTTP_HOST="localhost")
+    for username in (EDITOR, REVIEWER):
+        client = portal_client()
         client.force_login(User.objects.get(username=username))
         per_kind: dict[str, int] = {}
         for kind, shown, href in figure_links(client.get("/").content.decode()):
