@@ -84,15 +84,16 @@ def insert_returning_ids(
         chunk = UNNEST_ROWS
         types = [f.db_type(connection).split("(")[0] for f in fields]
         arrays = ", ".join(f"%s::{t}[]" for t in types)
+    convert = [(i, c) for i, c in enumerate(converters) if c]  # only these are touched
     ids: list[int] = []
     with connection.cursor() as cursor:
         for start in range(0, len(rows), chunk):
             part = rows[start : start + chunk]
-            values = [
-                [convert(value) if convert else value
-                 for convert, value in zip(converters, row.values(), strict=True)]
-                for row in part
-            ]  # fmt: skip
+            values = [list(row.values()) for row in part]
+            if convert:
+                for row in values:
+                    for i, converter in convert:
+                        row[i] = converter(row[i])
             # Only quoted model names and placeholders go into the SQL; values are parameters.
             if unnest:
                 source = f"SELECT * FROM UNNEST({arrays})"  # noqa: S608 - placeholders only
