@@ -70,8 +70,12 @@ class CompactIntSet:
             self._fold()
 
     def update(self, values) -> None:
-        for value in values:
-            self.add(value)
+        values = set(values)
+        if self._removed:
+            self._removed -= values
+        self._fresh |= values
+        if len(self._fresh) >= self._fresh_limit:
+            self._fold()
 
     def discard(self, value: int) -> None:
         self._fresh.discard(value)
