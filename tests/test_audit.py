@@ -1089,7 +1089,8 @@ COMMANDS_WITHOUT_HISTORY = {
     "bench_import": "benchmark: writes only to a scratch SQLite database it creates",
     "bench_api": "benchmark: writes only to a scratch SQLite database it creates",
     "bench_load": "load test: writes only to a scratch database it creates",
-    "bench_dashboard": "benchmark: writes only to a scratch SQLite database it creates",
+    "bench_dashboard": "benchmark: writes only to a scratch database it creates (or one kept "
+    "with --keep)",
     "bench_upload": "benchmark: writes only to a scratch database it creates",
     "find_unwritable_text": "reads only: lists stored text exports cannot hold",
     "run_workers": "runs the task workers; the tasks they run are in TASKS",

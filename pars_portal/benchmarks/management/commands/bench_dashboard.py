@@ -530,8 +530,9 @@ def report(timings: dict, inspected: dict) -> dict:
         figures[f"{name}_p50_ms"] = f"{percentile(times, 50):.1f}"
         figures[f"{name}_p95_ms"] = f"{percentile(times, 95):.1f}"
         figures[f"{name}_queries"] = inspected["queries"][name]
-        for ms, sql in inspected["slow"][name]:
-            figures[f"slow_query_{name}_{ms:.0f}ms"] = sql
+        for number, (ms, sql) in enumerate(inspected["slow"][name], start=1):
+            # Numbered: two queries of the same rounded time must not hide one another.
+            figures[f"slow_query_{name}_{number}_{ms:.0f}ms"] = sql
     baseline = float(figures["baseline_help_page_p95_ms"])
     for name in timings["times"]:
         if name != "baseline_help_page":
