@@ -142,35 +142,27 @@ def _read(values, errors, column, reader, required=True):
     """One value of a row read by `reader` (None: its text, trimmed); a problem goes into
     `errors` under the column's field name and gives None."""
     raw = values.get(column)
+    problem = None
     if type(raw) is str:  # text files: the common case, kept cheap
         raw = raw.strip()
-        if raw and raw[0] != "'":
-            if reader is None:
-                return raw
-            try:
-                return reader(raw)
-            except ValueError as error:
-                errors[ERROR_FIELD.get(column, column)] = str(error)
-                return None
         if raw[:1] == "'":
-            raw = clean_text(raw)
-        if raw and reader is None:
+            raw = clean_text(raw)  # the text marker before a value that starts like a formula
+        if not raw:
+            problem = REQUIRED if required else ""
+        elif reader is None:
             return raw
-        missing = not raw
     elif isinstance(raw, Formula):
-        errors[ERROR_FIELD.get(column, column)] = FORMULA_NOT_ALLOWED.format(formula=raw)
-        return None
-    else:
-        missing = raw is None or (isinstance(raw, str) and not raw.strip())
-    if missing:
-        if required:
-            errors[ERROR_FIELD.get(column, column)] = REQUIRED
-        return None
-    try:
-        return clean_text(raw) if reader is None else reader(raw)
-    except ValueError as error:
-        errors[ERROR_FIELD.get(column, column)] = str(error)
-        return None
+        problem = FORMULA_NOT_ALLOWED.format(formula=raw)
+    elif raw is None or (isinstance(raw, str) and not raw.strip()):
+        problem = REQUIRED if required else ""
+    if problem is None:
+        try:
+            return clean_text(raw) if reader is None else reader(raw)
+        except ValueError as error:
+            problem = str(error)
+    if problem:
+        errors[ERROR_FIELD.get(column, column)] = problem
+    return None
 
 
 @functools.cache
