@@ -72,7 +72,7 @@ def _integral_text(value) -> str:
 
 def read_padded_id(value, length: int | None) -> str:
     """An ID whose leading zeros a spreadsheet may have eaten (`1234` → `0001234`)."""
-    text = value.strip() if type(value) is str else _integral_text(value)  # text: inline
+    text = _integral_text(value)
     if not text:
         raise ValueError(REQUIRED)
     if length and text.isdigit() and len(text) < length:
@@ -81,14 +81,14 @@ def read_padded_id(value, length: int | None) -> str:
 
 
 def read_month(value) -> int:
-    text = value.strip() if type(value) is str else _integral_text(value)
+    text = _integral_text(value)
     if not text.isdigit() or not 1 <= int(text) <= 12:
         raise ValueError(MONTH_INVALID.format(value=text))
     return int(text)
 
 
 def read_day(value) -> int:
-    text = value.strip() if type(value) is str else _integral_text(value)
+    text = _integral_text(value)
     if not text.isdigit() or not 1 <= int(text) <= 31:
         raise ValueError(DAY_INVALID.format(value=text))
     return int(text)

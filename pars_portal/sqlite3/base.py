@@ -36,7 +36,7 @@ class DatabaseFeatures(features.DatabaseFeatures):
 
 class DatabaseOperations(operations.DatabaseOperations):
     def convert_datetimefield_value(self, value, expression, connection):
-        if type(value) is dt.datetime and value.tzinfo is None:
+        if type(value) is dt.datetime and value.tzinfo is None and settings.USE_TZ:
             return _aware(value, self.connection.timezone)
         return super().convert_datetimefield_value(value, expression, connection)
 
@@ -57,8 +57,7 @@ class DatabaseOperations(operations.DatabaseOperations):
 
 @functools.lru_cache(maxsize=4096)
 def _aware(value: dt.datetime, tz) -> dt.datetime:
-    # As Django's converter (the settings are read once per value, not per row).
-    return timezone.make_aware(value, tz) if settings.USE_TZ else value
+    return timezone.make_aware(value, tz)
 
 
 # The sqlite3 module turns the text of columns declared date/datetime into Python values
