@@ -508,27 +508,38 @@ def _writing() -> bool:
 def cmd_confirm_and_kill(upload_id, worker_pid, threshold):
     """Confirm the upload as its editor; upload a second file while it is being saved; once
     `threshold` rows are saved, kill the worker with SIGKILL in the middle of writing a
-    batch (while its transaction holds uncommitted writes)."""
+    batch (while its transaction holds uncommitted writes).
+
+    Each look freezes the worker first (SIGSTOP) and lets it go again (SIGCONT) unless the
+    look kills it: however fast the save, it cannot slip past a look's moment, and the
+    second file is uploaded only while the frozen worker holds no write lock."""
     from django.urls import reverse
 
     from participants.models import Upload
 
+    pid = int(worker_pid)
     upload = Upload.objects.get(pk=int(upload_id))
     response = _client(upload.uploaded_by).post(reverse("upload_confirm", args=[upload.pk]))
     assert response.status_code == 302
     progress = Upload.objects.filter(pk=upload.pk).values_list("committed_rows", flat=True)
     deadline = time.monotonic() + 60
     second = None
+    seen = 0
     while time.monotonic() < deadline:
-        seen = progress.get()
-        if seen and second is None:
-            second = _upload(upload.uploaded_by, "small.csv", _csv(SMALL_ROWS, 200000)).pk
-        if seen >= int(threshold) and _writing():
-            os.kill(int(worker_pid), signal.SIGKILL)
-            return {"committed_rows_seen": seen, "second_upload": second}
-        time.sleep(0.002)
-    os.kill(int(worker_pid), signal.SIGKILL)
-    raise SystemExit(f"no progress within 60 s (saw {progress.get()} rows)")
+        time.sleep(0.002)  # the worker runs between looks
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            seen = progress.get()
+            writing = _writing()
+            if seen and second is None and not writing:
+                second = _upload(upload.uploaded_by, "small.csv", _csv(SMALL_ROWS, 200000)).pk
+            elif second is not None and (seen >= int(threshold) and writing or seen >= ROWS):
+                os.kill(pid, signal.SIGKILL)
+                return {"committed_rows_seen": seen, "second_upload": second}
+        finally:
+            os.kill(pid, signal.SIGCONT)  # a no-op once killed
+    os.kill(pid, signal.SIGKILL)
+    raise SystemExit(f"no progress within 60 s (saw {seen} rows)")
 
 
 def cmd_retry(upload_id, minutes_later):
