@@ -184,7 +184,10 @@ class UploadPreviewRow(models.Model):
         ALREADY_REPORTED = "already_reported", "Already reported"
         DELETED = "deleted", "Will be deleted"
 
-    upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="preview_rows_of")
+    upload = models.ForeignKey(
+        Upload, on_delete=models.CASCADE, related_name="preview_rows_of",
+        db_index=False,  # served by the index preview_row_kind, which starts with it
+    )  # fmt: skip
     kind = models.CharField(max_length=16, choices=Kind.choices)
     row_number = models.PositiveIntegerField()
     learner_id = models.CharField(max_length=20, blank=True)
@@ -302,9 +305,16 @@ class Completion(models.Model):
         on_delete=models.PROTECT,
         related_name="completions",
         help_text="The activity's provider, kept here for the per-provider screens.",
+        db_index=False,  # served by the index completion_prov_status, which starts with it
     )
-    activity = models.ForeignKey(Activity, on_delete=models.PROTECT, related_name="completions")
-    board = models.ForeignKey(Board, on_delete=models.PROTECT, related_name="+")
+    activity = models.ForeignKey(
+        Activity, on_delete=models.PROTECT, related_name="completions",
+        db_index=False,  # served by the index completion_act_status, which starts with it
+    )  # fmt: skip
+    board = models.ForeignKey(
+        Board, on_delete=models.PROTECT, related_name="+",
+        db_index=False,  # served by the index completion_learner, which starts with it
+    )  # fmt: skip
     learner_id = models.CharField(
         "board ID", max_length=20, help_text="The learner's ID at the board (ABIM ID: 6 digits)."
     )
