@@ -57,14 +57,17 @@ define pytest
 	  exit $$rc
 endef
 
-# Everything: what CI runs, on SQLite and on PostgreSQL.
+# Everything: what CI runs, on SQLite and on PostgreSQL. The fast tier runs on every core
+# (pytest-xdist, one test database each); then the slow and browser tests one at a time, as
+# they start servers and workers of their own and some of them time what they see.
 test: install-test browser
-	$(call pytest,)
+	$(call pytest,-n auto -m "not slow and not e2e")
+	$(call pytest,-m "slow or e2e")
 
 # The fast tier while you work: everything but the browser tests and those marked slow (real
 # processes or servers, large or generated inputs: crash recovery, load, benchmarks, races…).
 test-fast: install-test
-	$(call pytest,-m "not slow and not e2e")
+	$(call pytest,-n auto -m "not slow and not e2e")
 
 # Style, and the layers: imports only point down (pyproject's [tool.importlinter]).
 lint: install-test

@@ -15,3 +15,9 @@ DEMO_DATA_ALLOWED = True
 # asked for instead of indexing every static file of every app each time (what it serves,
 # and how, is the same; nothing else passes through it).
 WHITENOISE_AUTOREFRESH = True
+
+if DATABASES["default"]["ENGINE"] == "pars_portal.sqlite3":  # noqa: F405
+    # In memory, as Django tests SQLite anyway; said outright so that parallel test workers
+    # (pytest-xdist) keep it so: they would name a database file after NAME for an engine
+    # they do not know as SQLite's.
+    DATABASES["default"]["TEST"] = {"NAME": ":memory:"}  # noqa: F405

@@ -54,7 +54,11 @@ THREAD_TIMEOUT = 120
 
 def _sqlite_in_memory() -> bool:
     database = django_settings.DATABASES["default"]
-    return database["ENGINE"].endswith("sqlite3") and not (database.get("TEST") or {}).get("NAME")
+    return database["ENGINE"].endswith("sqlite3") and (database.get("TEST") or {}).get("NAME") in (
+        None,
+        "",
+        ":memory:",
+    )
 
 
 threads = pytest.mark.skipif(

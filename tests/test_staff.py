@@ -432,7 +432,11 @@ def test_every_field_of_the_staff_page_has_a_label(client_of, manager_a, editor_
 
 def _sqlite_in_memory() -> bool:
     database = connections["default"].settings_dict
-    return database["ENGINE"].endswith("sqlite3") and not (database.get("TEST") or {}).get("NAME")
+    return database["ENGINE"].endswith("sqlite3") and (database.get("TEST") or {}).get("NAME") in (
+        None,
+        "",
+        ":memory:",
+    )
 
 
 @pytest.mark.slow
