@@ -59,10 +59,15 @@ endef
 
 # Everything: what CI runs, on SQLite and on PostgreSQL. The fast tier runs on every core
 # (pytest-xdist, one test database each); then the slow and browser tests one at a time, as
-# they start servers and workers of their own and some of them time what they see.
+# they start servers and workers of their own and some of them time what they see. With
+# PYTEST_ARGS (e.g. a test file), one run of what they select.
 test: install-test browser
+ifeq ($(strip $(PYTEST_ARGS)),)
 	$(call pytest,-n auto -m "not slow and not e2e")
 	$(call pytest,-m "slow or e2e")
+else
+	$(call pytest,)
+endif
 
 # The fast tier while you work: everything but the browser tests and those marked slow (real
 # processes or servers, large or generated inputs: crash recovery, load, benchmarks, races…).
