@@ -7,6 +7,7 @@ test client, or real HTTP to the live server)."""
 import datetime as dt
 import http.client
 import json
+import os
 import urllib.parse
 from dataclasses import dataclass
 from decimal import Decimal
@@ -32,6 +33,19 @@ from participants.apikeys import api_key_create
 from participants.models import ApiKey, Completion, RosterEntry
 
 PASSWORD = "correct horse battery staple"
+
+
+def postgres_pass() -> str | None:
+    """DATABASE_URL when it names a PostgreSQL server (CI's second pass of the suite)."""
+    url = os.environ.get("DATABASE_URL", "")
+    return url if url.startswith(("postgres://", "postgresql://")) else None
+
+
+# A test that makes a SQLite file of its own, whatever DATABASE_URL says: the same test with
+# the same inputs ran in CI's SQLite pass, so the PostgreSQL pass leaves it out.
+SQLITE_FILE_ONLY = (
+    "it runs on a SQLite file of its own, whatever DATABASE_URL says; CI's SQLite pass ran it"
+)
 
 
 @pytest.fixture

@@ -2,8 +2,9 @@
 figures come from keeps working: it builds its own scratch database, serves it with
 gunicorn and requests every page it measures over HTTP as its logged-in user (a page that
 fails stops it), checks a sample of the dashboards' figures against the lists they open,
-and prints its figures. With PARS_TEST_POSTGRES set to a PostgreSQL server's URL, the same
-on a scratch database there (records written by COPY)."""
+and prints its figures. In CI's PostgreSQL pass (DATABASE_URL names a server), or with
+PARS_TEST_POSTGRES set to a server's URL, on a scratch database there (records written by
+COPY)."""
 
 import os
 import re
@@ -19,11 +20,13 @@ from django.core.management.base import CommandError
 from pars_portal.benchmarks.harness import LoopbackClient
 from pars_portal.benchmarks.management.commands.bench_dashboard import timed_get
 
+from .conftest import postgres_pass
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-SERVERS = [None]
-if os.environ.get("PARS_TEST_POSTGRES"):
+SERVERS = [postgres_pass()]  # None: a SQLite file
+if os.environ.get("PARS_TEST_POSTGRES") and SERVERS == [None]:
     SERVERS.append(os.environ["PARS_TEST_POSTGRES"])
 
 
