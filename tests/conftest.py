@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.auth.models import Group, User
 from django.core.cache import cache
 from django.urls import URLResolver, get_resolver
@@ -31,6 +32,7 @@ from activities.models import (
 from pars_portal.lib.access import REVIEWERS_GROUP
 from participants.apikeys import api_key_create
 from participants.models import ApiKey, Completion, RosterEntry
+from participants.parsers import background
 
 PASSWORD = "correct horse battery staple"
 
@@ -39,6 +41,18 @@ def postgres_pass() -> str | None:
     """DATABASE_URL when it names a PostgreSQL server (CI's second pass of the suite)."""
     url = os.environ.get("DATABASE_URL", "")
     return url if url.startswith(("postgres://", "postgresql://")) else None
+
+
+def sqlite_in_memory() -> bool:
+    """The test database is SQLite in memory (the SQLite pass): shared between threads in
+    shared-cache mode, whose table locks fail at once instead of waiting, so threads cannot
+    race on it."""
+    database = django_settings.DATABASES["default"]
+    return database["ENGINE"].endswith("sqlite3") and (database.get("TEST") or {}).get("NAME") in (
+        None,
+        "",
+        ":memory:",
+    )
 
 
 # A test that makes a SQLite file of its own, whatever DATABASE_URL says: the same test with
@@ -272,6 +286,17 @@ def fresh_throttles(transactional_db):  # the cache is a database table
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(params=["read_in_process", "read_apart"])
+def either_reader(request, monkeypatch):
+    """The test runs twice: with the upload's file read by the checking process, then read
+    in a forked process beside it (`participants.parsers.background`), as files of a
+    megabyte and more are."""
+    monkeypatch.setattr(
+        background, "APART_MIN_BYTES", 0 if request.param == "read_apart" else 1 << 62
+    )
+    return request.param
 
 
 @pytest.fixture
