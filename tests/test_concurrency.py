@@ -21,7 +21,6 @@ import traceback
 from functools import partial
 
 import pytest
-from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, connections
 from django.test import Client
@@ -44,6 +43,7 @@ from .conftest import (
     make_key,
     make_user,
     postgres_pass,
+    sqlite_in_memory,
 )
 from .test_crash_recovery import Portal
 
@@ -59,17 +59,8 @@ BATCH = 7
 THREAD_TIMEOUT = 120
 
 
-def _sqlite_in_memory() -> bool:
-    database = django_settings.DATABASES["default"]
-    return database["ENGINE"].endswith("sqlite3") and (database.get("TEST") or {}).get("NAME") in (
-        None,
-        "",
-        ":memory:",
-    )
-
-
 threads = pytest.mark.skipif(
-    _sqlite_in_memory(),
+    sqlite_in_memory(),
     reason=(
         "SQLite's in-memory test database is shared between threads in shared-cache mode, "
         "whose table locks fail at once instead of waiting: threads cannot race on it. The "

@@ -23,7 +23,7 @@ from activities.selectors import provider_writers
 from pars_portal.lib import access
 from participants.apikeys import KEY_OWNER_GONE
 
-from .conftest import PASSWORD, api_request, make_key, make_user
+from .conftest import PASSWORD, api_request, make_key, make_user, sqlite_in_memory
 from .test_accounts import logs_in
 
 NEW_PASSWORD = "a brand new passphrase 42"
@@ -430,17 +430,8 @@ def test_every_field_of_the_staff_page_has_a_label(client_of, manager_a, editor_
 # --- Races --------------------------------------------------------------------------------
 
 
-def _sqlite_in_memory() -> bool:
-    database = connections["default"].settings_dict
-    return database["ENGINE"].endswith("sqlite3") and (database.get("TEST") or {}).get("NAME") in (
-        None,
-        "",
-        ":memory:",
-    )
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(_sqlite_in_memory(), reason="threads need a database file or PostgreSQL")
+@pytest.mark.skipif(sqlite_in_memory(), reason="threads need a database file or PostgreSQL")
 @pytest.mark.django_db(transaction=True)
 def test_two_managers_demoting_each_other_at_once_leave_one_manager(provider_a):
     first, second = make_user("first"), make_user("second")
