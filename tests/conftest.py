@@ -32,7 +32,6 @@ from activities.models import (
 from pars_portal.lib.access import REVIEWERS_GROUP
 from participants.apikeys import api_key_create
 from participants.models import ApiKey, Completion, RosterEntry
-from participants.parsers import background
 
 PASSWORD = "correct horse battery staple"
 
@@ -286,17 +285,6 @@ def fresh_throttles(transactional_db):  # the cache is a database table
     cache.clear()
     yield
     cache.clear()
-
-
-@pytest.fixture(params=["read_in_process", "read_apart"])
-def either_reader(request, monkeypatch):
-    """The test runs twice: with the upload's file read by the checking process, then read
-    in a forked process beside it (`participants.parsers.background`), as files of a
-    megabyte and more are."""
-    monkeypatch.setattr(
-        background, "APART_MIN_BYTES", 0 if request.param == "read_apart" else 1 << 62
-    )
-    return request.param
 
 
 @pytest.fixture

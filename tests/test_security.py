@@ -324,18 +324,6 @@ def test_gzip_encoded_api_body_is_not_decompressed(client, provider_a, editor_a,
 # --- Over the size cap: refused before any parser runs -------------------------------------
 
 
-class _Either:
-    """Spies of which one being called counts (the same file read in this process or in a
-    forked one)."""
-
-    def __init__(self, *spies):
-        self.spies = spies
-
-    @property
-    def called(self) -> bool:
-        return any(spy.called for spy in self.spies)
-
-
 @pytest.fixture
 def parsers_watched():
     """Spies on everything that reads an upload's or a request's content."""
@@ -345,12 +333,10 @@ def parsers_watched():
     with (
         mock.patch.object(uploads, "detect_format", wraps=uploads.detect_format) as detect,
         mock.patch.object(uploads, "parse_file", wraps=uploads.parse_file) as parse,
-        # A file of a megabyte or more is read in a forked process (parsers.background).
-        mock.patch.object(uploads, "parse_file_apart", wraps=uploads.parse_file_apart) as apart,
         mock.patch.object(api, "parse_xml", wraps=api.parse_xml) as xml,
         mock.patch.object(JSONParser, "parse", autospec=True, side_effect=JSON_PARSE) as json_,
     ):
-        yield types.SimpleNamespace(upload=[detect, _Either(parse, apart)], xml=xml, json=json_)
+        yield types.SimpleNamespace(upload=[detect, parse], xml=xml, json=json_)
 
 
 JSON_PARSE = JSONParser.parse

@@ -5,7 +5,6 @@ fresh check would decide. (Runs on SQLite and, in CI, on PostgreSQL.)"""
 import datetime as dt
 import os
 
-import pytest
 from django.urls import reverse
 
 from participants.models import Completion, RosterEntry, Upload, UploadPlan
@@ -13,9 +12,6 @@ from participants.models import Completion, RosterEntry, Upload, UploadPlan
 from .builders import JANE, OMAR, cells, tsv
 from .conftest import make_completion
 from .test_uploads import confirm, totals, upload
-
-# The file read by the checking (and saving) process, and read in a forked one.
-pytestmark = pytest.mark.usefixtures("either_reader")
 
 
 def hand_entry(client, activity, who=JANE):

@@ -35,9 +35,8 @@ from .conftest import make_completion
 
 NO_TOTALS = {"created": 0, "already_reported": 0, "deleted": 0, "error": 0}
 
-# Uploaded files go to each test's own folder; each test runs with the file read by the
-# checking process and read in a forked one (`either_reader`).
-pytestmark = pytest.mark.usefixtures("media_root", "either_reader")
+# Uploaded files go to each test's own folder.
+pytestmark = pytest.mark.usefixtures("media_root")
 
 
 # --- Driving the views -------------------------------------------------------------------------

@@ -19,7 +19,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from decimal import Decimal
 from http.cookies import SimpleCookie
@@ -450,43 +449,14 @@ def peak_rss_mb(root_pid: int) -> float:
 
 
 def cpu_seconds(root_pid: int) -> float:
-    """CPU time (user + system) a process and its descendants have used so far, ended ones
-    included (a worker's forked file reader, say): what the work cost, whatever else the
-    machine was doing meanwhile."""
+    """CPU time (user + system) a process and its living descendants have used so far: what
+    the work cost, whatever else the machine was doing meanwhile."""
     ticks = 0
     for pid in _process_tree(root_pid):
         with contextlib.suppress(OSError, IndexError, ValueError):
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            # utime, stime, and cutime, cstime: its children that ended (fields 14 to 17)
-            ticks += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
     return ticks / os.sysconf("SC_CLK_TCK")
-
-
-class PeakMemory:
-    """The largest resident memory any process of each tree reached while it ran, sampled
-    every `interval` seconds (a process that ends, as a forked reader does, takes its own
-    peak with it: `peak_rss_mb` at the end would miss it); `peaks[root_pid]` in MB."""
-
-    def __init__(self, *root_pids: int, interval: float = 0.25):
-        self.roots, self.interval = root_pids, interval
-        self.peaks = dict.fromkeys(root_pids, 0.0)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self):
-        while True:
-            for root in self.roots:
-                self.peaks[root] = max(self.peaks[root], peak_rss_mb(root))
-            if self._stop.wait(self.interval):
-                return
-
-    def __enter__(self) -> dict:
-        self._thread.start()
-        return self.peaks
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
 
 
 def load_synthetic_roster(count: int) -> None:

@@ -27,7 +27,6 @@ from ..models import (
     UploadPreviewRow,
 )
 from ..parsers import FileRefused, cell_text, detect_format, field_label, parse_file
-from ..parsers.background import ParseFailed, parse_file_apart, worth_parsing_apart
 from ..rows import Result
 from ..statuses import rejections_tell
 from ..tasks import UPLOADS
@@ -90,13 +89,9 @@ def upload_create(*, provider, user, uploaded_file) -> Upload:
 
 
 def _rows_of(upload, meta):
-    """The stored file's rows, streamed; a large file is read in a second process while
-    this one checks or saves the rows already read (`parsers.background`)."""
     id_lengths = {b.code: b.board_id_length for b in Board.objects.all()}
-    path = upload.file.path
-    parse = parse_file_apart if worth_parsing_apart(path) else parse_file
-    return parse(
-        path,
+    return parse_file(
+        upload.file.path,
         upload.file_format,
         provider_id=upload.provider.accme_id,
         id_lengths=id_lengths,
@@ -260,8 +255,7 @@ def upload_check(*, upload_id: int) -> Upload:
     except Exception as error:
         if not isinstance(error, FileRefused):
             logger.exception("Upload %s could not be checked", upload.pk)
-            kind = error.kind if isinstance(error, ParseFailed) else type(error).__name__
-            error = UPLOAD_CHECK_FAILED.format(kind=kind)
+            error = UPLOAD_CHECK_FAILED.format(kind=type(error).__name__)
         upload.issues.all().delete()
         upload.plans.all().delete()
         Upload.objects.filter(pk=upload.pk).update(

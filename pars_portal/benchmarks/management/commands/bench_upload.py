@@ -10,9 +10,8 @@ preview shows, confirm, reload until the result shows.
 
 Prints `name: value` lines: rows, upload_to_preview_s (from the upload's POST to the page
 showing the preview), confirm_to_result_s, total_s, rows_per_s (rows / total_s), the peak
-memory of the task workers and of the web server (the largest process of each, sampled
-while they run: a worker's forked file reader counts), the CPU seconds each used meanwhile,
-ended processes included (worker_cpu_s, web_cpu_s: the work's cost whatever else the
+memory of the task workers and of the web server (the largest process of each), the CPU
+seconds each used meanwhile (worker_cpu_s, web_cpu_s: the work's cost whatever else the
 machine was doing; wall times are only comparable on a quiet machine), and the floor:
 baseline_rows_per_s, the same rows written into the completions table in the same run by
 the pipeline's own writer (multi-row INSERTs on SQLite, COPY on PostgreSQL — faster than
@@ -47,11 +46,11 @@ from openpyxl import Workbook
 from activities.models import Activity, Board, CreditType, Provider, ProviderMembership
 from pars_portal.benchmarks.harness import (
     LoopbackClient,
-    PeakMemory,
     argparse_hidden,
     cpu_seconds,
     gunicorn,
     load_synthetic_roster,
+    peak_rss_mb,
     print_figures,
     production_environment,
     registered_activity,
@@ -187,20 +186,20 @@ class Command(BaseCommand):
                     browser.login(USERNAME, config["password"])
                     worker_cpu_before = cpu_seconds(workers.pid)
                     web_cpu_before = cpu_seconds(servers[0].pid)
-                    with PeakMemory(workers.pid, servers[0].pid) as peaks:
-                        started = time.perf_counter()
-                        upload_id = browser.upload(name, content, content_type)
-                        browser.wait_for_upload(upload_id, "preview", 3600, poll=None)
-                        previewed = time.perf_counter()
-                        browser.confirm_upload(upload_id)
-                        browser.wait_for_upload(upload_id, "done", 3600, poll=None)
-                        done = time.perf_counter()
-                        worker_cpu = cpu_seconds(workers.pid) - worker_cpu_before
-                        web_cpu = cpu_seconds(servers[0].pid) - web_cpu_before
-                        again = {}
-                        if options["again"]:
-                            again = self._again(browser, rows, file_format, config, content)
-                    worker_rss, web_rss = peaks[workers.pid], peaks[servers[0].pid]
+                    started = time.perf_counter()
+                    upload_id = browser.upload(name, content, content_type)
+                    browser.wait_for_upload(upload_id, "preview", 3600, poll=None)
+                    previewed = time.perf_counter()
+                    browser.confirm_upload(upload_id)
+                    browser.wait_for_upload(upload_id, "done", 3600, poll=None)
+                    done = time.perf_counter()
+                    worker_cpu = cpu_seconds(workers.pid) - worker_cpu_before
+                    web_cpu = cpu_seconds(servers[0].pid) - web_cpu_before
+                    again = {}
+                    if options["again"]:
+                        again = self._again(browser, rows, file_format, config, content)
+                    worker_rss = peak_rss_mb(workers.pid)
+                    web_rss = peak_rss_mb(servers[0].pid)
                 finally:
                     workers.terminate()
                     try:
