@@ -459,6 +459,21 @@ def cpu_seconds(root_pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def wait_until_idle(root_pid: int, processes: int, *, timeout: float = 120.0) -> float:
+    """Wait until a process tree has its `processes` processes and is idle (under 15% of a
+    core over half a second): task workers that have started and are polling their queues,
+    as they are long before a user uploads anything. Returns the seconds waited; an error if
+    they are still busy after `timeout`."""
+    began = time.monotonic()
+    last = cpu_seconds(root_pid)
+    while time.monotonic() - began < timeout:
+        time.sleep(0.5)
+        used, last = cpu_seconds(root_pid) - last, cpu_seconds(root_pid)
+        if len(_process_tree(root_pid)) >= processes and used < 0.075:
+            return time.monotonic() - began
+    raise CommandError(f"the workers were still starting after {timeout:.0f} s")
+
+
 def load_synthetic_roster(count: int) -> None:
     """The board roster the synthetic files' learners are on: IDs 000000 upwards, names
     FirstN LastN, birth month and day from N."""
