@@ -61,6 +61,7 @@ from pars_portal.benchmarks.harness import (
     require_scratch,
     run_stage,
     scratch_database,
+    wait_until_idle,
     xml_report,
 )
 from pars_portal.lib.access import REVIEWERS_GROUP
@@ -338,6 +339,7 @@ class task_workers:  # noqa: N801 - used as a context manager, like gunicorn()
             self.command = [sys.executable, str(base_dir / "manage.py"), "run_workers",
                             "--upload-workers", str(options["upload_workers"])]  # fmt: skip
         self.env, self.workdir, self.base_dir = env, workdir, base_dir
+        self.upload_workers = options["upload_workers"]
 
     def __enter__(self):
         if self.command:
@@ -346,6 +348,9 @@ class task_workers:  # noqa: N801 - used as a context manager, like gunicorn()
                 self.command, env=self.env, cwd=self.base_dir, stdout=self.log,
                 stderr=subprocess.STDOUT,
             )  # fmt: skip
+            # Up before the load starts, as in production: the uploads' queue waits are
+            # then waits for a worker, not for the workers' start-up.
+            wait_until_idle(self.process.pid, processes=2 + self.upload_workers)
         return self
 
     def __exit__(self, *exc):
