@@ -460,16 +460,20 @@ def cpu_seconds(root_pid: int) -> float:
 
 
 def wait_until_idle(root_pid: int, processes: int, *, timeout: float = 120.0) -> float:
-    """Wait until a process tree has its `processes` processes and is idle (under 15% of a
-    core over half a second): task workers that have started and are polling their queues,
-    as they are long before a user uploads anything. Returns the seconds waited; an error if
-    they are still busy after `timeout`."""
+    """Wait until a process tree has its `processes` processes and has been idle for a
+    second: task workers that have started and are polling their queues, as they are long
+    before a user uploads anything. Starting is CPU-bound (a core per process until there
+    are no more than cores); polling every 0.1 s costs each worker about 5% of a core, so
+    under 60% of one core in each of two half-seconds is idle. Returns the seconds waited;
+    an error if they are still busy after `timeout`."""
     began = time.monotonic()
-    last = cpu_seconds(root_pid)
+    last, quiet = cpu_seconds(root_pid), 0
     while time.monotonic() - began < timeout:
         time.sleep(0.5)
-        used, last = cpu_seconds(root_pid) - last, cpu_seconds(root_pid)
-        if len(_process_tree(root_pid)) >= processes and used < 0.075:
+        now = cpu_seconds(root_pid)
+        quiet = quiet + 1 if now - last < 0.3 else 0
+        last = now
+        if quiet >= 2 and len(_process_tree(root_pid)) >= processes:
             return time.monotonic() - began
     raise CommandError(f"the workers were still starting after {timeout:.0f} s")
 
