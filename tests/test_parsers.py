@@ -4,11 +4,12 @@ show."""
 
 import datetime as dt
 import io
+import zipfile
 from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 
 from participants import parsers
 from participants.parsers import (
@@ -27,6 +28,8 @@ from participants.parsers import (
     read_padded_id,
     read_permission,
 )
+from participants.parsers import xlsx as xlsx_reader
+from participants.parsers.columns import Formula
 
 from .builders import JANE, OMAR, activity_report, cells, delimited, learner_report, tsv, xlsx
 
@@ -402,6 +405,259 @@ def test_xlsx_reads_the_first_sheet_only(tmp_path):
 def test_file_that_is_not_an_xlsx_is_refused(tmp_path, content):
     with pytest.raises(FileRefused, match="This is not a readable Excel"):
         xlsx_rows_of(tmp_path, content)
+
+
+# The sheet's cells are read with lxml (participants.parsers.xlsx), the rest of the
+# workbook with openpyxl: every kind of cell, row and sheet below must read exactly as
+# openpyxl's read-only worksheet gives it (values, types, row numbers and widths).
+
+_CT = "application/vnd.openxmlformats-officedocument.spreadsheetml."
+_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_XLSX_PARTS = {
+    "[Content_Types].xml": (
+        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" '
+        'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        f'<Override PartName="/xl/workbook.xml" ContentType="{_CT}sheet.main+xml"/>'
+        f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{_CT}worksheet+xml"/>'
+        f'<Override PartName="/xl/worksheets/sheet2.xml" ContentType="{_CT}worksheet+xml"/>'
+        f'<Override PartName="/xl/styles.xml" ContentType="{_CT}styles+xml"/>'
+        f'<Override PartName="/xl/sharedStrings.xml" ContentType="{_CT}sharedStrings+xml"/>'
+        "</Types>"
+    ),
+    "_rels/.rels": (
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        f'<Relationship Id="rId1" Type="{_REL}officeDocument" Target="xl/workbook.xml"/>'
+        "</Relationships>"
+    ),
+    "xl/_rels/workbook.xml.rels": (  # the second sheet's part listed first
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        f'<Relationship Id="rId2" Type="{_REL}worksheet" Target="worksheets/sheet2.xml"/>'
+        f'<Relationship Id="rId1" Type="{_REL}worksheet" Target="worksheets/sheet1.xml"/>'
+        f'<Relationship Id="rId3" Type="{_REL}styles" Target="styles.xml"/>'
+        f'<Relationship Id="rId4" Type="{_REL}sharedStrings" Target="sharedStrings.xml"/>'
+        "</Relationships>"
+    ),
+    # Styles: 0 general, 1 a date, 2 a custom date and time, 3 a duration, 4 a plain number.
+    "xl/styles.xml": (
+        f'<styleSheet xmlns="{_MAIN}">'
+        '<numFmts count="1"><numFmt numFmtId="164" formatCode="yyyy\\-mm\\-dd hh:mm"/></numFmts>'
+        '<fonts count="1"><font><sz val="11"/><name val="Calibri"/></font></fonts>'
+        '<fills count="1"><fill><patternFill patternType="none"/></fill></fills>'
+        '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+        '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/>'
+        "</cellStyleXfs>"
+        '<cellXfs count="5"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+        '<xf numFmtId="14" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+        '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+        '<xf numFmtId="46" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+        '<xf numFmtId="2" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+        '</cellXfs><cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/>'
+        "</cellStyles></styleSheet>"
+    ),
+    "xl/sharedStrings.xml": (
+        f'<sst xmlns="{_MAIN}" count="5" uniqueCount="5">'
+        "<si><t>add</t></si>"
+        '<si><t xml:space="preserve">  Jane </t></si>'
+        "<si><r><rPr><b/></rPr><t>Dr. </t></r><r><t>Omar</t></r></si>"
+        '<si><t>Yamada</t><rPh sb="0" eb="1"><t>ヤマダ</t></rPh></si>'
+        "<si><t/></si>"
+        "</sst>"
+    ),
+    "xl/worksheets/sheet2.xml": (
+        f'<worksheet xmlns="{_MAIN}">'
+        '<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>second sheet</t></is></c></row>'
+        "</sheetData></worksheet>"
+    ),
+}
+_CELLS = (  # every kind of cell, one row each way
+    '<c r="A{n}" t="s"><v>0</v></c><c r="B{n}" t="s"><v>1</v></c>'
+    '<c r="C{n}" t="s"><v>2</v></c><c r="D{n}" t="s"><v>3</v></c><c r="E{n}" t="s"><v>4</v></c>'
+    '<c r="F{n}"><v>123456</v></c><c r="G{n}" t="n"><v>2.5</v></c><c r="H{n}"><v>1E3</v></c>'
+    '<c r="I{n}" s="1"><v>42356</v></c><c r="J{n}" s="2"><v>42356.75</v></c>'
+    '<c r="K{n}" s="3"><v>1.5</v></c><c r="L{n}" s="4"><v>7</v></c><c r="M{n}" s="1"/>'
+    '<c r="N{n}" t="inlineStr"><is><t>inline</t></is></c><c r="O{n}" t="inlineStr"><is/></c>'
+    '<c r="P{n}" t="inlineStr"/>'
+    '<c r="Q{n}" t="inlineStr"><is><r><t>ri</t></r><r><t>ch</t></r></is></c>'
+    '<c r="R{n}" t="inlineStr"><is><t/></is></c><c r="S{n}" t="b"><v>1</v></c>'
+    '<c r="T{n}" t="e"><v>#N/A</v></c><c r="U{n}" t="str"><f>A1&amp;B1</f><v>addJane</v></c>'
+    '<c r="V{n}" t="str"><v>no formula</v></c><c r="W{n}" t="d"><v>2015-12-18T10:30:00</v></c>'
+    '<c r="X{n}"><f>1+1</f><v>2</v></c><c r="Y{n}"><v></v></c><c r="Z{n}" t="s"><v></v></c>'
+)
+_SHEETS = {
+    "every kind of cell": (
+        '<dimension ref="A1:Z2"/>',
+        f'<row r="1">{_CELLS.format(n=1)}</row><row r="2">{_CELLS.format(n=2)}</row>',
+    ),
+    "no dimension, gaps, cells without positions": (
+        "",
+        (
+            '<row r="2"><c r="B2"><v>1</v></c><c><v>2</v></c><c t="s"><v>0</v></c></row>'
+            '<row r="5"><c r="A5"><v>5</v></c><c r="D5"><v>4</v></c></row>'
+            '<row><c><v>6</v></c></row><row r="9"/>'
+        ),
+    ),
+    "dimension larger than the data": (
+        '<dimension ref="A1:F9"/>',
+        ('<row r="2"><c r="A2"><v>1</v></c></row><row r="3"><c r="F3"><v>6</v></c></row>'),
+    ),
+    "unusual positions": (
+        '<dimension ref="A1:C3"/>',
+        (
+            '<row r="1.0"><c r="b1"><v>1</v></c><c r="C1"><v>2</v></c></row>'
+            '<row r="3"><c r="A3" t="s"><v>3</v></c></row>'
+        ),
+    ),
+    "shared and array formulas": (
+        "",
+        (
+            '<row r="1"><c r="A1"><f t="shared" ref="A1:A3" si="0">B1*2</f><v>2</v></c></row>'
+            '<row r="2"><c r="A2"><f t="shared" si="0"/><v>4</v></c>'
+            '<c r="B2"><f t="array" ref="B2">SUM(C1:C2)</f><v>0</v></c></row>'
+        ),
+    ),
+    "empty": ("", ""),
+}
+
+
+def _workbook(dimension, rows, *, date1904=False, prolog="") -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, text in _XLSX_PARTS.items():
+            archive.writestr(name, text)
+        archive.writestr("xl/workbook.xml", (
+            '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+            'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+            f'<workbookPr date1904="{int(date1904)}"/><sheets>'
+            '<sheet name="Participants" sheetId="1" r:id="rId1"/>'
+            '<sheet name="Other" sheetId="2" r:id="rId2"/></sheets></workbook>'
+        ))  # fmt: skip
+        archive.writestr("xl/worksheets/sheet1.xml", (
+            f'{prolog}<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+            f"{dimension}<sheetData>{rows}</sheetData></worksheet>"
+        ))  # fmt: skip
+    return out.getvalue()
+
+
+def _formula(value):  # an array formula by its text (openpyxl gives an object)
+    return Formula(getattr(value, "text", value))
+
+
+def _as_openpyxl_reads_it(path) -> list:
+    """Each row's values as openpyxl gives them, without the empty cells it pads the row
+    with after its last value (to the sheet's dimension)."""
+    workbook = load_workbook(path, read_only=True, data_only=False)
+    try:
+        rows = [[_formula(c.value) if c.data_type == "f" else c.value for c in cells]
+                for cells in workbook.worksheets[0].iter_rows()]  # fmt: skip
+    finally:
+        workbook.close()
+    for values in rows:
+        while values and values[-1] is None:
+            values.pop()
+    return [[(type(v), v) for v in values] for values in rows]
+
+
+def _as_the_portal_reads_it(path) -> list:
+    sheet = xlsx_reader._FirstSheet(path)
+    try:
+        return [[(type(v), v) for v in values] for values in sheet.rows()]
+    finally:
+        sheet.close()
+
+
+@pytest.mark.parametrize("date1904", [False, True])
+@pytest.mark.parametrize("name", sorted(_SHEETS))
+def test_xlsx_sheet_reads_as_openpyxl_reads_it(tmp_path, name, date1904):
+    path = tmp_path / "book.xlsx"
+    path.write_bytes(_workbook(*_SHEETS[name], date1904=date1904))
+    expected = _as_openpyxl_reads_it(path)
+    assert _as_the_portal_reads_it(path) == expected
+    if name == "every kind of cell":  # the sheet holds what it should, not nothing
+        assert len(expected) == 2 and len(expected[0]) == 24  # Y and Z hold nothing
+        assert expected[0][8][0] is dt.datetime and expected[0][20][0] is Formula
+
+
+def test_xlsx_written_by_openpyxl_reads_as_openpyxl_reads_it(tmp_path):
+    """Both ways openpyxl writes (inline strings, no <dimension>, in write-only mode), with
+    numbers, dates, times, booleans, formulas, empty cells and a gap."""
+    values = [["add", 100000001, 2.5, dt.datetime(2015, 12, 18), dt.date(2016, 1, 2),
+               dt.time(10, 30), True, None, "=1+1", "", " text "]]  # fmt: skip
+    for write_only in (False, True):
+        workbook = Workbook(write_only=write_only)
+        sheet = workbook.create_sheet("Participants") if write_only else workbook.active
+        for row in [TEMPLATE_HEADERS, *values, [], *values]:
+            sheet.append(row)
+        path = tmp_path / f"book-{write_only}.xlsx"
+        workbook.save(path)
+        expected = _as_openpyxl_reads_it(path)
+        assert _as_the_portal_reads_it(path) == expected and len(expected) == 4
+
+
+def test_xlsx_rows_and_cells_that_openpyxl_would_drop_are_read(tmp_path):
+    """openpyxl stops at the <dimension>'s last row, and without a dimension cuts a row at
+    its last cell in the file: a file whose dimension is out of date, or whose cells are out
+    of order, would lose values silently. Every row and cell is read here."""
+    path = tmp_path / "book.xlsx"
+    path.write_bytes(_workbook("", '<row r="1"><c r="D1"><v>4</v></c><c r="A1"><v>5</v></c></row>'))
+    assert _as_openpyxl_reads_it(path) == [[(int, 5)]]  # what openpyxl gives
+    assert _as_the_portal_reads_it(path) == [[(int, 5), (type(None), None), (type(None), None),
+                                              (int, 4)]]  # fmt: skip
+    path.write_bytes(_workbook('<dimension ref="A1:B2"/>', (
+        '<row r="1"><c r="A1"><v>1</v></c><c r="C1"><v>3</v></c></row>'
+        '<row r="2"><c r="B2"><v>2</v></c></row><row r="4"><c r="A4"><v>4</v></c></row>'
+    )))  # fmt: skip
+    assert len(_as_openpyxl_reads_it(path)) == 2  # what openpyxl gives
+    assert _as_the_portal_reads_it(path) == [
+        [(int, 1), (type(None), None), (int, 3)],
+        [(type(None), None), (int, 2)],
+        [],
+        [(int, 4)],
+    ]
+
+
+def test_xlsx_with_a_huge_dimension_and_rows_far_apart_reads_only_what_is_there(tmp_path):
+    """A 6 KB file claiming 1,048,576 rows of 16,384 columns, with its second row far down:
+    openpyxl padded every row between to 16,384 cells (the worker was busy for hours); the
+    rows between are empty ones here, and the row far down is read with its number."""
+    header = "".join(
+        f'<c r="{chr(65 + i)}1" t="inlineStr"><is><t>{name}</t></is></c>'
+        for i, name in enumerate(TEMPLATE_HEADERS)
+    )
+    data = "".join(
+        f'<c r="{chr(65 + i)}200000" t="inlineStr"><is><t>{value}</t></is></c>'
+        for i, value in enumerate(cells(ACTIVITY))
+    )
+    content = _workbook('<dimension ref="A1:XFD1048576"/>',
+                        f'<row r="1">{header}</row><row r="200000">{data}</row>')  # fmt: skip
+    assert len(content) < 7_000
+    (row,) = xlsx_rows_of(tmp_path, content)
+    assert row.row_number == 200000 and summary(row) == JANE_ROW and row.errors == {}
+
+
+def test_xlsx_sheet_that_cannot_be_read_is_refused_with_a_clear_message(tmp_path):
+    path = tmp_path / "book.xlsx"
+    for rows in (
+        '<row r="1"><c r="A1"><v>abc</v></c></row>',  # not a number
+        '<row r="1"><c r="A1" t="s"><v>99</v></c></row>',  # no such shared string
+        '<row r="1"><c r="A1"><v>1</v></c>',  # not well-formed
+        '<row r="1.5"><c r="A1"><v>1</v></c></row>',
+    ):  # no such row
+        path.write_bytes(_workbook("", rows))
+        with pytest.raises(FileRefused, match=r"This is not a readable Excel \(\.xlsx\) file"):
+            list(parse_xlsx(path, id_lengths=ID_LENGTHS, meta={}))
+
+
+def test_xlsx_sheet_with_a_doctype_is_refused(tmp_path):
+    path = tmp_path / "book.xlsx"
+    path.write_bytes(_workbook(
+        "", '<row r="1"><c r="A1" t="inlineStr"><is><t>&x;</t></is></c></row>',
+        prolog='<!DOCTYPE worksheet [<!ENTITY x "expanded">]>',
+    ))  # fmt: skip
+    with pytest.raises(FileRefused, match=r"This is not a readable Excel \(\.xlsx\) file"):
+        list(parse_xlsx(path, id_lengths=ID_LENGTHS, meta={}))
 
 
 # --- XML learner report (§8.1) -----------------------------------------------------------------

@@ -1,15 +1,41 @@
-"""Excel (.xlsx) participant files: the template's columns in the first sheet."""
+"""Excel (.xlsx) participant files: the template's columns in the first sheet.
 
+openpyxl reads the workbook around the sheet (the sheets and their order, shared strings,
+which styles are dates, the date system); the sheet's cells, which are nearly all the
+file, are read here with lxml, each value as openpyxl's read-only worksheet gives it
+(tests/test_parsers.py compares the two). openpyxl reads a sheet in Python element by
+element, and a sheet without a <dimension> twice (once to find out that it has none):
+that was most of an Excel upload's check. Any cell but the plain kinds (a number that is
+not a date, a shared or inline string without formatting runs) goes through openpyxl's
+own cell reader. Unlike openpyxl, rows are not padded to, nor cut at, the sheet's
+<dimension> (see `_FirstSheet.rows`).
+"""
+
+import re
+import zipfile
+import zlib
 from collections.abc import Iterator
 
-from openpyxl import load_workbook
+from lxml import etree
+from openpyxl.reader.excel import ExcelReader
+from openpyxl.styles.stylesheet import apply_stylesheet
+from openpyxl.utils.cell import column_index_from_string
+from openpyxl.worksheet._reader import WorkSheetParser, _cast_number
 
 from pars_portal.lib.files import FileRefused, refuse_xlsx_bomb
 
 from .columns import Formula
 from .delimited import _delimited_rows
+from .xml import RefuseDoctype
 
 XLSX_NOT_READABLE = "This is not a readable Excel (.xlsx) file."
+_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_ROW, _V, _F, _IS, _T = (_NS + name for name in ("row", "v", "f", "is", "t"))
+_COORDINATE = re.compile(r"([A-Z]{1,3})[1-9][0-9]*").fullmatch
+_MAX_COLUMN = 16384  # XFD
+_UNREADABLE = (
+    etree.XMLSyntaxError, zipfile.BadZipFile, zlib.error, EOFError, ValueError, IndexError,
+)  # fmt: skip
 
 
 def parse_xlsx(path, *, id_lengths, meta) -> Iterator:
@@ -17,20 +43,143 @@ def parse_xlsx(path, *, id_lengths, meta) -> Iterator:
     number and date cells count; a formula cell is a row error, never evaluated."""
     try:
         refuse_xlsx_bomb(path)
-        workbook = load_workbook(path, read_only=True, data_only=False)
+        sheet = _FirstSheet(path)
     except FileRefused:
         raise
     except Exception:  # openpyxl raises many kinds for a broken or foreign file
         raise FileRefused(XLSX_NOT_READABLE) from None
     try:
-        sheet = workbook.worksheets[0]
-
-        def rows():
-            for cells in sheet.iter_rows():
-                yield [Formula(c.value) if c.data_type == "f" else c.value for c in cells]
-
         yield from _delimited_rows(
-            rows(), kind="Excel", header_required=True, id_lengths=id_lengths, meta=meta
+            sheet.rows(), kind="Excel", header_required=True, id_lengths=id_lengths, meta=meta
         )
     finally:
-        workbook.close()
+        sheet.close()
+
+
+class _FirstSheet:
+    """The workbook's first worksheet (chart sheets skipped), as openpyxl's
+    `workbook.worksheets[0]`, read row by row."""
+
+    def __init__(self, path):
+        reader = ExcelReader(path, read_only=True, data_only=False)
+        self.archive = reader.archive
+        try:
+            reader.read_manifest()
+            reader.read_strings()
+            reader.read_workbook()
+            apply_stylesheet(reader.archive, reader.wb)  # which styles are dates
+            self.target = next(
+                (rel.target for _sheet, rel in reader.parser.find_sheets()
+                 if rel.target in reader.valid_files and "chartsheet" not in rel.Type),
+                None,
+            )  # fmt: skip
+            if self.target is None:
+                raise FileRefused(XLSX_NOT_READABLE)  # no worksheet
+        except BaseException:
+            self.archive.close()
+            raise
+        book = reader.wb
+        # openpyxl's own cell reader, for every cell the plain path below does not take.
+        self.cells = WorkSheetParser(
+            None, reader.shared_strings, data_only=False, epoch=book.epoch,
+            date_formats=book._date_formats, timedelta_formats=book._timedelta_formats,
+        )  # fmt: skip
+
+    def close(self):
+        self.archive.close()
+
+    def rows(self) -> Iterator[list]:
+        """Each row's values from column A to its last cell that holds one (missing cells
+        are None), a formula cell as Formula; a missing row is an empty one, so that rows
+        keep their numbers. Every row and cell of the sheet: openpyxl stops at the sheet's
+        <dimension> and pads rows to it (a stale one dropped rows; a huge one made a 6 KB
+        file pad a million rows to 16,384 cells each), and without one cuts a row at its
+        last cell in the file (cells out of order were dropped)."""
+        try:
+            with self.archive.open(self.target) as source:
+                yield from self._rows_of(source)
+        except FileRefused:
+            raise FileRefused(XLSX_NOT_READABLE) from None  # a DOCTYPE in the sheet
+        except _UNREADABLE:
+            raise FileRefused(XLSX_NOT_READABLE) from None
+
+    def _rows_of(self, source):
+        counter = 1
+        cells = self.cells
+        elements = etree.iterparse(RefuseDoctype(source), events=("end",), tag=_ROW,
+                                   resolve_entities=False, load_dtd=False, no_network=True,
+                                   huge_tree=False)  # fmt: skip
+        for _event, row in elements:
+            position = row.get("r")
+            if position is None:
+                cells.row_counter += 1
+            else:
+                try:
+                    cells.row_counter = int(position)
+                except ValueError:
+                    as_float = float(position)
+                    if not as_float.is_integer():
+                        raise
+                    cells.row_counter = int(as_float)
+            cells.col_counter = 0
+            found = [self._cell(element) for element in row]
+            number = cells.row_counter
+            row.clear()
+            while row.getprevious() is not None:  # keep memory flat
+                del row.getparent()[0]
+            for _ in range(counter, number):
+                counter += 1
+                yield []
+            if counter <= number:
+                counter += 1
+                yield self._values(found)
+
+    @staticmethod
+    def _values(found) -> list:
+        width = max((column for column, value in found if value is not None), default=0)
+        values = [None] * width
+        for column, value in found:
+            if 1 <= column <= width:
+                values[column - 1] = value
+        return values
+
+    def _cell(self, element):
+        """(column, value) of a <c> element, as openpyxl's read-only cell has them."""
+        cells = self.cells
+        kind = element.get("t")
+        coordinate = element.get("r")
+        style = element.get("s")
+        if coordinate is None:
+            column = cells.col_counter + 1
+        elif (match := _COORDINATE(coordinate)) and (
+            column := column_index_from_string(match[1])
+        ) <= _MAX_COLUMN:
+            pass
+        else:
+            column = 0  # unusual: openpyxl's reader decides (and raises what it raises)
+        if column and element.find(_F) is None:
+            if kind == "s":
+                text = element.findtext(_V)
+                cells.col_counter = column
+                return column, cells.shared_strings[int(text)] if text else None
+            if kind is None or kind == "n":
+                if not (style and cells.date_formats and int(style) in cells.date_formats):
+                    text = element.findtext(_V)
+                    cells.col_counter = column
+                    return column, _cast_number(text) if text else None
+            elif kind == "inlineStr":
+                string = element.find(_IS)
+                if string is None:
+                    cells.col_counter = column
+                    return column, None
+                if len(string) == 0:
+                    cells.col_counter = column
+                    return column, ""
+                if len(string) == 1 and string[0].tag == _T:
+                    cells.col_counter = column
+                    return column, string[0].text or ""
+        parsed = cells.parse_cell(element)
+        value = parsed["value"]
+        if parsed["data_type"] == "f":  # an array formula by its text, not its object
+            return parsed["column"], Formula(getattr(value, "text", value))
+        return parsed["column"], value

@@ -93,7 +93,7 @@ def _text(element) -> str:
     return clean_text(element.text) if element is not None else ""
 
 
-class _RefuseDoctype:
+class RefuseDoctype:
     """Wraps the upload: refuses a DOCTYPE/ENTITY before lxml sees the root element."""
 
     def __init__(self, stream):
@@ -124,7 +124,7 @@ def parse_xml(stream, *, provider_id: str, id_lengths) -> Iterator:
     namespaces, attribute-or-element values and UniqueID placement; refuses DTDs and
     entities outright. Row numbers are the certificate's line in the file."""
     context = etree.iterparse(
-        _RefuseDoctype(stream),
+        RefuseDoctype(stream),
         events=("end",),
         tag="{*}ActivityReport",  # only reports reach Python: the rest stays in C
         resolve_entities=False,
