@@ -26,9 +26,14 @@ from pars_portal.lib.files import FileRefused, refuse_xlsx_bomb
 
 from .columns import Formula
 from .delimited import _delimited_rows
-from .xml import RefuseDoctype
+from .xml import XML_DOCTYPE_REFUSED, RefuseDoctype
 
 XLSX_NOT_READABLE = "This is not a readable Excel (.xlsx) file."
+XLSX_OUT_OF_ORDER = (
+    "This Excel file lists row {row} after row {previous} (or a cell twice in row {row}), "
+    "which Excel never writes: nothing was read. Open it in Excel, save it and upload it again."
+)
+_NOT_PLAIN = object()
 _NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _ROW, _V, _F, _IS, _T = (_NS + name for name in ("row", "v", "f", "is", "t"))
 _COORDINATE = re.compile(r"([A-Z]{1,3})[1-9][0-9]*").fullmatch
@@ -94,11 +99,15 @@ class _FirstSheet:
         keep their numbers. Every row and cell of the sheet: openpyxl stops at the sheet's
         <dimension> and pads rows to it (a stale one dropped rows; a huge one made a 6 KB
         file pad a million rows to 16,384 cells each), and without one cuts a row at its
-        last cell in the file (cells out of order were dropped)."""
+        last cell in the file (cells out of order were dropped). A row listed after a later
+        one, or a cell given twice, refuses the file (openpyxl kept one and dropped the
+        other)."""
         try:
             with self.archive.open(self.target) as source:
                 yield from self._rows_of(source)
-        except FileRefused:
+        except FileRefused as error:
+            if str(error) != XML_DOCTYPE_REFUSED:
+                raise
             raise FileRefused(XLSX_NOT_READABLE) from None  # a DOCTYPE in the sheet
         except _UNREADABLE:
             raise FileRefused(XLSX_NOT_READABLE) from None
@@ -127,19 +136,22 @@ class _FirstSheet:
             row.clear()
             while row.getprevious() is not None:  # keep memory flat
                 del row.getparent()[0]
+            if number < counter:  # openpyxl dropped such a row without a word
+                raise FileRefused(XLSX_OUT_OF_ORDER.format(row=number, previous=counter - 1))
             for _ in range(counter, number):
                 counter += 1
                 yield []
-            if counter <= number:
-                counter += 1
-                yield self._values(found)
+            counter += 1
+            yield self._values(found, number)
 
     @staticmethod
-    def _values(found) -> list:
+    def _values(found, number) -> list:
         width = max((column for column, value in found if value is not None), default=0)
         values = [None] * width
         for column, value in found:
-            if 1 <= column <= width:
+            if 1 <= column <= width and value is not None:
+                if values[column - 1] is not None:  # openpyxl kept the last one
+                    raise FileRefused(XLSX_OUT_OF_ORDER.format(row=number, previous=number))
                 values[column - 1] = value
         return values
 
@@ -158,28 +170,34 @@ class _FirstSheet:
         else:
             column = 0  # unusual: openpyxl's reader decides (and raises what it raises)
         if column and element.find(_F) is None:
-            if kind == "s":
-                text = element.findtext(_V)
+            value = _plain(element, kind, style, cells)
+            if value is not _NOT_PLAIN:
                 cells.col_counter = column
-                return column, cells.shared_strings[int(text)] if text else None
-            if kind is None or kind == "n":
-                if not (style and cells.date_formats and int(style) in cells.date_formats):
-                    text = element.findtext(_V)
-                    cells.col_counter = column
-                    return column, _cast_number(text) if text else None
-            elif kind == "inlineStr":
-                string = element.find(_IS)
-                if string is None:
-                    cells.col_counter = column
-                    return column, None
-                if len(string) == 0:
-                    cells.col_counter = column
-                    return column, ""
-                if len(string) == 1 and string[0].tag == _T:
-                    cells.col_counter = column
-                    return column, string[0].text or ""
+                return column, value
         parsed = cells.parse_cell(element)
         value = parsed["value"]
         if parsed["data_type"] == "f":  # an array formula by its text, not its object
             return parsed["column"], Formula(getattr(value, "text", value))
         return parsed["column"], value
+
+
+def _plain(element, kind, style, cells):
+    """The value of a cell without a formula that is a shared string, a number that is not
+    a date, or an inline string without formatting runs; _NOT_PLAIN for any other."""
+    if kind == "s":
+        text = element.findtext(_V)
+        return cells.shared_strings[int(text)] if text else None
+    if kind is None or kind == "n":
+        if style and cells.date_formats and int(style) in cells.date_formats:
+            return _NOT_PLAIN
+        text = element.findtext(_V)
+        return _cast_number(text) if text else None
+    if kind == "inlineStr":
+        string = element.find(_IS)
+        if string is None:
+            return None
+        if len(string) == 0:
+            return ""
+        if len(string) == 1 and string[0].tag == _T:
+            return string[0].text or ""
+    return _NOT_PLAIN
