@@ -181,7 +181,7 @@ EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "PARS Portal <pars@localhost>")
 
 # Background work: Django's Tasks API (django-tasks backport), stored in the database and
-# run by `manage.py db_worker`.
+# run by `manage.py run_workers` (its `task_worker`s).
 TASKS = {
     "default": {
         "BACKEND": envstr("TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),

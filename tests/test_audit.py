@@ -1094,6 +1094,7 @@ COMMANDS_WITHOUT_HISTORY = {
     "bench_upload": "benchmark: writes only to a scratch database it creates",
     "find_unwritable_text": "reads only: lists stored text exports cannot hold",
     "run_workers": "runs the task workers; the tasks they run are in TASKS",
+    "task_worker": "runs tasks; the tasks it runs are in TASKS",
 }
 # Background tasks: the write path each one belongs to.
 TASKS = {

@@ -1,4 +1,4 @@
-"""Crash recovery (issue #8), for real: a task worker (`manage.py db_worker`) killed with
+"""Crash recovery (issue #8), for real: a task worker (`manage.py task_worker`) killed with
 SIGKILL in the middle of saving a large upload leaves it resumable and never half-written,
 and a restarted worker picks up the work that was queued.
 
@@ -128,7 +128,7 @@ class Portal:
         number = len(self.workers) + 1
         log = open(self.folder / f"worker-{number}.log", "wb")  # noqa: SIM115 - kept open
         worker = subprocess.Popen(
-            [sys.executable, "manage.py", "db_worker", "--interval", "0.1", "--queue-name", "*",
+            [sys.executable, "manage.py", "task_worker", "--interval", "0.1", "--queue-name", "*",
              "--no-startup-delay", "--no-reload", "--worker-id", f"crash-test-{number}"],
             cwd=BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip

@@ -6,10 +6,13 @@ import datetime as dt
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from django_tasks.base import TaskResultStatus
 from django_tasks_db.backend import DatabaseBackend
+from django_tasks_db.management.commands import db_worker
 from django_tasks_db.models import DBTaskResult
 
 from participants import tasks
@@ -19,7 +22,7 @@ from participants.parsers import TEMPLATE_HEADERS
 from participants.reverification import verify_pending
 from participants.services.uploads import check_upload, commit_upload
 from participants.transmission import transmit_to_board
-from participants.workers import recover_stalled_work
+from participants.workers import QuietWorker, recover_stalled_work
 
 # Uploaded and generated files go to each test's own folder.
 pytestmark = pytest.mark.usefixtures("media_root")
@@ -100,3 +103,92 @@ def test_the_workers_know_the_upload_tasks_by_their_real_paths():
     """The workers watch uploads by task path; a task moved without its path would leave
     its uploads unwatched after a worker dies."""
     assert (check_upload.module_path, commit_upload.module_path) == tasks.UPLOAD_TASKS
+
+
+# --- The worker that waits quietly (participants.workers.QuietWorker) ------------------------
+
+
+def quiet_worker(queues="uploads", excluded="", **options):
+    return QuietWorker(
+        queue_names=queues.split(","), excluded_queue_names=[q for q in excluded.split(",") if q],
+        interval=0, backend_name="default", max_tasks=options.get("max_tasks"),
+        worker_id="quiet-test",
+    )  # fmt: skip
+
+
+def stored(task, *args, later=None):
+    """A task queued as the database backend stores it (`later`: deferred by that long)."""
+    backend = DatabaseBackend("default", {"QUEUES": tasks.QUEUES})
+    result = DBTaskResult.objects.get(pk=backend.enqueue(task, args, {}).id)
+    if later is not None:
+        result.run_after = timezone.now() + later
+        result.save(update_fields=["run_after"])
+    return result
+
+
+def test_an_idle_worker_only_reads_until_a_task_of_its_queues_is_ready(received, monkeypatch):
+    """While its queues are empty (a task deferred to later, another queue's task), a worker
+    reads, one plain SELECT a poll: no transaction, so none of the database's write lock
+    (the library's idle loop took it at every poll); the poll after a task is queued ends
+    the wait."""
+    stored(check_upload, received.pk, later=dt.timedelta(hours=1))
+    stored(transmit_to_board)
+    polls, enqueued = [], []
+
+    def sleep(seconds):
+        polls.append(seconds)
+        if len(polls) == 3:  # the provider uploads a file
+            before = len(queries.captured_queries)
+            stored(check_upload, received.pk)
+            enqueued.extend(queries.captured_queries[before:])
+
+    monkeypatch.setattr("participants.workers.time.sleep", sleep)
+    worker = quiet_worker()
+    with CaptureQueriesContext(connection) as queries:
+        worker.wait_for_work()
+    assert len(polls) == 3
+    worker_queries = [q["sql"] for q in queries.captured_queries if q not in enqueued]
+    assert len(worker_queries) == 4
+    assert all(sql.startswith("SELECT 1 FROM") for sql in worker_queries), worker_queries
+
+
+def test_a_worker_runs_what_is_ready_in_its_queues_and_leaves_the_rest(received, monkeypatch):
+    # The library's loop closes a connection found inside a transaction, as every test's
+    # is (its own test database transaction); real workers: tests/test_crash_recovery.py.
+    monkeypatch.setattr(db_worker, "close_old_connections", lambda: None)
+    deferred = stored(check_upload, received.pk, later=dt.timedelta(hours=1))
+    other_queue = stored(transmit_to_board)
+    ready = stored(check_upload, received.pk)
+    quiet_worker(max_tasks=1).run()
+    ready.refresh_from_db()
+    assert ready.status == TaskResultStatus.SUCCESSFUL
+    received.refresh_from_db()
+    assert received.status == Upload.Status.PREVIEW  # checked by the worker
+    for task in (deferred, other_queue):
+        task.refresh_from_db()
+        assert task.status == TaskResultStatus.READY
+
+
+@pytest.mark.parametrize(
+    "queues,excluded", [("uploads", ""), ("board,default", ""), ("*", ""), ("*", "uploads")]
+)
+def test_the_workers_plain_poll_finds_what_the_librarys_claim_would(db, queues, excluded):
+    """The poll's own SQL and the library's filter (`ready_tasks`, what its loop claims from)
+    agree, task after task: deferred to later or to a moment passed, running, in another
+    queue or for another backend."""
+    worker = quiet_worker(queues, excluded)
+    steps = [
+        lambda: stored(verify_pending, later=dt.timedelta(minutes=5)),
+        lambda: DBTaskResult.objects.filter(pk=stored(send_rejection_digests).pk).update(
+            backend_name="elsewhere"),
+        lambda: stored(check_upload, 1).claim("someone"),
+        lambda: stored(send_rejection_digests),
+        lambda: stored(transmit_to_board, later=-dt.timedelta(seconds=1)),
+        lambda: stored(commit_upload, 1),
+    ]  # fmt: skip
+    seen = [worker.something_ready()]
+    for step in steps:
+        step()
+        assert worker.something_ready() == worker.ready_tasks().exists()
+        seen.append(worker.something_ready())
+    assert seen[0] is False and seen[-1] is True

@@ -464,7 +464,8 @@ def wait_until_idle(root_pid: int, processes: int, *, timeout: float = 120.0) ->
     second: task workers that have started and are polling their queues, as they are long
     before a user uploads anything. Starting is CPU-bound: while any of them is still
     starting, the tree uses a whole core or more; polling every 0.1 s costs each worker
-    about 5% of one, so under 60% of a core in each of two half-seconds is idle. Returns
+    under 1% of one (about 5% before the workers polled with a plain read), so under 60% of
+    a core in each of two half-seconds is idle. Returns
     the seconds waited; an error if they are still busy after `timeout`."""
     began = time.monotonic()
     last, quiet = cpu_seconds(root_pid), 0
