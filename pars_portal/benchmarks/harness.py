@@ -459,24 +459,30 @@ def cpu_seconds(root_pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def wait_until_idle(root_pid: int, processes: int, *, timeout: float = 120.0) -> float:
-    """Wait until a process tree has its `processes` processes and has been idle for a
-    second: task workers that have started and are polling their queues, as they are long
-    before a user uploads anything. Starting is CPU-bound: while any of them is still
-    starting, the tree uses a whole core or more; polling every 0.1 s costs each worker
-    under 1% of one (about 5% before the workers polled with a plain read), so under 60% of
-    a core in each of two half-seconds is idle. Returns
-    the seconds waited; an error if they are still busy after `timeout`."""
+def wait_until_idle(roots: int | list[int], processes: int, *, timeout: float = 120.0) -> float:
+    """Wait until process trees (`roots`: their first processes) have `processes`
+    processes in all and have been idle for a second: a web server and task workers that
+    have started (the workers polling their queues), as they are long before a user
+    uploads anything. Starting is CPU-bound: while any of them is still starting (a
+    gunicorn worker importing Django, say), the trees use a whole core or more; polling
+    every 0.1 s costs each task worker under 1% of one (about 5% before the workers polled
+    with a plain read), so under 60% of a core in each of two half-seconds is idle.
+    Returns the seconds waited; an error if they are still busy after `timeout`."""
+    roots = [roots] if isinstance(roots, int) else roots
+
+    def cpu():
+        return sum(cpu_seconds(root) for root in roots)
+
     began = time.monotonic()
-    last, quiet = cpu_seconds(root_pid), 0
+    last, quiet = cpu(), 0
     while time.monotonic() - began < timeout:
         time.sleep(0.5)
-        now = cpu_seconds(root_pid)
+        now = cpu()
         quiet = quiet + 1 if now - last < 0.3 else 0
         last = now
-        if quiet >= 2 and len(_process_tree(root_pid)) >= processes:
+        if quiet >= 2 and sum(len(_process_tree(root)) for root in roots) >= processes:
             return time.monotonic() - began
-    raise CommandError(f"the workers were still starting after {timeout:.0f} s")
+    raise CommandError(f"the portal's processes were still starting after {timeout:.0f} s")
 
 
 def load_synthetic_roster(count: int) -> None:

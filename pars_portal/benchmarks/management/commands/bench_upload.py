@@ -186,10 +186,14 @@ class Command(BaseCommand):
                 try:
                     browser = LoopbackClient(port, timeout=3600)
                     browser.login(USERNAME, config["password"])
-                    # A user uploads to a portal whose workers are up: the clock starts
-                    # once they have started (a second or more of CPU each on a busy
-                    # machine, which the first upload would otherwise wait for).
-                    wait_until_idle(workers.pid, processes=2 + options["upload_workers"])
+                    # A user uploads to a portal that is up: the clock starts once the
+                    # web server's and the task workers' processes have started (a second
+                    # or more of CPU each on a busy machine, which the first upload would
+                    # otherwise wait for).
+                    wait_until_idle(
+                        [workers.pid, servers[0].pid],
+                        processes=2 + options["upload_workers"] + 1 + options["web_workers"],
+                    )
                     worker_cpu_before = cpu_seconds(workers.pid)
                     web_cpu_before = cpu_seconds(servers[0].pid)
                     started = time.perf_counter()
