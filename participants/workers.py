@@ -194,9 +194,12 @@ class QuietWorker(Worker):
             self.wait_for_work()
             if not self.running:
                 break
+            ran = self._run_tasks
             super().run()  # batch mode: claims and runs tasks until none is ready
             if self.max_tasks is not None and self._run_tasks >= self.max_tasks:
                 break
+            if self._run_tasks == ran:  # another worker claimed it first: no busy loop
+                time.sleep(self.interval)
 
 
 # --- The supervisor -------------------------------------------------------------------------

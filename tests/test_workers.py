@@ -192,3 +192,25 @@ def test_the_workers_plain_poll_finds_what_the_librarys_claim_would(db, queues, 
         assert worker.something_ready() == worker.ready_tasks().exists()
         seen.append(worker.something_ready())
     assert seen[0] is False and seen[-1] is True
+
+
+def test_a_worker_that_finds_its_task_taken_waits_before_looking_again(db, monkeypatch):
+    """Two idle workers see the same task; one claims it. The other must wait a poll before
+    looking again, not loop at full speed while the first one runs the task."""
+    monkeypatch.setattr(db_worker, "close_old_connections", lambda: None)  # (see above)
+    worker = quiet_worker()
+    monkeypatch.setattr(worker, "something_ready", lambda: True)  # seen, then taken
+    naps, claims = [], []
+    library_run = db_worker.Worker.run
+
+    def claim_and_run(self):
+        claims.append(1)
+        if len(claims) == 3:
+            self.running = False  # (stop the test)
+        library_run(self)
+
+    monkeypatch.setattr(db_worker.Worker, "run", claim_and_run)
+    monkeypatch.setattr("participants.workers.time.sleep", naps.append)
+    worker.run()
+    assert len(claims) == 3
+    assert len(naps) >= 2  # a poll's wait after each claim that found nothing
