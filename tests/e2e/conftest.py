@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from ..conftest import postgres_pass
+
 # Playwright's sync API runs an event loop in this thread; Django would otherwise refuse
 # ORM calls made from the test while the browser is open.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
@@ -18,6 +20,23 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+# CI runs the suite twice, on SQLite and on PostgreSQL, in under 30 minutes. The browser
+# flows are the portal's pages and scripts, the same on either database, so they run in the
+# SQLite pass only (the embedded default `make run` serves); what differs on PostgreSQL —
+# queries, locks, races, real workers and servers — is in the fast tier and the slow tests,
+# which both passes run.
+BROWSER_FLOWS_ON_SQLITE = (
+    "the browser flows are the same pages and scripts on either database: CI runs them in "
+    "its SQLite pass (the PostgreSQL pass runs every other test)"
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    if postgres_pass():
+        for item in items:
+            if item.get_closest_marker("e2e"):
+                item.add_marker(pytest.mark.skip(reason=BROWSER_FLOWS_ON_SQLITE))
 
 
 @pytest.fixture(scope="session")
