@@ -30,8 +30,7 @@ pytestmark = pytest.mark.usefixtures("media_root")
 
 def queued(task, *args, worker="worker-1", started=None):
     """A task as the database backend stores it, claimed by `worker` at `started`."""
-    backend = DatabaseBackend("default", {"QUEUES": tasks.QUEUES})
-    result = DBTaskResult.objects.get(pk=backend.enqueue(task, args, {}).id)
+    result = stored(task, *args)
     result.claim(worker)
     if started:
         DBTaskResult.objects.filter(pk=result.pk).update(started_at=started)
