@@ -222,7 +222,12 @@ def measured():
 
 
 def assert_cheap(figures, what):
-    assert figures.seconds < 1, f"{what}: {figures.seconds:.2f} CPU s"
+    """Work done anyway beside the refusal (each test checks the refusal's own message):
+    reading the bombs' 3 GB of sheet XML would take tens of CPU seconds (inflating alone is
+    about 0.7 s; measured 2026-12-01) and the memory bounds below. A refusal costs a
+    fraction of a second; 3 CPU s leaves room for a slow machine under tracemalloc (1.19 s
+    was seen in CI on 2026-12-01 against a bound of 1)."""
+    assert figures.seconds < 3, f"{what}: {figures.seconds:.2f} CPU s"
     assert figures.peak_mb < 64, f"{what}: {figures.peak_mb:.0f} MB allocated"
     assert figures.rss_growth_mb < 100, f"{what}: peak RSS grew {figures.rss_growth_mb:.0f} MB"
 
