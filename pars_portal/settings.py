@@ -128,9 +128,10 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the task worker share the file: WAL lets readers run during a
-    # write, IMMEDIATE transactions avoid "database is locked" on lock upgrades.
+    # write, IMMEDIATE transactions avoid "database is locked" on lock upgrades. A process
+    # keeps its connection like PostgreSQL's (DB_CONN_MAX_AGE): opening one, with Django's
+    # functions and these PRAGMAs, costs ~2 ms a request (measured 2026-12-01).
     DATABASES["default"]["ENGINE"] = "pars_portal.sqlite3"  # the real variable limit
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",
