@@ -777,6 +777,30 @@ def test_truncated_xml_is_refused():
         xml_rows_of(content[:-200])
 
 
+@pytest.mark.parametrize(
+    ("written", "message"),
+    [
+        ("Jos&eacute;", "line {line} has &eacute; which is an HTML name, not XML. Write the "
+                        "character itself (é) or &#233; instead"),
+        ("Jos&unknown;", "line {line} has &unknown; which XML does not define."),
+        ("Smith & Jones", "line {line}, column {column} has an “&” that starts no character "
+                          "reference. Write it as &amp;"),
+    ],
+)  # fmt: skip
+def test_xml_with_an_html_entity_or_a_bare_ampersand_says_which_and_where(written, message):
+    """The usual slips of a hand-made or HTML-minded export: lxml's own message is "no
+    element found" for the first two, and a bare "&" is not a DOCTYPE."""
+    report = activity_report(ACTIVITY, {**JANE, "first_name": "NAME"})
+    content = learner_report(report).replace(b"NAME", written.encode())
+    before = content[: content.index(b"&")]
+    line = before.count(b"\n") + 1
+    column = len(before) - before.rfind(b"\n") + 1  # where libxml2 expected the name
+    with pytest.raises(FileRefused) as refused:
+        xml_rows_of(content)
+    expected = f"The XML file is not well-formed: {message.format(line=line, column=column)}"
+    assert str(refused.value).startswith(expected)
+
+
 def test_xml_without_reports_is_refused():
     with pytest.raises(FileRefused, match="The file contains no participant rows."):
         xml_rows_of(learner_report())

@@ -26,7 +26,7 @@ from pars_portal.lib.files import FileRefused, refuse_xlsx_bomb
 
 from .columns import Formula
 from .delimited import _delimited_rows
-from .xml import XML_DOCTYPE_REFUSED, RefuseDoctype
+from .xml import DoctypeRefused, RefuseDoctype
 
 XLSX_NOT_READABLE = "This is not a readable Excel (.xlsx) file."
 XLSX_OUT_OF_ORDER = (
@@ -105,10 +105,10 @@ class _FirstSheet:
         try:
             with self.archive.open(self.target) as source:
                 yield from self._rows_of(source)
-        except FileRefused as error:
-            if str(error) != XML_DOCTYPE_REFUSED:
-                raise
+        except DoctypeRefused:
             raise FileRefused(XLSX_NOT_READABLE) from None  # a DOCTYPE in the sheet
+        except FileRefused:
+            raise  # its own reason (rows out of order), not "unreadable" (a ValueError)
         except _UNREADABLE:
             raise FileRefused(XLSX_NOT_READABLE) from None
 

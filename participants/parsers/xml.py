@@ -3,6 +3,7 @@ are refused before anything is parsed."""
 
 import re
 from collections.abc import Iterator
+from html.entities import name2codepoint
 
 from lxml import etree
 
@@ -23,6 +24,19 @@ XML_DOCTYPE_REFUSED = (
     "<!DOCTYPE …> line and upload it again."
 )
 XML_MALFORMED = "The XML file is not well-formed: {detail}."
+XML_HTML_ENTITY = (
+    "The XML file is not well-formed: line {line} has &{name}; which is an HTML name, not "
+    "XML. Write the character itself ({char}) or &#{code}; instead, and upload it again."
+)
+XML_UNKNOWN_ENTITY = (
+    "The XML file is not well-formed: line {line} has &{name}; which XML does not define. "
+    "Write the character itself instead, and upload it again."
+)
+XML_BARE_AMPERSAND = (
+    "The XML file is not well-formed: line {line}, column {column} has an “&” that starts no "
+    "character reference. Write it as &amp; (for example “Smith &amp; Jones”) and upload it "
+    "again."
+)
 XML_WRONG_ROOT = (
     "This is not an XML learner report: the root element is <{root}>, not <ACCMELearnerReports>."
 )
@@ -40,6 +54,13 @@ XML_BIRTH_REQUIRED = (
 )
 _POINT_UNITS = ("", "point", "points", "moc point", "moc points")
 _PROLOG_LIMIT = 64 * 1024
+
+
+class DoctypeRefused(FileRefused):
+    """A DOCTYPE or entity declaration, refused before anything reads it."""
+
+    def __init__(self):
+        super().__init__(XML_DOCTYPE_REFUSED)
 
 
 def _local(tag) -> str:
@@ -107,7 +128,7 @@ class RefuseDoctype:
             self.prolog += data
             lowered = self.prolog.upper()
             if b"<!DOCTYPE" in lowered or b"<!ENTITY" in lowered:
-                raise FileRefused(XML_DOCTYPE_REFUSED)
+                raise DoctypeRefused
             # Once past the prolog (the root element has started), a DOCTYPE is impossible.
             if (
                 re.search(rb"<[A-Za-z_]", self.prolog)
@@ -150,18 +171,41 @@ def parse_xml(stream, *, provider_id: str, id_lengths) -> Iterator:
         if not produced and context.root is not None:
             _check_document(context.root.getroottree())
     except etree.XMLSyntaxError as error:
-        message = str(error.msg if hasattr(error, "msg") else error)
-        if "entity" in message.lower() or "doctype" in message.lower():
-            raise FileRefused(XML_DOCTYPE_REFUSED) from None
-        raise FileRefused(XML_MALFORMED.format(detail=message)) from None
+        raise FileRefused(_syntax_error(error, context.error_log.last_error)) from None
     if not produced:
         raise FileRefused(FILE_EMPTY)
+
+
+def _syntax_error(error, cause) -> str:
+    """What is wrong, for the person who made the file: `cause` is the parser's own
+    account of it (the exception's message can be only "no element found"). A reference to an
+    entity XML does not define (&eacute;, &nbsp;: HTML names) and a bare "&" are the usual
+    slips; DOCTYPEs and entity declarations are refused before lxml reads them (RefuseDoctype)
+    and again here, should one get past."""
+    kind = cause.type_name if cause is not None else ""
+    if kind == "ERR_UNDECLARED_ENTITY":
+        name = re.search(r"'(.*)'", cause.message)
+        name = name.group(1) if name else "…"
+        code = name2codepoint.get(name)
+        if code is not None:
+            return XML_HTML_ENTITY.format(line=cause.line, name=name, char=chr(code), code=code)
+        return XML_UNKNOWN_ENTITY.format(line=cause.line, name=name)
+    if kind in ("ERR_NAME_REQUIRED", "ERR_ENTITYREF_SEMICOL_MISSING") and "EntityRef" in (
+        cause.message
+    ):
+        return XML_BARE_AMPERSAND.format(line=cause.line, column=cause.column)
+    message = str(error.msg if hasattr(error, "msg") else error)
+    if cause is not None and message.startswith("no element found"):
+        message = f"{cause.message}, line {cause.line}, column {cause.column}"
+    if "entity" in message.lower() or "doctype" in message.lower():
+        return XML_DOCTYPE_REFUSED
+    return XML_MALFORMED.format(detail=message)
 
 
 def _check_document(tree):
     docinfo = tree.docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:
-        raise FileRefused(XML_DOCTYPE_REFUSED)
+        raise DoctypeRefused
     root = _local(tree.getroot().tag)
     if root != "ACCMELearnerReports":
         raise FileRefused(XML_WRONG_ROOT.format(root=root))
