@@ -261,10 +261,44 @@ def test_tsv_in_another_delimiter_is_refused(delimiter, found):
     assert f"contains {found}" in str(refused.value)
 
 
-def test_non_utf8_file_is_refused():
-    content = tsv([cells(ACTIVITY, {**JANE, "first_name": "Zoë"})], header=False)
-    with pytest.raises(FileRefused, match="not UTF-8"):
-        rows_of(parse_tsv, content.decode().encode("cp1252"))
+def test_non_utf8_file_is_refused_naming_the_line_and_the_byte():
+    content = tsv([cells(ACTIVITY), cells(ACTIVITY, {**OMAR, "first_name": "Zoë"})])
+    with pytest.raises(FileRefused) as refused:
+        rows_of(parse_tsv, content.decode().encode("cp1252"))  # Excel's "Text" on Windows
+    assert str(refused.value).startswith(
+        "The file is not UTF-8 text. Line 3 has the byte 0xEB (“ë” in Windows-1252), which "
+        "UTF-8 does not allow. Save the file as UTF-8"
+    )
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize("parse", [parse_tsv, parse_csv])
+def test_utf16_with_its_bom_reads_as_utf8_does(parse, encoding):
+    """Excel's "Unicode Text" is UTF-16 with a byte order mark: unambiguous, so read."""
+    rows = [cells(ACTIVITY, {**JANE, "first_name": "Zoë"}), cells(ACTIVITY, OMAR)]
+    content = tsv(rows) if parse is parse_tsv else delimited(rows, delimiter=",")
+    text = content.decode()
+    if encoding == "utf-16":
+        utf16 = text.encode("utf-16")  # with this machine's BOM
+    else:
+        bom = "\ufeff".encode(encoding)
+        utf16 = bom + text.encode(encoding)
+    expected = [
+        (r.row_number, r.first_name, r.learner_id, r.errors) for r in rows_of(parse, content)
+    ]
+    got = [(r.row_number, r.first_name, r.learner_id, r.errors) for r in rows_of(parse, utf16)]
+    assert got == expected
+    assert [name for _, name, _, _ in got] == ["Zoë", "Omar"]
+
+
+@pytest.mark.parametrize("parse", [parse_tsv, parse_csv])
+def test_utf16_without_its_bom_is_refused_not_read_as_rows_of_nul_bytes(parse):
+    content = tsv([cells(ACTIVITY, JANE)]).decode().encode("utf-16-le")
+    with pytest.raises(FileRefused) as refused:
+        rows_of(parse, content)
+    assert str(refused.value).startswith(
+        "The file is not UTF-8 text. Line 1 has a NUL byte, which text never holds"
+    )
 
 
 @pytest.mark.parametrize("content", [b"", b"\r\n\r\n", b"\t\t\r\n", tsv([])])

@@ -75,7 +75,20 @@ HEADER_REQUIRED = (
 )
 EXTRA_VALUES = "This row has {count} values; the template has {expected} columns."
 FILE_EMPTY = "The file contains no participant rows."
-NOT_UTF8 = "The file is not UTF-8 text. Save it as UTF-8 (a BOM is fine) and upload it again."
+NOT_UTF8 = (
+    "The file is not UTF-8 text. Line {line} has the byte 0x{byte:02X}{seen}, which UTF-8 does "
+    "not allow. Save the file as UTF-8 (in Excel: “CSV UTF-8”, or “Unicode Text” for "
+    "tab-delimited; a BOM is fine) and upload it again."
+)
+NOT_TEXT = (
+    "The file is not UTF-8 text. Line {line} has a NUL byte, which text never holds (UTF-16 "
+    "without its byte order mark, or not a text file). Save the file as UTF-8 (in Excel: "
+    "“CSV UTF-8”, or “Unicode Text” for tab-delimited) and upload it again."
+)
+NOT_UTF16 = (
+    "The file starts as UTF-16 text (“Unicode Text”) but is not UTF-16 throughout. Save it "
+    "again as UTF-8 or Unicode Text and upload it again."
+)
 FORMULA_NOT_ALLOWED = "formula not allowed ({formula})"
 PERMISSION_INVALID = "{value!r} is not Y or N."
 YES = {"y", "yes", "true", "1", "x"}

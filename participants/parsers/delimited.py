@@ -1,7 +1,9 @@
 """Tab-delimited and comma-separated participant files (pars-spec §8.2, §8.3)."""
 
+import codecs
 import contextlib
 import csv
+import functools
 import io
 from collections.abc import Iterator
 
@@ -12,7 +14,9 @@ from .columns import (
     EXTRA_VALUES,
     FILE_EMPTY,
     HEADER_REQUIRED,
+    NOT_TEXT,
     NOT_UTF8,
+    NOT_UTF16,
     TEMPLATE_COLUMNS,
     WRONG_DELIMITER,
     _looks_like_header,
@@ -62,15 +66,47 @@ def _delimited_rows_unchecked(reader, *, kind, header_required, id_lengths, meta
 
 
 def _text_lines(stream):
-    """Decode UTF-8 (BOM allowed) line by line, with a file-level error otherwise."""
-    wrapper = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    """Decode UTF-8 (BOM allowed) line by line, with a file-level error naming the first
+    line that is not; or UTF-16 with its BOM (Excel's "Unicode Text": unambiguous)."""
+    start = stream.tell()
+    utf16 = stream.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+    stream.seek(start)
+    wrapper = io.TextIOWrapper(stream, encoding="utf-16" if utf16 else "utf-8-sig", newline="")
     try:
-        yield from wrapper
+        for number, line in enumerate(wrapper, start=1):
+            if "\x00" in line:  # never in text: UTF-16 without its BOM, or not text at all
+                raise FileRefused(NOT_TEXT.format(line=number))
+            yield line
     except UnicodeDecodeError:
-        raise FileRefused(NOT_UTF8) from None
+        if utf16:
+            raise FileRefused(NOT_UTF16) from None
+        wrapper.detach()
+        raise FileRefused(_not_utf8(stream, start)) from None
     finally:
         with contextlib.suppress(ValueError):
             wrapper.detach()  # leave the upload's file open for its owner
+
+
+def _not_utf8(stream, start) -> str:
+    """Where the first byte that is not UTF-8 is, read again from the start (only when
+    there is one), as the refusal says it."""
+    stream.seek(start)
+    line, pending = 1, b""
+    for chunk in iter(functools.partial(stream.read, 1 << 16), b""):
+        data = pending + chunk
+        try:
+            _, consumed = codecs.utf_8_decode(data, "strict", False)
+        except UnicodeDecodeError as error:
+            line += data.count(b"\n", 0, error.start)
+            byte = data[error.start]
+            break
+        line += data.count(b"\n", 0, consumed)
+        pending = data[consumed:]
+    else:
+        byte = pending[0] if pending else 0  # a character cut off at the end
+    seen = bytes([byte]).decode("cp1252", "replace")
+    seen = f" (“{seen}” in Windows-1252)" if seen.isprintable() and seen != "\ufffd" else ""
+    return NOT_UTF8.format(line=line, byte=byte, seen=seen)
 
 
 def parse_tsv(stream, *, id_lengths, meta) -> Iterator:
