@@ -261,6 +261,18 @@ def test_tsv_in_another_delimiter_is_refused(delimiter, found):
     assert f"contains {found}" in str(refused.value)
 
 
+@pytest.mark.parametrize(
+    ("delimiter", "found"), [(";", "contains ';'"), ("\t", "contains tabs"), ("|", "contains '|'")]
+)
+def test_csv_in_another_delimiter_is_refused_saying_so(delimiter, found):
+    """Not "the first row must be the header row": it is one, separated by something else."""
+    content = delimited([cells(ACTIVITY)], delimiter=delimiter)
+    with pytest.raises(FileRefused, match="This file is not comma-separated") as refused:
+        rows_of(parse_csv, content)
+    assert found in str(refused.value)
+    assert ("upload it as a .txt file" in str(refused.value)) == (delimiter == "\t")
+
+
 def test_non_utf8_file_is_refused_naming_the_line_and_the_byte():
     content = tsv([cells(ACTIVITY), cells(ACTIVITY, {**OMAR, "first_name": "Zoë"})])
     with pytest.raises(FileRefused) as refused:

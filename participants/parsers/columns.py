@@ -68,6 +68,10 @@ WRONG_DELIMITER = (
     "This file is not tab-delimited: its first row has no tabs but contains {found}. "
     "Save it as 'Text (Tab delimited)' or upload it as a .csv file."
 )
+CSV_WRONG_DELIMITER = (
+    "This file is not comma-separated: its first row has no commas but contains {found}. "
+    "Save it as 'CSV UTF-8 (Comma delimited)'{or_tsv}."
+)
 HEADER_MISSING = "The header row is missing these columns: {columns}."
 HEADER_UNKNOWN = "The header row has columns the template does not know: {columns}."
 HEADER_REQUIRED = (

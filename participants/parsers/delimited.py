@@ -11,6 +11,7 @@ from pars_portal.lib.files import FileRefused
 from pars_portal.lib.values import clean_text
 
 from .columns import (
+    CSV_WRONG_DELIMITER,
     EXTRA_VALUES,
     FILE_EMPTY,
     HEADER_REQUIRED,
@@ -47,6 +48,8 @@ def _delimited_rows_unchecked(reader, *, kind, header_required, id_lengths, meta
                 columns = map_header(cells, kind=kind)
                 meta["header"] = [clean_text(c) for c in cells]
                 continue
+            if kind == "CSV" and len(cells) == 1:
+                _refuse_another_delimiter(cells[0])
             if header_required:
                 raise FileRefused(HEADER_REQUIRED.format(kind=kind))
             columns = [name for name, _, _ in TEMPLATE_COLUMNS]
@@ -63,6 +66,16 @@ def _delimited_rows_unchecked(reader, *, kind, header_required, id_lengths, meta
         yield row
     if not produced:
         raise FileRefused(FILE_EMPTY)
+
+
+def _refuse_another_delimiter(cell: str) -> None:
+    """A "CSV" whose first row is one value holding tabs, semicolons (Excel's CSV where the
+    decimal comma is the custom) or bars: the file is not wrong, only not comma-separated."""
+    found = [d for d in ("\t", ";", "|") if d in cell]
+    if found:
+        or_tsv = ", or upload it as a .txt file (tab-delimited)" if found[0] == "\t" else ""
+        name = "tabs" if found[0] == "\t" else f"'{found[0]}'"
+        raise FileRefused(CSV_WRONG_DELIMITER.format(found=name, or_tsv=or_tsv))
 
 
 def _text_lines(stream):
