@@ -683,19 +683,28 @@ def test_xlsx_with_a_huge_dimension_and_rows_far_apart_reads_only_what_is_there(
     assert row.row_number == 200000 and summary(row) == JANE_ROW and row.errors == {}
 
 
-@pytest.mark.parametrize("rows", [
-    '<row r="1"><c r="A1"><v>1</v></c></row><row r="3"><c r="A3"><v>3</v></c></row>'
-    '<row r="2"><c r="A2"><v>2</v></c></row>',  # a row after a later one
-    '<row r="1"><c r="A1"><v>1</v></c></row><row r="1"><c r="A1"><v>2</v></c></row>',
-    '<row r="1"><c r="A1"><v>1</v></c><c r="A1"><v>2</v></c></row>',  # a cell twice
+@pytest.mark.parametrize(("rows", "message"), [
+    ('<row r="1"><c r="A1"><v>1</v></c></row><row r="3"><c r="A3"><v>3</v></c></row>'
+     '<row r="2"><c r="A2"><v>2</v></c></row>', "lists row 2 after row 3"),
+    ('<row r="1"><c r="A1"><v>1</v></c></row><row r="1"><c r="A1"><v>2</v></c></row>',
+     "lists row 1 twice"),
+    ('<row r="1"><c r="A1"><v>1</v></c><c r="B1"><v>2</v></c><c r="B1"><v>3</v></c></row>',
+     "gives cell B1 twice"),
 ])  # fmt: skip
-def test_xlsx_rows_or_cells_out_of_order_refuse_the_file_instead_of_dropping_values(tmp_path, rows):
+def test_xlsx_rows_or_cells_out_of_order_refuse_the_file_instead_of_dropping_values(
+    tmp_path, rows, message
+):
     """openpyxl kept one of two rows (or cells) with the same number and dropped the
-    other without a word; Excel never writes such a file: it is refused, naming the row."""
+    other without a word; Excel never writes such a file: it is refused, naming the row
+    or the cell."""
     path = tmp_path / "book.xlsx"
     path.write_bytes(_workbook("", rows))
-    with pytest.raises(FileRefused, match=r"This Excel file lists row [12] after row"):
+    with pytest.raises(FileRefused) as refused:
         _as_the_portal_reads_it(path)
+    assert str(refused.value) == (
+        f"This Excel file {message}, which Excel never writes: nothing was read. Open it in "
+        "Excel, save it and upload it again."
+    )
 
 
 def test_xlsx_sheet_that_cannot_be_read_is_refused_with_a_clear_message(tmp_path):

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from lxml import etree
 from openpyxl.reader.excel import ExcelReader
 from openpyxl.styles.stylesheet import apply_stylesheet
-from openpyxl.utils.cell import column_index_from_string
+from openpyxl.utils.cell import column_index_from_string, get_column_letter
 from openpyxl.worksheet._reader import WorkSheetParser, _cast_number
 
 from pars_portal.lib.files import FileRefused, refuse_xlsx_bomb
@@ -29,10 +29,12 @@ from .delimited import _delimited_rows
 from .xml import DoctypeRefused, RefuseDoctype
 
 XLSX_NOT_READABLE = "This is not a readable Excel (.xlsx) file."
-XLSX_OUT_OF_ORDER = (
-    "This Excel file lists row {row} after row {previous} (or a cell twice in row {row}), "
+_SAVE_AGAIN = (
     "which Excel never writes: nothing was read. Open it in Excel, save it and upload it again."
 )
+XLSX_OUT_OF_ORDER = "This Excel file lists row {row} after row {previous}, " + _SAVE_AGAIN
+XLSX_ROW_TWICE = "This Excel file lists row {row} twice, " + _SAVE_AGAIN
+XLSX_CELL_TWICE = "This Excel file gives cell {cell} twice, " + _SAVE_AGAIN
 _NOT_PLAIN = object()
 _NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _ROW, _V, _F, _IS, _T = (_NS + name for name in ("row", "v", "f", "is", "t"))
@@ -137,7 +139,11 @@ class _FirstSheet:
             while row.getprevious() is not None:  # keep memory flat
                 del row.getparent()[0]
             if number < counter:  # openpyxl dropped such a row without a word
-                raise FileRefused(XLSX_OUT_OF_ORDER.format(row=number, previous=counter - 1))
+                previous = counter - 1
+                raise FileRefused(
+                    XLSX_ROW_TWICE.format(row=number) if number == previous
+                    else XLSX_OUT_OF_ORDER.format(row=number, previous=previous)
+                )  # fmt: skip
             for _ in range(counter, number):
                 counter += 1
                 yield []
@@ -151,7 +157,8 @@ class _FirstSheet:
         for column, value in found:
             if 1 <= column <= width and value is not None:
                 if values[column - 1] is not None:  # openpyxl kept the last one
-                    raise FileRefused(XLSX_OUT_OF_ORDER.format(row=number, previous=number))
+                    cell = f"{get_column_letter(column)}{number}"
+                    raise FileRefused(XLSX_CELL_TWICE.format(cell=cell))
                 values[column - 1] = value
         return values
 
