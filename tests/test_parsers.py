@@ -607,7 +607,7 @@ def _as_openpyxl_reads_it(path) -> list:
 
 
 def _as_the_portal_reads_it(path) -> list:
-    sheet = xlsx_reader._FirstSheet(path)
+    sheet = xlsx_reader._ParticipantsSheet(path)
     try:
         return [[(type(v), v) for v in values] for values in sheet.rows()]
     finally:
@@ -705,6 +705,40 @@ def test_xlsx_rows_or_cells_out_of_order_refuse_the_file_instead_of_dropping_val
         f"This Excel file {message}, which Excel never writes: nothing was read. Open it in "
         "Excel, save it and upload it again."
     )
+
+
+def _book_of(*sheets) -> bytes:
+    """A workbook of sheets given as (name, rows), in this order."""
+    book = Workbook()
+    book.remove(book.active)
+    for name, rows in sheets:
+        sheet = book.create_sheet(name)
+        for row in rows:
+            sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+INSTRUCTIONS = ("Instructions", [["How to fill this in"], [], ["One learner per row.", 1]])
+PARTICIPANTS = ("Participants", [list(TEMPLATE_HEADERS), cells(ACTIVITY), cells(ACTIVITY, OMAR)])
+
+
+@pytest.mark.parametrize("order", ["instructions first", "participants first"])
+def test_xlsx_participants_are_read_from_the_sheet_that_has_the_header(tmp_path, order):
+    sheets = [INSTRUCTIONS, PARTICIPANTS]
+    if order == "participants first":
+        sheets.reverse()
+    rows = xlsx_rows_of(tmp_path, _book_of(*sheets))
+    assert [(r.row_number, r.first_name, r.learner_id, r.errors) for r in rows] == [
+        (2, "Jane", "123456", {}), (3, "Omar", "234567", {})
+    ]  # fmt: skip
+
+
+def test_xlsx_without_a_header_on_any_sheet_is_refused_as_before(tmp_path):
+    headless = ("Participants", [cells(ACTIVITY)])
+    with pytest.raises(FileRefused, match="The first row must be the header row"):
+        xlsx_rows_of(tmp_path, _book_of(INSTRUCTIONS, headless))
 
 
 def test_xlsx_sheet_that_cannot_be_read_is_refused_with_a_clear_message(tmp_path):

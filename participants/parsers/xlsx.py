@@ -1,4 +1,5 @@
-"""Excel (.xlsx) participant files: the template's columns in the first sheet.
+"""Excel (.xlsx) participant files: the template's columns in the participants sheet (the
+first whose first row is the header, else the first).
 
 openpyxl reads the workbook around the sheet (the sheets and their order, shared strings,
 which styles are dates, the date system); the sheet's cells, which are nearly all the
@@ -8,9 +9,10 @@ element, and a sheet without a <dimension> twice (once to find out that it has n
 that was most of an Excel upload's check. Any cell but the plain kinds (a number that is
 not a date, a shared or inline string without formatting runs) goes through openpyxl's
 own cell reader. Unlike openpyxl, rows are not padded to, nor cut at, the sheet's
-<dimension> (see `_FirstSheet.rows`).
+<dimension> (see `_ParticipantsSheet.rows`).
 """
 
+import contextlib
 import re
 import zipfile
 import zlib
@@ -23,8 +25,9 @@ from openpyxl.utils.cell import column_index_from_string, get_column_letter
 from openpyxl.worksheet._reader import WorkSheetParser, _cast_number
 
 from pars_portal.lib.files import FileRefused, refuse_xlsx_bomb
+from pars_portal.lib.values import clean_text
 
-from .columns import Formula
+from .columns import Formula, _looks_like_header
 from .delimited import _delimited_rows
 from .xml import DoctypeRefused, RefuseDoctype
 
@@ -46,11 +49,12 @@ _UNREADABLE = (
 
 
 def parse_xlsx(path, *, id_lengths, meta) -> Iterator:
-    """The same columns in the first sheet of an .xlsx workbook, header row first. Excel
-    number and date cells count; a formula cell is a row error, never evaluated."""
+    """The same columns in an .xlsx workbook's participants sheet (`_ParticipantsSheet`),
+    header row first. Excel number and date cells count; a formula cell is a row error,
+    never evaluated."""
     try:
         refuse_xlsx_bomb(path)
-        sheet = _FirstSheet(path)
+        sheet = _ParticipantsSheet(path)
     except FileRefused:
         raise
     except Exception:  # openpyxl raises many kinds for a broken or foreign file
@@ -63,9 +67,10 @@ def parse_xlsx(path, *, id_lengths, meta) -> Iterator:
         sheet.close()
 
 
-class _FirstSheet:
-    """The workbook's first worksheet (chart sheets skipped), as openpyxl's
-    `workbook.worksheets[0]`, read row by row."""
+class _ParticipantsSheet:
+    """The workbook's first worksheet whose first row is the template's header (a workbook
+    may open on an instructions sheet), else its first worksheet, as openpyxl's
+    `workbook.worksheets[0]` (chart sheets skipped); read row by row."""
 
     def __init__(self, path):
         reader = ExcelReader(path, read_only=True, data_only=False)
@@ -75,27 +80,39 @@ class _FirstSheet:
             reader.read_strings()
             reader.read_workbook()
             apply_stylesheet(reader.archive, reader.wb)  # which styles are dates
-            self.target = next(
-                (rel.target for _sheet, rel in reader.parser.find_sheets()
-                 if rel.target in reader.valid_files and "chartsheet" not in rel.Type),
-                None,
-            )  # fmt: skip
-            if self.target is None:
+            targets = [
+                rel.target for _sheet, rel in reader.parser.find_sheets()
+                if rel.target in reader.valid_files and "chartsheet" not in rel.Type
+            ]  # fmt: skip
+            if not targets:
                 raise FileRefused(XLSX_NOT_READABLE)  # no worksheet
+            book = reader.wb
+            # openpyxl's own cell reader, for every cell the plain path below does not take.
+            self.cells = WorkSheetParser(
+                None, reader.shared_strings, data_only=False, epoch=book.epoch,
+                date_formats=book._date_formats, timedelta_formats=book._timedelta_formats,
+            )  # fmt: skip
+            self.target = targets[0]
+            if len(targets) > 1:
+                self.target = next(filter(self._starts_with_the_header, targets), targets[0])
         except BaseException:
             self.archive.close()
             raise
-        book = reader.wb
-        # openpyxl's own cell reader, for every cell the plain path below does not take.
-        self.cells = WorkSheetParser(
-            None, reader.shared_strings, data_only=False, epoch=book.epoch,
-            date_formats=book._date_formats, timedelta_formats=book._timedelta_formats,
-        )  # fmt: skip
+
+    def _starts_with_the_header(self, target) -> bool:
+        """Whether the sheet's first row that holds a value is the header (read no further)."""
+        with contextlib.closing(self.rows(target)) as rows:
+            for values in rows:
+                if any(clean_text(v) for v in values if isinstance(v, str)):
+                    return _looks_like_header(values)
+                if any(v is not None for v in values):
+                    return False  # a number, a date: not a header
+        return False
 
     def close(self):
         self.archive.close()
 
-    def rows(self) -> Iterator[list]:
+    def rows(self, target=None) -> Iterator[list]:
         """Each row's values from column A to its last cell that holds one (missing cells
         are None), a formula cell as Formula; a missing row is an empty one, so that rows
         keep their numbers. Every row and cell of the sheet: openpyxl stops at the sheet's
@@ -105,7 +122,7 @@ class _FirstSheet:
         one, or a cell given twice, refuses the file (openpyxl kept one and dropped the
         other)."""
         try:
-            with self.archive.open(self.target) as source:
+            with self.archive.open(target or self.target) as source:
                 yield from self._rows_of(source)
         except DoctypeRefused:
             raise FileRefused(XLSX_NOT_READABLE) from None  # a DOCTYPE in the sheet
@@ -117,6 +134,7 @@ class _FirstSheet:
     def _rows_of(self, source):
         counter = 1
         cells = self.cells
+        cells.row_counter = cells.col_counter = 0  # each sheet from its start
         elements = etree.iterparse(RefuseDoctype(source), events=("end",), tag=_ROW,
                                    resolve_entities=False, load_dtd=False, no_network=True,
                                    huge_tree=False)  # fmt: skip
