@@ -890,6 +890,28 @@ def test_xml_with_an_html_entity_or_a_bare_ampersand_says_which_and_where(writte
     assert str(refused.value).startswith(expected)
 
 
+def test_xml_in_another_encoding_than_it_declares_names_the_line():
+    report = activity_report(ACTIVITY, {**JANE, "first_name": "José"})
+    content = learner_report(report).decode().encode("cp1252")  # says UTF-8 in its first line
+    line = content[: content.index("José".encode("cp1252"))].count(b"\n") + 1
+    with pytest.raises(FileRefused) as refused:
+        xml_rows_of(content)
+    assert str(refused.value) == (
+        f"The XML file is not well-formed: line {line} has bytes that are not in the file's "
+        "encoding (UTF-8, unless its first line declares another). Save the file as UTF-8 and "
+        "upload it again."
+    )
+
+
+def test_xml_syntax_errors_are_one_line():
+    content = learner_report(activity_report(ACTIVITY, {**JANE, "first_name": "J\x00"}))
+    with pytest.raises(FileRefused) as refused:
+        xml_rows_of(content)
+    message = str(refused.value)
+    assert message.startswith("The XML file is not well-formed: Invalid character")
+    assert "\n" not in message and ", line " in message
+
+
 def test_xml_without_reports_is_refused():
     with pytest.raises(FileRefused, match="The file contains no participant rows."):
         xml_rows_of(learner_report())

@@ -37,6 +37,11 @@ XML_BARE_AMPERSAND = (
     "character reference. Write it as &amp; (for example “Smith &amp; Jones”) and upload it "
     "again."
 )
+XML_WRONG_ENCODING = (
+    "The XML file is not well-formed: line {line} has bytes that are not in the file's "
+    "encoding (UTF-8, unless its first line declares another). Save the file as UTF-8 and "
+    "upload it again."
+)
 XML_WRONG_ROOT = (
     "This is not an XML learner report: the root element is <{root}>, not <ACCMELearnerReports>."
 )
@@ -194,9 +199,12 @@ def _syntax_error(error, cause) -> str:
         cause.message
     ):
         return XML_BARE_AMPERSAND.format(line=cause.line, column=cause.column)
+    if kind == "ERR_INVALID_ENCODING":
+        return XML_WRONG_ENCODING.format(line=cause.line)
     message = str(error.msg if hasattr(error, "msg") else error)
     if cause is not None and message.startswith("no element found"):
         message = f"{cause.message}, line {cause.line}, column {cause.column}"
+    message = " ".join(message.split()).replace(" ,", ",")  # libxml2's ends with a newline
     if "entity" in message.lower() or "doctype" in message.lower():
         return XML_DOCTYPE_REFUSED
     return XML_MALFORMED.format(detail=message)
