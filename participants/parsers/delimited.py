@@ -5,6 +5,7 @@ import contextlib
 import csv
 import functools
 import io
+import itertools
 from collections.abc import Iterator
 
 from pars_portal.lib.files import FileRefused
@@ -48,8 +49,6 @@ def _delimited_rows_unchecked(reader, *, kind, header_required, id_lengths, meta
                 columns = map_header(cells, kind=kind)
                 meta["header"] = [clean_text(c) for c in cells]
                 continue
-            if kind == "CSV" and len(cells) == 1:
-                _refuse_another_delimiter(cells[0])
             if header_required:
                 raise FileRefused(HEADER_REQUIRED.format(kind=kind))
             columns = [name for name, _, _ in TEMPLATE_COLUMNS]
@@ -68,16 +67,6 @@ def _delimited_rows_unchecked(reader, *, kind, header_required, id_lengths, meta
         raise FileRefused(FILE_EMPTY)
 
 
-def _refuse_another_delimiter(cell: str) -> None:
-    """A "CSV" whose first row is one value holding tabs, semicolons (Excel's CSV where the
-    decimal comma is the custom) or bars: the file is not wrong, only not comma-separated."""
-    found = [d for d in ("\t", ";", "|") if d in cell]
-    if found:
-        or_tsv = ", or upload it as a .txt file (tab-delimited)" if found[0] == "\t" else ""
-        name = "tabs" if found[0] == "\t" else f"'{found[0]}'"
-        raise FileRefused(CSV_WRONG_DELIMITER.format(found=name, or_tsv=or_tsv))
-
-
 def _text_lines(stream):
     """Decode UTF-8 (BOM allowed) line by line, with a file-level error naming the first
     line that is not; or UTF-16 with its BOM (Excel's "Unicode Text": unambiguous)."""
@@ -93,7 +82,6 @@ def _text_lines(stream):
     except UnicodeDecodeError:
         if utf16:
             raise FileRefused(NOT_UTF16) from None
-        wrapper.detach()
         raise FileRefused(_not_utf8(stream, start)) from None
     finally:
         with contextlib.suppress(ValueError):
@@ -122,30 +110,26 @@ def _not_utf8(stream, start) -> str:
     return NOT_UTF8.format(line=line, byte=byte, seen=seen)
 
 
+def _from_the_first_line(stream) -> tuple[str, Iterator[str], int]:
+    """The file's first line that holds something, every line from it on, and how many
+    blank lines came before it."""
+    lines = _text_lines(stream)
+    for skipped, line in enumerate(lines):
+        if line.strip():
+            return line, itertools.chain([line], lines), skipped
+    raise FileRefused(FILE_EMPTY)
+
+
 def parse_tsv(stream, *, id_lengths, meta) -> Iterator:
     """The tab-delimited template (§8.2): optional header (detected), CRLF, BOM, blank
     lines, trailing empty columns."""
-    lines = _text_lines(stream)
-    first = None
-    skipped = 0
-    for line in lines:
-        if line.strip():
-            first = line
-            break
-        skipped += 1
-    if first is None:
-        raise FileRefused(FILE_EMPTY)
+    first, lines, skipped = _from_the_first_line(stream)
     if "\t" not in first:
         found = next((f"'{d}'" for d in (",", ";", "|") if d in first), "no delimiter at all")
         raise FileRefused(WRONG_DELIMITER.format(found=found))
-
-    def all_lines():
-        yield first
-        yield from lines
-
     # The template has no quoting: a `"` is part of a value, never a quote (a stray one must
     # not swallow the rows after it).
-    reader = csv.reader(all_lines(), delimiter="\t", quoting=csv.QUOTE_NONE)
+    reader = csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE)
     yield from _delimited_rows(
         reader,
         kind="tab-delimited",
@@ -157,8 +141,14 @@ def parse_tsv(stream, *, id_lengths, meta) -> Iterator:
 
 
 def parse_csv(stream, *, id_lengths, meta) -> Iterator:
-    """The same columns as CSV, with a header row (§8.3)."""
-    reader = csv.reader(_text_lines(stream))
+    """The same columns as CSV, with a header row (§8.3). A "CSV" separated by something
+    else (Excel's under regional settings: semicolons) is refused saying so."""
+    first, lines, skipped = _from_the_first_line(stream)
+    if "," not in first and (found := [d for d in ("\t", ";", "|") if d in first]):
+        name = "tabs" if found[0] == "\t" else f"'{found[0]}'"
+        or_tsv = ", or upload it as a .txt file (tab-delimited)" if found[0] == "\t" else ""
+        raise FileRefused(CSV_WRONG_DELIMITER.format(found=name, or_tsv=or_tsv))
     yield from _delimited_rows(
-        reader, kind="CSV", header_required=True, id_lengths=id_lengths, meta=meta
-    )
+        csv.reader(lines), kind="CSV", header_required=True, id_lengths=id_lengths,
+        meta=meta, first_line=skipped + 1,
+    )  # fmt: skip
