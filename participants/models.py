@@ -92,6 +92,10 @@ class Upload(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.RECEIVED)
     message = models.CharField(max_length=500, blank=True, default="")
     header = models.JSONField(default=list, blank=True, help_text="The file's header row.")
+    sheet = models.CharField(
+        max_length=100, blank=True, default="",
+        help_text="The worksheet read, when the workbook has more than one.",
+    )  # fmt: skip
     total_rows = models.PositiveIntegerField(null=True, blank=True)
     processed_rows = models.PositiveIntegerField(default=0)
     committed_rows = models.PositiveIntegerField(

@@ -729,10 +729,19 @@ def test_xlsx_participants_are_read_from_the_sheet_that_has_the_header(tmp_path,
     sheets = [INSTRUCTIONS, PARTICIPANTS]
     if order == "participants first":
         sheets.reverse()
-    rows = xlsx_rows_of(tmp_path, _book_of(*sheets))
+    meta = {}
+    rows = xlsx_rows_of(tmp_path, _book_of(*sheets), meta)
     assert [(r.row_number, r.first_name, r.learner_id, r.errors) for r in rows] == [
         (2, "Jane", "123456", {}), (3, "Omar", "234567", {})
     ]  # fmt: skip
+    assert meta["sheet"] == "Participants"  # the preview names it: there was a choice
+
+
+def test_xlsx_of_one_sheet_names_no_sheet(tmp_path):
+    meta = {}
+    rows = xlsx_rows_of(tmp_path, _book_of(PARTICIPANTS), meta)
+    assert [r.first_name for r in rows] == ["Jane", "Omar"]
+    assert meta["sheet"] == ""
 
 
 def test_xlsx_without_a_header_on_any_sheet_is_refused_as_before(tmp_path):

@@ -13,7 +13,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from lxml import etree
-from openpyxl import load_workbook
+from openpyxl import Workbook, load_workbook
 
 from participants import statuses
 from participants.models import Completion, CompletionEvent, RosterEntry, Upload
@@ -422,6 +422,26 @@ def test_excel_formula_cell_is_a_row_error(client_of, editor_a, activity_a, rost
     assert "formula not allowed" in page(client, checked)
     confirm(client, checked)
     assert keys() == [("123456", "MK", DEC_18)]
+
+
+def test_the_preview_names_the_sheet_read_when_the_workbook_has_several(
+    client_of, editor_a, activity_a, roster
+):
+    book = Workbook()
+    book.active.title = "Instructions"
+    book.active.append(["How to fill this in: one learner per row, on the next sheet."])
+    participants = book.create_sheet("Learners Dec 2015")
+    for row in [list(TEMPLATE_HEADERS), cells(activity_a), cells(activity_a, OMAR)]:
+        participants.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    client = client_of(editor_a)
+    checked = upload(client, "two-sheets.xlsx", out.getvalue())
+    assert checked.preview_totals == totals(created=2), issues(checked)
+    assert checked.sheet == "Learners Dec 2015"
+    assert "rows read from the sheet “Learners Dec 2015”" in page(client, checked)
+    single = upload(client, "one-sheet.xlsx", xlsx([cells(activity_a)]))
+    assert single.sheet == "" and "rows read from the sheet" not in page(client, single)
 
 
 def test_excel_number_and_date_cells_are_accepted(client_of, editor_a, activity_a, abim):

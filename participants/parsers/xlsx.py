@@ -59,6 +59,7 @@ def parse_xlsx(path, *, id_lengths, meta) -> Iterator:
         raise
     except Exception:  # openpyxl raises many kinds for a broken or foreign file
         raise FileRefused(XLSX_NOT_READABLE) from None
+    meta["sheet"] = sheet.name
     try:
         yield from _delimited_rows(
             sheet.rows(), kind="Excel", header_required=True, id_lengths=id_lengths, meta=meta
@@ -80,10 +81,11 @@ class _ParticipantsSheet:
             reader.read_strings()
             reader.read_workbook()
             apply_stylesheet(reader.archive, reader.wb)  # which styles are dates
-            targets = [
-                rel.target for _sheet, rel in reader.parser.find_sheets()
+            names = {
+                rel.target: sheet.name for sheet, rel in reader.parser.find_sheets()
                 if rel.target in reader.valid_files and "chartsheet" not in rel.Type
-            ]  # fmt: skip
+            }  # fmt: skip
+            targets = list(names)
             if not targets:
                 raise FileRefused(XLSX_NOT_READABLE)  # no worksheet
             book = reader.wb
@@ -95,6 +97,8 @@ class _ParticipantsSheet:
             self.target = targets[0]
             if len(targets) > 1:
                 self.target = next(filter(self._starts_with_the_header, targets), targets[0])
+            # Which sheet the rows (and their numbers) are from, when there was a choice.
+            self.name = names[self.target] if len(targets) > 1 else ""
         except BaseException:
             self.archive.close()
             raise

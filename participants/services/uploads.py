@@ -273,6 +273,7 @@ def upload_check(*, upload_id: int) -> Upload:
         preview_kinds=kinds,
         preview_rows=preview,
         header=meta.get("header", []),
+        sheet=meta.get("sheet", "")[:100],
         checked_world=world,
     )
     if nothing:
