@@ -4,6 +4,7 @@ show."""
 
 import datetime as dt
 import io
+import re
 import zipfile
 from decimal import Decimal
 from types import SimpleNamespace
@@ -241,6 +242,32 @@ def test_tsv_values_are_trimmed():
     padded = [f"  {v} " if v else v for v in cells(ACTIVITY)]
     (row,) = rows_of(parse_tsv, tsv([padded], header=False))
     assert summary(row) == JANE_ROW and row.errors == {}
+
+
+def test_tsv_with_every_value_in_quotes_reads_as_without():
+    # As some LMS and database tools export tab-delimited text.
+    quoted = [[f'"{v}"' for v in row] for row in (TEMPLATE_HEADERS, cells(ACTIVITY))]
+    meta = {}
+    (row,) = rows_of(parse_tsv, "".join("\t".join(r) + "\r\n" for r in quoted).encode(), meta)
+    assert summary(row) == JANE_ROW and row.errors == {}
+    assert meta["header"] == TEMPLATE_HEADERS
+    assert row.source == cells(ACTIVITY)  # the error report writes the values, not the quotes
+
+
+def test_tsv_quotes_inside_a_value_are_kept_and_a_wrapped_value_loses_its_own():
+    names = ['"O""Brien"', 'O"Brien', '"Jimmy', 'Jimmy"', '""', '"Jo "" Ann"']
+    lines = ["\t".join(cells(ACTIVITY, {**JANE, "last_name": name})) for name in names]
+    rows = rows_of(parse_tsv, "\n".join(lines).encode())  # as written, not re-quoted
+    assert [r.last_name for r in rows] == ['O"Brien', 'O"Brien', '"Jimmy', 'Jimmy"', "", 'Jo " Ann']
+    assert [r.row_number for r in rows] == [1, 2, 3, 4, 5, 6]  # no value spans lines
+
+
+def test_tsv_written_by_a_csv_writer_reads_back_as_written():
+    # The error report and the export quote a value that holds a quote (csv's QUOTE_MINIMAL).
+    content = tsv([cells(ACTIVITY, {**JANE, "last_name": 'O"Brien'})])
+    assert b'"O""Brien"' in content
+    (row,) = rows_of(parse_tsv, content)
+    assert row.last_name == 'O"Brien'
 
 
 def test_tsv_row_with_extra_values_is_a_row_error():
@@ -988,6 +1015,34 @@ def test_format_from_content_or_extension(name, head, expected):
 def test_unknown_format_is_refused(name):
     with pytest.raises(FileRefused, match="Upload a .txt/.tsv"):
         detect_format(name, b"Action,")
+
+
+def _open_document() -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as book:  # as LibreOffice writes it: the mimetype first
+        book.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.spreadsheet")
+        book.writestr("content.xml", "<office:document-content/>")
+    return out.getvalue()
+
+
+OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504)
+
+
+@pytest.mark.parametrize(
+    ("name", "head", "message"),
+    [
+        ("participants.xls", OLE, "This is an Excel 97–2003 workbook (.xls) or a password"),
+        ("protected.xlsx", OLE, "or a password-protected Office file, which cannot be read"),
+        ("participants.ods", _open_document()[:512], "This is an OpenDocument spreadsheet"),
+        ("export.xls", b"<html><body><table><tr><td>Action", "This file is a web page (HTML)"),
+        ("export.xml", b"\xef\xbb\xbf\r\n<!DOCTYPE HTML PUBLIC", "This file is a web page"),
+        ("export.csv", b"<TABLE border=1><TR><TD>Action", "This file is a web page (HTML)"),
+    ],
+)
+def test_files_taken_for_a_spreadsheet_are_refused_with_what_to_do(name, head, message):
+    with pytest.raises(FileRefused, match=re.escape(message)) as refused:
+        detect_format(name, head)
+    assert "save it as “Excel Workbook (.xlsx)”" in str(refused.value)
 
 
 def test_parse_file_picks_the_parser(tmp_path):

@@ -197,7 +197,11 @@ def test_file_without_participant_rows_is_refused(client_of, editor_a, name, con
     [
         ("participants.xlsx", b"Action,PARS Activity ID\r\n", "This is not a readable Excel"),
         ("report.xml", b"Action,PARS Activity ID\r\n", "The XML file is not well-formed"),
-        ("report.xml", b"<html><body>Sign in</body></html>", "the root element is <html>"),
+        (
+            "report.xml",
+            b'<?xml version="1.0"?><html><body>Sign in</body></html>',
+            "the root element is <html>",
+        ),
         ("latin1.txt", "add\t100000001\tABIM\t123456\tZoë".encode("cp1252"), "not UTF-8"),
     ],
 )
@@ -237,6 +241,9 @@ def test_file_over_the_size_cap_is_a_form_error_and_nothing_is_stored(
     [
         ("empty.csv", b"", "The submitted file is empty."),
         ("participants.pdf", b"%PDF-1.4", "Upload a .txt/.tsv (tab-delimited), .csv, .xlsx or"),
+        ("old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600), "Excel 97–2003 workbook"),
+        ("lms-export.xls", b"<html><table><tr><td>Action</td></tr></table></html>", "web page"),
+        ("report.xml", b"<html><body>Sign in</body></html>", "This file is a web page (HTML)"),
     ],
 )
 def test_empty_or_unknown_file_is_a_form_error(client_of, editor_a, name, content, message):

@@ -120,16 +120,44 @@ def _from_the_first_line(stream) -> tuple[str, Iterator[str], int]:
     raise FileRefused(FILE_EMPTY)
 
 
+class _Unwrapped:
+    """Tab-delimited rows with each value that is wrapped in double quotes unwrapped, a
+    doubled quote inside it being one quote, as spreadsheet programs write a value that
+    holds a quote, and some tools every value (`"Jane"` is Jane). Any other quote is part
+    of its value, and no value spans lines."""
+
+    def __init__(self, reader):
+        self.reader = reader
+
+    @property
+    def line_num(self) -> int:
+        return self.reader.line_num
+
+    def __iter__(self):
+        for cells in self.reader:
+            if '"' in "".join(cells):
+                cells = [_unwrapped(cell) for cell in cells]
+            yield cells
+
+
+def _unwrapped(cell: str) -> str:
+    value = cell.strip()
+    inside = value[1:-1]
+    if len(value) >= 2 and value[0] == value[-1] == '"' and '"' not in inside.replace('""', ""):
+        return inside.replace('""', '"')
+    return cell
+
+
 def parse_tsv(stream, *, id_lengths, meta) -> Iterator:
     """The tab-delimited template (§8.2): optional header (detected), CRLF, BOM, blank
-    lines, trailing empty columns."""
+    lines, trailing empty columns, values wrapped in quotes."""
     first, lines, skipped = _from_the_first_line(stream)
     if "\t" not in first:
         found = next((f"'{d}'" for d in (",", ";", "|") if d in first), "no delimiter at all")
         raise FileRefused(WRONG_DELIMITER.format(found=found))
     # The template has no quoting: a `"` is part of a value, never a quote (a stray one must
-    # not swallow the rows after it).
-    reader = csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE)
+    # not swallow the rows after it), unless it wraps the whole value (_Unwrapped).
+    reader = _Unwrapped(csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE))
     yield from _delimited_rows(
         reader,
         kind="tab-delimited",

@@ -11,6 +11,23 @@ from .xml import parse_xml
 FORMAT_UNKNOWN = (
     "Upload a .txt/.tsv (tab-delimited), .csv, .xlsx or .xml file; {name!r} is none of these."
 )
+# Files people upload for a spreadsheet, refused as soon as they arrive with what to do.
+OFFICE_97 = (
+    "This is an Excel 97–2003 workbook (.xls) or a password-protected Office file, which "
+    "cannot be read. In Excel, remove any password and save it as “Excel Workbook (.xlsx)” "
+    "or “CSV UTF-8”, then upload it again."
+)
+OPEN_DOCUMENT = (
+    "This is an OpenDocument spreadsheet (.ods). Open it in your spreadsheet program and "
+    "save it as “Excel Workbook (.xlsx)” or “CSV UTF-8”, then upload it again."
+)
+WEB_PAGE = (
+    "This file is a web page (HTML), not a participant file; some systems' “Excel” "
+    "exports are. Open it in Excel and save it as “Excel Workbook (.xlsx)” or “CSV UTF-8”, "
+    "then upload it again."
+)
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # a compound file: .xls, .doc, an encrypted .xlsx
+_HTML = (b"<!doctype html", b"<html", b"<table", b"<meta", b"<head", b"<body")
 EXTENSIONS = {".txt": "tsv", ".tsv": "tsv", ".tab": "tsv", ".csv": "csv", ".xlsx": "xlsx",
               ".xml": "xml"}  # fmt: skip
 
@@ -18,8 +35,14 @@ EXTENSIONS = {".txt": "tsv", ".tsv": "tsv", ".tab": "tsv", ".csv": "csv", ".xlsx
 def detect_format(file_name: str, head: bytes) -> str:
     """The format from the file's content where it is unambiguous, else its extension."""
     start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if start.startswith(_OLE):
+        raise FileRefused(OFFICE_97)
     if start.startswith(b"PK\x03\x04"):
+        if b"application/vnd.oasis.opendocument" in start[:100]:  # its "mimetype" member
+            raise FileRefused(OPEN_DOCUMENT)
         return "xlsx"
+    if start[:14].lower().startswith(_HTML):
+        raise FileRefused(WEB_PAGE)
     if start.startswith(b"<"):
         return "xml"
     suffix = "." + file_name.rsplit(".", 1)[-1].lower() if "." in file_name else ""
