@@ -300,6 +300,39 @@ def test_csv_in_another_delimiter_is_refused_saying_so(delimiter, found):
     assert ("upload it as a .txt file" in str(refused.value)) == (delimiter == "\t")
 
 
+@pytest.mark.parametrize(
+    ("parse", "delimiter", "hint"),
+    [(parse_csv, ",", "sep=,"), (parse_tsv, "\t", "sep=\t"), (parse_csv, ",", '"sep=,"')],
+)
+def test_excel_separator_line_is_not_a_row(parse, delimiter, hint):
+    """Excel reads a first line "sep=," as the separator to use; some tools write one."""
+    content = f"{hint}\r\n".encode() + delimited([cells(ACTIVITY)], delimiter=delimiter)
+    meta = {}
+    (row,) = rows_of(parse, content, meta)
+    assert summary(row) == JANE_ROW and row.errors == {} and row.row_number == 3
+    assert meta["header"] == TEMPLATE_HEADERS
+
+
+def test_excel_separator_line_naming_another_separator_is_refused_as_before():
+    content = b"sep=;\r\n" + delimited([cells(ACTIVITY)], delimiter=";")
+    with pytest.raises(FileRefused, match="This file is not comma-separated: .* contains ';'"):
+        rows_of(parse_csv, content)
+
+
+@pytest.mark.parametrize("parse", [parse_csv, parse_tsv, "xlsx"])
+def test_a_header_row_again_is_one_clear_row_error(parse, tmp_path):
+    rows = [cells(ACTIVITY), list(TEMPLATE_HEADERS), cells(ACTIVITY, OMAR)]
+    if parse == "xlsx":
+        found = xlsx_rows_of(tmp_path, xlsx(rows))
+    else:
+        found = rows_of(parse, delimited(rows, delimiter="," if parse is parse_csv else "\t"))
+    assert [(r.row_number, r.errors) for r in found] == [
+        (2, {}),
+        (3, {"__all__": "This row is the header row again, not a participant: remove it."}),
+        (4, {}),
+    ]
+
+
 def test_non_utf8_file_is_refused_naming_the_line_and_the_byte():
     content = tsv([cells(ACTIVITY), cells(ACTIVITY, {**OMAR, "first_name": "Zoë"})])
     with pytest.raises(FileRefused) as refused:

@@ -73,6 +73,7 @@ CSV_WRONG_DELIMITER = (
     "Save it as 'CSV UTF-8 (Comma delimited)'{or_tsv}."
 )
 HEADER_MISSING = "The header row is missing these columns: {columns}."
+HEADER_AGAIN = "This row is the header row again, not a participant: remove it."
 HEADER_UNKNOWN = "The header row has columns the template does not know: {columns}."
 HEADER_REQUIRED = (
     "The first row must be the header row (Action, PARS Activity ID, Board, …) for {kind} files."

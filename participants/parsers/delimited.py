@@ -6,6 +6,7 @@ import csv
 import functools
 import io
 import itertools
+import re
 from collections.abc import Iterator
 
 from pars_portal.lib.files import FileRefused
@@ -15,6 +16,7 @@ from .columns import (
     CSV_WRONG_DELIMITER,
     EXTRA_VALUES,
     FILE_EMPTY,
+    HEADER_AGAIN,
     HEADER_REQUIRED,
     NOT_TEXT,
     NOT_UTF8,
@@ -61,6 +63,8 @@ def _delimited_rows_unchecked(reader, *, kind, header_required, id_lengths, meta
         row = row_from_values(line_number, values, list(cells), id_lengths)
         if len(cells) > len(columns):
             row.errors["__all__"] = EXTRA_VALUES.format(count=len(cells), expected=expected)
+        if row.errors and _looks_like_header(cells):  # two files put together, say
+            row.errors = {"__all__": HEADER_AGAIN}
         produced += 1
         yield row
     if not produced:
@@ -112,12 +116,16 @@ def _not_utf8(stream, start) -> str:
 
 def _from_the_first_line(stream) -> tuple[str, Iterator[str], int]:
     """The file's first line that holds something, every line from it on, and how many
-    blank lines came before it."""
+    lines came before it: blank ones, and Excel's "sep=," line (which names the separator
+    for Excel and is not a row; the separator is checked on the row after it)."""
     lines = _text_lines(stream)
     for skipped, line in enumerate(lines):
-        if line.strip():
+        if line.strip() and not _SEPARATOR_LINE.match(line):
             return line, itertools.chain([line], lines), skipped
     raise FileRefused(FILE_EMPTY)
+
+
+_SEPARATOR_LINE = re.compile(r'"?sep=.?"?\s*$', re.IGNORECASE)
 
 
 class _Unwrapped:
