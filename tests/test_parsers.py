@@ -849,6 +849,18 @@ def test_xml_with_or_without_namespaces(namespaced):
     assert all(r.learner_permission for r in rows)
 
 
+@pytest.mark.parametrize("before", [b"\n", b"\r\n\r\n", b"\xef\xbb\xbf\n", b"  \t"])
+def test_xml_with_whitespace_before_its_declaration_is_read_with_its_own_line_numbers(before):
+    """XML allows nothing before `<?xml …?>`; a script that printed a blank line first
+    is common, and its reports are read, numbered by their lines in the file as sent."""
+    content = learner_report(activity_report(ACTIVITY), activity_report(ACTIVITY, OMAR))
+    as_sent = before.replace(b"\xef\xbb\xbf", b"") + content
+    lines = [i for i, line in enumerate(as_sent.split(b"\n"), 1) if b"<CreditCertificate" in line]
+    rows = xml_rows_of(before + content)
+    assert [summary(r) for r in rows] == [JANE_ROW, OMAR_ROW]
+    assert [r.row_number for r in rows] == lines and len(set(lines)) == 2
+
+
 def test_xml_with_prefixed_namespaces():
     content = (
         b'<?xml version="1.0"?><ar:ACCMELearnerReports xmlns:ar="http://ns.medbiq.org/ar/v1/">'

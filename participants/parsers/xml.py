@@ -1,6 +1,7 @@
 """ACCME's XML learner report (pars-spec §8.1), read as a stream; DOCTYPEs and entities
 are refused before anything is parsed."""
 
+import codecs
 import re
 from collections.abc import Iterator
 from html.entities import name2codepoint
@@ -120,15 +121,21 @@ def _text(element) -> str:
 
 
 class RefuseDoctype:
-    """Wraps the upload: refuses a DOCTYPE/ENTITY before lxml sees the root element."""
+    """Wraps the upload: refuses a DOCTYPE/ENTITY before lxml sees the root element. And
+    whitespace before the XML declaration (a script that printed a blank line first), which
+    XML does not allow, is moved to just after it, so that every line keeps its number."""
 
     def __init__(self, stream):
         self.stream = stream
         self.prolog = b""
         self.checked = False
+        self.started = False
 
     def read(self, size=-1):
         data = self.stream.read(size if size and size > 0 else 65536)
+        if not self.started:
+            self.started = True
+            data = _declaration_first(data)
         if not self.checked:
             self.prolog += data
             lowered = self.prolog.upper()
@@ -143,6 +150,17 @@ class RefuseDoctype:
                 self.checked = True
                 self.prolog = b""
         return data
+
+
+def _declaration_first(data: bytes) -> bytes:
+    bom = codecs.BOM_UTF8 if data.startswith(codecs.BOM_UTF8) else b""
+    body = data[len(bom) :]
+    declaration = body.lstrip(b" \t\r\n")
+    end = declaration.find(b"?>") if declaration.startswith(b"<?xml") else -1
+    if len(declaration) == len(body) or end == -1:
+        return data
+    before = body[: len(body) - len(declaration)]
+    return bom + declaration[: end + 2] + before + declaration[end + 2 :]
 
 
 def parse_xml(stream, *, provider_id: str, id_lengths) -> Iterator:
