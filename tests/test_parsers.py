@@ -313,10 +313,20 @@ def test_excel_separator_line_is_not_a_row(parse, delimiter, hint):
     assert meta["header"] == TEMPLATE_HEADERS
 
 
-def test_excel_separator_line_naming_another_separator_is_refused_as_before():
-    content = b"sep=;\r\n" + delimited([cells(ACTIVITY)], delimiter=";")
+@pytest.mark.parametrize("hint", ["sep=;", "sep=,", " sep=, "])
+def test_the_separator_is_checked_on_the_row_after_the_separator_line(hint):
+    content = f"{hint}\r\n".encode() + delimited([cells(ACTIVITY)], delimiter=";")
     with pytest.raises(FileRefused, match="This file is not comma-separated: .* contains ';'"):
         rows_of(parse_csv, content)
+    with pytest.raises(FileRefused, match="This file is not tab-delimited: .* contains ';'"):
+        rows_of(parse_tsv, content)
+
+
+def test_a_separator_line_with_spaces_around_it_is_not_a_row():
+    content = b" sep=\t \n" + tsv([cells(ACTIVITY)])
+    meta = {}
+    (row,) = rows_of(parse_tsv, content, meta)
+    assert row.errors == {} and row.row_number == 3 and meta["header"] == TEMPLATE_HEADERS
 
 
 @pytest.mark.parametrize("parse", [parse_csv, parse_tsv, "xlsx"])
@@ -331,6 +341,25 @@ def test_a_header_row_again_is_one_clear_row_error(parse, tmp_path):
         (3, {"__all__": "This row is the header row again, not a participant: remove it."}),
         (4, {}),
     ]
+
+
+@pytest.mark.parametrize("parse", [parse_csv, parse_tsv])
+def test_a_header_row_again_with_other_columns_refuses_the_file(parse):
+    """The rows below it would be read under the first header's columns: swapped values."""
+    swapped = list(TEMPLATE_HEADERS)
+    swapped[10], swapped[11] = swapped[11], swapped[10]  # MOC Points ⇄ CME Credits
+    omar = cells(ACTIVITY, OMAR, moc_points="2.5", cme_credits="1")
+    omar[10], omar[11] = omar[11], omar[10]
+    delimiter = "," if parse is parse_csv else "\t"
+    content = delimited([cells(ACTIVITY), swapped, omar], delimiter=delimiter)
+    with pytest.raises(FileRefused) as refused:
+        rows_of(parse, content)
+    assert str(refused.value).startswith(
+        "Row 3 is a header row with other columns than the header above it"
+    )
+    shorter = delimited([cells(ACTIVITY), TEMPLATE_HEADERS[:11]], delimiter=delimiter)
+    with pytest.raises(FileRefused, match="Row 3 is a header row with other columns"):
+        rows_of(parse, shorter)
 
 
 def test_non_utf8_file_is_refused_naming_the_line_and_the_byte():
@@ -1082,12 +1111,36 @@ OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504)
         ("export.xls", b"<html><body><table><tr><td>Action", "This file is a web page (HTML)"),
         ("export.xml", b"\xef\xbb\xbf\r\n<!DOCTYPE HTML PUBLIC", "This file is a web page"),
         ("export.csv", b"<TABLE border=1><TR><TD>Action", "This file is a web page (HTML)"),
+        ("saved.xls", b"<!-- saved from url=(0014)about:internet -->\n<html>", "a web page"),
+        ("page.xml", b'<?xml version="1.0"?>\n<!DOCTYPE html PUBLIC "-//W3C//DTD', "a web page"),
     ],
 )
 def test_files_taken_for_a_spreadsheet_are_refused_with_what_to_do(name, head, message):
     with pytest.raises(FileRefused, match=re.escape(message)) as refused:
         detect_format(name, head)
     assert "save it as “Excel Workbook (.xlsx)”" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "head", [b"<metadataReport>", b"<header/>", b"<tableau>", b"<ACCMELearnerReports>"]
+)
+def test_xml_whose_root_only_begins_like_an_html_tag_is_xml(head):
+    assert detect_format("r.xml", head) == "xml"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"><body/></html>',
+         "This file is a web page (HTML)"),
+        (b'<?xml version="1.0"?><?mso-application progid="Excel.Sheet"?>'
+         b'<Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet"><Worksheet/></Workbook>',
+         "This is an Excel 2003 XML Spreadsheet"),
+    ],
+)  # fmt: skip
+def test_well_formed_xml_that_is_a_page_or_a_spreadsheet_says_so(content, message):
+    with pytest.raises(FileRefused, match=re.escape(message)):
+        xml_rows_of(content)
 
 
 def test_parse_file_picks_the_parser(tmp_path):

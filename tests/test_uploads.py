@@ -199,8 +199,8 @@ def test_file_without_participant_rows_is_refused(client_of, editor_a, name, con
         ("report.xml", b"Action,PARS Activity ID\r\n", "The XML file is not well-formed"),
         (
             "report.xml",
-            b'<?xml version="1.0"?><html><body>Sign in</body></html>',
-            "the root element is <html>",
+            b'<?xml version="1.0"?><ActivityReports><ActivityReport/></ActivityReports>',
+            "the root element is <ActivityReports>, not <ACCMELearnerReports>",
         ),
         ("latin1.txt", "add\t100000001\tABIM\t123456\tZoë".encode("cp1252"), "not UTF-8"),
     ],

@@ -74,6 +74,11 @@ CSV_WRONG_DELIMITER = (
 )
 HEADER_MISSING = "The header row is missing these columns: {columns}."
 HEADER_AGAIN = "This row is the header row again, not a participant: remove it."
+HEADER_DIFFERENT = (
+    "Row {line} is a header row with other columns than the header above it (two files put "
+    "together?): nothing was read. Give both parts the same columns, or upload them as two "
+    "files."
+)
 HEADER_UNKNOWN = "The header row has columns the template does not know: {columns}."
 HEADER_REQUIRED = (
     "The first row must be the header row (Action, PARS Activity ID, Board, …) for {kind} files."

@@ -17,6 +17,7 @@ from .columns import (
     EXTRA_VALUES,
     FILE_EMPTY,
     HEADER_AGAIN,
+    HEADER_DIFFERENT,
     HEADER_REQUIRED,
     NOT_TEXT,
     NOT_UTF8,
@@ -64,11 +65,30 @@ def _delimited_rows_unchecked(reader, *, kind, header_required, id_lengths, meta
         if len(cells) > len(columns):
             row.errors["__all__"] = EXTRA_VALUES.format(count=len(cells), expected=expected)
         if row.errors and _looks_like_header(cells):  # two files put together, say
+            _header_again(cells, columns, kind=kind, line=line_number)
             row.errors = {"__all__": HEADER_AGAIN}
         produced += 1
         yield row
     if not produced:
         raise FileRefused(FILE_EMPTY)
+
+
+def _header_again(cells, columns, *, kind, line):
+    """A header row further down must name the columns the rows above had, in their
+    order: else the rows below it would be read under the wrong columns."""
+    try:
+        same = _named(map_header(cells, kind=kind)) == _named(columns)
+    except FileRefused:
+        same = False
+    if not same:
+        raise FileRefused(HEADER_DIFFERENT.format(line=line))
+
+
+def _named(columns) -> list:
+    columns = list(columns)
+    while columns and columns[-1] is None:  # trailing empty header cells
+        columns.pop()
+    return columns
 
 
 def _text_lines(stream):
@@ -120,7 +140,7 @@ def _from_the_first_line(stream) -> tuple[str, Iterator[str], int]:
     for Excel and is not a row; the separator is checked on the row after it)."""
     lines = _text_lines(stream)
     for skipped, line in enumerate(lines):
-        if line.strip() and not _SEPARATOR_LINE.match(line):
+        if line.strip() and not _SEPARATOR_LINE.match(line.strip()):
             return line, itertools.chain([line], lines), skipped
     raise FileRefused(FILE_EMPTY)
 

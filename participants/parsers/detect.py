@@ -1,12 +1,13 @@
 """Choosing the parser: by extension and first bytes; `parse_file` reads any format."""
 
+import re
 from collections.abc import Iterator
 
 from pars_portal.lib.files import FileRefused
 
 from .delimited import parse_csv, parse_tsv
 from .xlsx import parse_xlsx
-from .xml import parse_xml
+from .xml import WEB_PAGE, parse_xml
 
 FORMAT_UNKNOWN = (
     "Upload a .txt/.tsv (tab-delimited), .csv, .xlsx or .xml file; {name!r} is none of these."
@@ -21,13 +22,10 @@ OPEN_DOCUMENT = (
     "This is an OpenDocument spreadsheet (.ods). Open it in your spreadsheet program and "
     "save it as “Excel Workbook (.xlsx)” or “CSV UTF-8”, then upload it again."
 )
-WEB_PAGE = (
-    "This file is a web page (HTML), not a participant file; some systems' “Excel” "
-    "exports are. Open it in Excel and save it as “Excel Workbook (.xlsx)” or “CSV UTF-8”, "
-    "then upload it again."
-)
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # a compound file: .xls, .doc, an encrypted .xlsx
-_HTML = (b"<!doctype html", b"<html", b"<table", b"<meta", b"<head", b"<body")
+# A page's first tag, or its DOCTYPE or <html> tag after a comment or an XML declaration.
+_HTML_START = re.compile(rb"<(table|meta|head|body|style|title)[\s>/]")
+_HTML_ANYWHERE = re.compile(rb"<(!doctype\s+html|html)[\s>/]")
 EXTENSIONS = {".txt": "tsv", ".tsv": "tsv", ".tab": "tsv", ".csv": "csv", ".xlsx": "xlsx",
               ".xml": "xml"}  # fmt: skip
 
@@ -41,9 +39,10 @@ def detect_format(file_name: str, head: bytes) -> str:
         if b"application/vnd.oasis.opendocument" in start[:100]:  # its "mimetype" member
             raise FileRefused(OPEN_DOCUMENT)
         return "xlsx"
-    if start[:14].lower().startswith(_HTML):
-        raise FileRefused(WEB_PAGE)
     if start.startswith(b"<"):
+        lowered = start.lower()
+        if _HTML_START.match(lowered) or _HTML_ANYWHERE.search(lowered):
+            raise FileRefused(WEB_PAGE)
         return "xml"
     suffix = "." + file_name.rsplit(".", 1)[-1].lower() if "." in file_name else ""
     if suffix in EXTENSIONS and EXTENSIONS[suffix] not in ("xlsx", "xml"):

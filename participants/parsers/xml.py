@@ -43,6 +43,15 @@ XML_WRONG_ENCODING = (
     "encoding (UTF-8, unless its first line declares another). Save the file as UTF-8 and "
     "upload it again."
 )
+WEB_PAGE = (
+    "This file is a web page (HTML), not a participant file; some systems' “Excel” "
+    "exports are. Open it in Excel and save it as “Excel Workbook (.xlsx)” or “CSV UTF-8”, "
+    "then upload it again."
+)
+XML_SPREADSHEET = (
+    "This is an Excel 2003 XML Spreadsheet, not a learner report. Open it in Excel and save "
+    "it as “Excel Workbook (.xlsx)” or “CSV UTF-8”, then upload it again."
+)
 XML_WRONG_ROOT = (
     "This is not an XML learner report: the root element is <{root}>, not <ACCMELearnerReports>."
 )
@@ -233,6 +242,10 @@ def _check_document(tree):
     if docinfo.doctype or docinfo.internalDTD is not None:
         raise DoctypeRefused
     root = _local(tree.getroot().tag)
+    if root.lower() == "html":
+        raise FileRefused(WEB_PAGE)
+    if root == "Workbook" and "office:spreadsheet" in tree.getroot().tag:
+        raise FileRefused(XML_SPREADSHEET)
     if root != "ACCMELearnerReports":
         raise FileRefused(XML_WRONG_ROOT.format(root=root))
 
