@@ -132,6 +132,25 @@ def test_any_other_date_is_an_error_never_a_guess(value):
 
 
 @pytest.mark.parametrize(
+    ("value", "shown"), [("42356", "42356"), (42356, "42356"), (42356.0, "42356.0")]
+)
+def test_an_excel_day_number_is_an_error_that_names_the_date_it_stands_for(value, shown):
+    """A date column that lost its date format (in the sheet, or in Excel's CSV of it)."""
+    with pytest.raises(ValueError) as error:
+        read_date(value)
+    assert str(error.value).startswith(
+        f"'{shown}' is not a date; it looks like the day number Excel keeps for a date (here "
+        "12/18/2015) in a cell not formatted as one."
+    )
+
+
+def test_an_excel_day_number_in_an_excel_file_is_a_row_error_naming_its_date(tmp_path):
+    (row,) = xlsx_rows_of(tmp_path, xlsx([cells(ACTIVITY, completion_date=42356)]))
+    assert row.completion_date is None
+    assert "(here 12/18/2015)" in row.errors["completion_date"]
+
+
+@pytest.mark.parametrize(
     ("value", "expected"),
     [
         ("10.5", Decimal("10.5")),
@@ -833,10 +852,17 @@ def test_xlsx_of_one_sheet_names_no_sheet(tmp_path):
     assert meta["sheet"] == ""
 
 
-def test_xlsx_without_a_header_on_any_sheet_is_refused_as_before(tmp_path):
+def test_xlsx_without_a_header_on_any_sheet_is_refused_naming_the_sheets(tmp_path):
     headless = ("Participants", [cells(ACTIVITY)])
-    with pytest.raises(FileRefused, match="The first row must be the header row"):
+    with pytest.raises(FileRefused) as refused:
         xlsx_rows_of(tmp_path, _book_of(INSTRUCTIONS, headless))
+    assert str(refused.value) == (
+        "No sheet of this workbook (“Instructions”, “Participants”) starts with the header row "
+        "(Action, PARS Activity ID, Board, …). Put it in the first row of the participants "
+        "sheet and upload it again."
+    )
+    with pytest.raises(FileRefused, match="The first row must be the header row"):
+        xlsx_rows_of(tmp_path, _book_of(headless))  # one sheet: as before
 
 
 def test_xlsx_sheet_that_cannot_be_read_is_refused_with_a_clear_message(tmp_path):

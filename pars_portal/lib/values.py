@@ -9,6 +9,11 @@ import re
 from decimal import Decimal, InvalidOperation
 
 DATE_INVALID = "{value!r} is not a date; use MM/DD/YYYY or YYYY-MM-DD."
+DATE_AS_DAY_NUMBER = (
+    "{value!r} is not a date; it looks like the day number Excel keeps for a date (here "
+    "{date:%m/%d/%Y}) in a cell not formatted as one. Format the column as a date "
+    "(MM/DD/YYYY), or type the date, and save the file again."
+)
 NUMBER_INVALID = "{value!r} is not a number; use a dot as the decimal separator (10.5)."
 MONTH_INVALID = "{value!r} is not a month; use 1 to 12."
 DAY_INVALID = "{value!r} is not a day of the month; use 1 to 31."
@@ -17,6 +22,10 @@ REQUIRED = "This value is required."
 _US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:T.*)?$")
 _MONTH_DAY = re.compile(r"^(?:\d{4}-|--)?(\d{1,2})[-/](\d{1,2})$")
+# Excel's day numbers for 1982-02-18 to 2099-12-31 (day 1 is 1900-01-01, counted from
+# 1899-12-30 for its 1900 leap-year bug): only ever named in a message, never read as a date.
+_EXCEL_DAY_NUMBER = re.compile(r"^([3-7]\d{4})(?:\.0+)?$")
+_EXCEL_DAY_ZERO = dt.date(1899, 12, 30)
 
 
 # Characters XML 1.0 (and so every learner report, and XLSX) cannot hold: C0 controls but
@@ -129,6 +138,9 @@ def _read_date_text(text: str) -> dt.date:
             return dt.date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
     except ValueError:
         pass
+    if (days := _EXCEL_DAY_NUMBER.match(text)) and int(days.group(1)) <= 73050:
+        date = _EXCEL_DAY_ZERO + dt.timedelta(days=int(days.group(1)))
+        raise ValueError(DATE_AS_DAY_NUMBER.format(value=text, date=date))
     raise ValueError(DATE_INVALID.format(value=text))
 
 

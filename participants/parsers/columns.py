@@ -105,6 +105,13 @@ YES = {"y", "yes", "true", "1", "x"}
 NO = {"n", "no", "false", "0", ""}
 
 
+class HeaderRequired(FileRefused):
+    """A file that must start with the header row does not."""
+
+    def __init__(self, kind: str):
+        super().__init__(HEADER_REQUIRED.format(kind=kind))
+
+
 def header_key(value) -> str:
     return re.sub(r"[^a-z0-9]", "", clean_text(value).lower().lstrip("\ufeff"))
 

@@ -18,12 +18,12 @@ from .columns import (
     FILE_EMPTY,
     HEADER_AGAIN,
     HEADER_DIFFERENT,
-    HEADER_REQUIRED,
     NOT_TEXT,
     NOT_UTF8,
     NOT_UTF16,
     TEMPLATE_COLUMNS,
     WRONG_DELIMITER,
+    HeaderRequired,
     _looks_like_header,
     map_header,
     row_from_values,
@@ -53,7 +53,7 @@ def _delimited_rows_unchecked(reader, *, kind, header_required, id_lengths, meta
                 meta["header"] = [clean_text(c) for c in cells]
                 continue
             if header_required:
-                raise FileRefused(HEADER_REQUIRED.format(kind=kind))
+                raise HeaderRequired(kind)
             columns = [name for name, _, _ in TEMPLATE_COLUMNS]
         if len(cells) > len(columns):  # trailing empty columns: cut once (linear)
             end = len(cells)

@@ -27,11 +27,15 @@ from openpyxl.worksheet._reader import WorkSheetParser, _cast_number
 from pars_portal.lib.files import FileRefused, refuse_xlsx_bomb
 from pars_portal.lib.values import clean_text
 
-from .columns import Formula, _looks_like_header
+from .columns import Formula, HeaderRequired, _looks_like_header
 from .delimited import _delimited_rows
 from .xml import DoctypeRefused, RefuseDoctype
 
 XLSX_NOT_READABLE = "This is not a readable Excel (.xlsx) file."
+XLSX_NO_HEADER = (
+    "No sheet of this workbook ({sheets}) starts with the header row (Action, PARS Activity "
+    "ID, Board, …). Put it in the first row of the participants sheet and upload it again."
+)
 _SAVE_AGAIN = (
     "which Excel never writes: nothing was read. Open it in Excel, save it and upload it again."
 )
@@ -64,6 +68,11 @@ def parse_xlsx(path, *, id_lengths, meta) -> Iterator:
         yield from _delimited_rows(
             sheet.rows(), kind="Excel", header_required=True, id_lengths=id_lengths, meta=meta
         )
+    except HeaderRequired:
+        if len(sheet.sheets) == 1:
+            raise
+        shown = [f"“{name}”" for name in sheet.sheets[:5]] + ["…"] * (len(sheet.sheets) > 5)
+        raise FileRefused(XLSX_NO_HEADER.format(sheets=", ".join(shown))) from None
     finally:
         sheet.close()
 
@@ -97,6 +106,7 @@ class _ParticipantsSheet:
             self.target = targets[0]
             if len(targets) > 1:
                 self.target = next(filter(self._starts_with_the_header, targets), targets[0])
+            self.sheets = [names[t] for t in targets]
             # Which sheet the rows (and their numbers) are from, when there was a choice.
             self.name = names[self.target] if len(targets) > 1 else ""
         except BaseException:
