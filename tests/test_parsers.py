@@ -845,6 +845,16 @@ def test_xlsx_participants_are_read_from_the_sheet_that_has_the_header(tmp_path,
     assert meta["sheet"] == "Participants"  # the preview names it: there was a choice
 
 
+def test_xlsx_sheet_choice_skips_blank_rows_as_the_row_reader_does(tmp_path):
+    spaced = ("Participants", [[" "], [None, ""], *PARTICIPANTS[1]])  # spaces above the header
+    meta = {}
+    rows = xlsx_rows_of(tmp_path, _book_of(INSTRUCTIONS, spaced), meta)
+    assert [(r.row_number, r.first_name, r.errors) for r in rows] == [
+        (4, "Jane", {}), (5, "Omar", {})
+    ]  # fmt: skip
+    assert meta["sheet"] == "Participants"
+
+
 def test_xlsx_of_one_sheet_names_no_sheet(tmp_path):
     meta = {}
     rows = xlsx_rows_of(tmp_path, _book_of(PARTICIPANTS), meta)

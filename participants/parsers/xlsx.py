@@ -114,13 +114,12 @@ class _ParticipantsSheet:
             raise
 
     def _starts_with_the_header(self, target) -> bool:
-        """Whether the sheet's first row that holds a value is the header (read no further)."""
+        """Whether the sheet's first row that holds a value is the header (read no further);
+        a row is blank here as the row reader skips it (a cell of spaces holds nothing)."""
         with contextlib.closing(self.rows(target)) as rows:
             for values in rows:
-                if any(clean_text(v) for v in values if isinstance(v, str)):
+                if any(clean_text(v) for v in values):
                     return _looks_like_header(values)
-                if any(v is not None for v in values):
-                    return False  # a number, a date: not a header
         return False
 
     def close(self):
